@@ -1,0 +1,147 @@
+"""`awo`: serve, worker, run, migrate, repos, doctor."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.errors import BotError, ConfigError
+from bot.settings import Settings, load_settings
+
+log = logging.getLogger("bot")
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.runtime import build_runtime
+    from bot.web.app import create_app
+
+    for line in settings.missing_for_github():
+        log.warning("%s", line)
+    app = create_app(build_runtime(settings, workers=args.workers))
+    host, port = args.host or settings.host, args.port if args.port is not None else settings.port
+    log.info("serving on http://%s:%d (storage: %s)", host, port, settings.storage_type)
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False,
+                lifespan="on", timeout_graceful_shutdown=10)
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.runtime import build_runtime
+
+    async def main() -> None:
+        runtime = build_runtime(settings, workers=args.concurrency or settings.worker_concurrency or 1)
+        await runtime.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runtime.stop()
+
+    with _interruptible():
+        asyncio.run(main())
+    return 0
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.local import run_local
+
+    return asyncio.run(run_local(settings, args.repo, args.prompt, args.commands, args.branch_base))
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.migrate import apply_migrations
+
+    if settings.effective_storage != "postgres" and not args.database_url:
+        print("awo migrate applies migrations/ to Postgres: set DATABASE_URL and STATE_STORAGE_TYPE=postgres,"
+              " or pass --database-url. (SQLite creates its tables itself; for Supabase over REST paste the"
+              " files into the SQL Editor, see migrations/README.md.)", file=sys.stderr)
+        return 2
+    url = args.database_url or settings.database_url.get_secret_value()  # type: ignore[union-attr]
+    applied = asyncio.run(apply_migrations(url))
+    print("\n".join(f"applied {name}" for name in applied) or "nothing to apply: the database is up to date")
+    return 0
+
+
+def cmd_repos(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.repos_cli import run_repos
+
+    return asyncio.run(run_repos(settings, args))
+
+
+def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.doctor import run_doctor
+
+    return asyncio.run(run_doctor(settings))
+
+
+class _interruptible:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, *rest: object) -> bool:
+        return kind is KeyboardInterrupt
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="awo", description="Agent Work Orders: GitHub issues in, pull requests out.")
+    sub = top.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="the webhook server, with a worker pool inside")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, help="work orders run at once here (0: receive only); "
+                       "default WORKER_CONCURRENCY")
+    serve.set_defaults(func=cmd_serve)
+    worker = sub.add_parser("worker", help="a worker only: claims work orders from the shared store")
+    worker.add_argument("--concurrency", type=int)
+    worker.set_defaults(func=cmd_worker)
+    run = sub.add_parser("run", help="run one work order on a local repository, without GitHub")
+    run.add_argument("--repo", required=True, help="a local path or a git URL")
+    run.add_argument("--prompt", required=True, help="what the agent should do")
+    run.add_argument("--commands", nargs="*", help="agent steps (default: plan implement)")
+    run.add_argument("--branch-base", help="the branch to start from (default: the remote's HEAD)")
+    run.set_defaults(func=cmd_run)
+    migrate = sub.add_parser("migrate", help="apply pending migrations to Postgres")
+    migrate.add_argument("--database-url")
+    migrate.set_defaults(func=cmd_migrate)
+    repos = sub.add_parser("repos", help="configured repositories")
+    repos_sub = repos.add_subparsers(dest="repos_command", required=True)
+    add = repos_sub.add_parser("add", help="configure a repository (owner/repo or its URL)")
+    add.add_argument("repository")
+    add.add_argument("--no-verify", action="store_true", help="do not check it on GitHub")
+    repos_sub.add_parser("list", help="list configured repositories")
+    remove = repos_sub.add_parser("remove", help="stop handling a repository")
+    remove.add_argument("repository", help="its id, URL or owner/repo")
+    repos.set_defaults(func=cmd_repos)
+    doctor = sub.add_parser("doctor", help="check the CLI, git, the store and GitHub settings")
+    doctor.set_defaults(func=cmd_doctor)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"awo: configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    try:
+        return int(args.func(settings, args))
+    except BotError as exc:
+        print(f"awo: {exc}", file=sys.stderr)
+        return 1
+
+
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""The only code that imports githubkit: the GitHubPort and its githubkit adapter."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from githubkit import GitHub, TokenAuthStrategy
+from githubkit.exception import GitHubException, RequestFailed
+from githubkit.webhooks import verify
+
+from bot.errors import GitHubError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RepoInfo:
+    full_name: str
+    owner: str
+    name: str
+    default_branch: str
+    clone_url: str
+    html_url: str
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    html_url: str
+    head: str
+    draft: bool = False
+
+
+class GitHubPort(Protocol):
+    """The few GitHub calls the bot makes; every one is made after the webhook was answered."""
+
+    def git_token(self) -> str | None:
+        """The token git may use for this repository's remote (never written to disk)."""
+        ...
+
+    async def get_repository(self, full_name: str) -> RepoInfo: ...
+    async def permission(self, full_name: str, login: str) -> str: ...
+    async def add_reaction(self, full_name: str, issue_number: int, comment_id: int | None, content: str) -> None: ...
+    async def create_comment(self, full_name: str, issue_number: int, body: str) -> int: ...
+    async def update_comment(self, full_name: str, comment_id: int, body: str) -> None: ...
+    async def find_comment(self, full_name: str, issue_number: int, marker: str) -> int | None: ...
+    async def find_pull_request(self, full_name: str, branch: str) -> PullRequest | None: ...
+    async def create_pull_request(
+        self, full_name: str, *, head: str, base: str, title: str, body: str, draft: bool
+    ) -> PullRequest: ...
+
+
+def signature_valid(secrets: tuple[str, ...], body: bytes, signature: str | None) -> bool:
+    """True if `X-Hub-Signature-256` matches one of the secrets; sha1 signatures are never enough."""
+    if not signature or not signature.startswith("sha256="):
+        return False
+    return any(verify(secret, body, signature) for secret in secrets)
+
+
+def _split(full_name: str) -> tuple[str, str]:
+    owner, _, name = full_name.partition("/")
+    return owner, name
+
+
+@asynccontextmanager
+async def _translated(what: str) -> AsyncIterator[None]:
+    """Turn githubkit's errors into GitHubError once, here at the edge."""
+    try:
+        yield
+    except RequestFailed as exc:
+        status = exc.response.status_code
+        message = _message_of(exc)
+        raise GitHubError(f"{what}: GitHub answered {status}{': ' + message if message else ''}", status) from None
+    except GitHubException as exc:
+        raise GitHubError(f"{what}: {type(exc).__name__} {exc!r}") from None
+
+
+def _message_of(exc: RequestFailed) -> str:
+    try:
+        body = exc.response.json()
+    except ValueError:
+        return ""
+    return str(body.get("message", "")) if isinstance(body, dict) else ""
+
+
+class GitHubClient:
+    """GitHubPort over githubkit with token auth (PAT or the Actions token)."""
+
+    def __init__(self, token: str, base_url: str = "https://api.github.com") -> None:
+        self._token = token
+        self._gh: GitHub[Any] = GitHub(
+            TokenAuthStrategy(token), base_url=base_url, timeout=30, user_agent="agent-work-orders"
+        )
+
+    def git_token(self) -> str | None:
+        return self._token
+
+    async def _call(self, what: str, request: Callable[[], Awaitable[Any]]) -> Any:
+        async with _translated(what):
+            response = await request()
+            return response.json() if response.content else None
+
+    async def get_repository(self, full_name: str) -> RepoInfo:
+        owner, name = _split(full_name)
+        data = await self._call(f"get {full_name}", lambda: self._gh.rest.repos.async_get(owner, name))
+        return RepoInfo(
+            full_name=data["full_name"], owner=data["owner"]["login"], name=data["name"],
+            default_branch=data["default_branch"], clone_url=data["clone_url"], html_url=data["html_url"],
+        )
+
+    async def permission(self, full_name: str, login: str) -> str:
+        owner, name = _split(full_name)
+        rest = self._gh.rest.repos
+        try:
+            data = await self._call(
+                f"permission of {login}", lambda: rest.async_get_collaborator_permission_level(owner, name, login)
+            )
+        except GitHubError as exc:
+            if exc.status == 404:
+                return "none"
+            raise
+        return str(data.get("role_name") or data.get("permission") or "none")
+
+    async def add_reaction(self, full_name: str, issue_number: int, comment_id: int | None, content: str) -> None:
+        owner, name = _split(full_name)
+        reactions = self._gh.rest.reactions
+        if comment_id is None:
+            await self._call("reaction", lambda: reactions.async_create_for_issue(
+                owner, name, issue_number, content=content))  # type: ignore[arg-type]
+        else:
+            await self._call("reaction", lambda: reactions.async_create_for_issue_comment(
+                owner, name, comment_id, content=content))  # type: ignore[arg-type]
+
+    async def create_comment(self, full_name: str, issue_number: int, body: str) -> int:
+        owner, name = _split(full_name)
+        issues = self._gh.rest.issues
+        data = await self._call("comment", lambda: issues.async_create_comment(owner, name, issue_number, body=body))
+        return int(data["id"])
+
+    async def update_comment(self, full_name: str, comment_id: int, body: str) -> None:
+        owner, name = _split(full_name)
+        issues = self._gh.rest.issues
+        await self._call("edit comment", lambda: issues.async_update_comment(owner, name, comment_id, body=body))
+
+    async def find_comment(self, full_name: str, issue_number: int, marker: str) -> int | None:
+        owner, name = _split(full_name)
+        issues = self._gh.rest.issues
+        for page in range(1, 11):
+            data = await self._call("list comments", lambda p=page: issues.async_list_comments(  # type: ignore[misc]
+                owner, name, issue_number, per_page=100, page=p))
+            found = next((c["id"] for c in data if marker in (c.get("body") or "")), None)
+            if found is not None or len(data) < 100:
+                return found
+        return None
+
+    async def find_pull_request(self, full_name: str, branch: str) -> PullRequest | None:
+        owner, name = _split(full_name)
+        pulls = self._gh.rest.pulls
+        data = await self._call("list pull requests", lambda: pulls.async_list(
+            owner, name, head=f"{owner}:{branch}", state="open"))
+        return _pull(data[0]) if data else None
+
+    async def create_pull_request(
+        self, full_name: str, *, head: str, base: str, title: str, body: str, draft: bool
+    ) -> PullRequest:
+        owner, name = _split(full_name)
+        pulls = self._gh.rest.pulls
+        data = await self._call("open pull request", lambda: pulls.async_create(
+            owner, name, title=title, head=head, base=base, body=body, draft=draft))
+        return _pull(data)
+
+
+def _pull(data: dict[str, Any]) -> PullRequest:
+    return PullRequest(
+        number=int(data["number"]), html_url=str(data["html_url"]),
+        head=str(data["head"]["ref"]), draft=bool(data.get("draft", False)),
+    )

@@ -1,0 +1,118 @@
+"""After the webhook is answered: route the recorded delivery, admit it, queue a work order, say so."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from bot.admission import Refused, admit
+from bot.errors import Conflict, GitHubError, StoreUnavailable
+from bot.github import GitHubPort
+from bot.models import Delivery, Ignored, Repository, Trigger, WorkOrder
+from bot.report import render_comment
+from bot.store import Store, repository_for
+from bot.triggers import TriggerRules, route
+
+log = logging.getLogger(__name__)
+
+
+def work_order_for(trigger: Trigger, repo: Repository, delivery_id: str, max_attempts: int) -> WorkOrder:
+    return WorkOrder(
+        repository_url=repo.repository_url,
+        user_request=trigger.request,
+        repo_full_name=trigger.repo_full_name,
+        issue_number=trigger.issue_number,
+        trigger_actor=trigger.actor,
+        trigger_comment_id=trigger.comment_id,
+        delivery_id=delivery_id,
+        max_attempts=max_attempts,
+        metadata={
+            "event": f"{trigger.event}.{trigger.action}",
+            "issue_title": trigger.issue_title,
+            "issue_body": trigger.issue_body,
+            "clone_url": trigger.clone_url,
+            "default_branch": repo.default_branch or trigger.default_branch,
+            "commands": repo.default_commands,
+            "actor_id": trigger.actor_id,
+            "installation_id": trigger.installation_id,
+        },
+    )
+
+
+class Intake:
+    """Turns recorded deliveries into queued work orders, a few at a time, in arrival order."""
+
+    def __init__(
+        self, store: Store, github: GitHubPort | None, rules: TriggerRules, max_attempts: int,
+        on_queued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.store = store
+        self.github = github
+        self.rules = rules
+        self.max_attempts = max_attempts
+        self.on_queued = on_queued
+        self.queue: asyncio.Queue[Delivery] = asyncio.Queue()
+
+    def submit(self, delivery: Delivery) -> None:
+        self.queue.put_nowait(delivery)
+
+    async def recover(self) -> int:
+        """Queue deliveries recorded but never processed (the process stopped after answering)."""
+        pending = await self.store.unprocessed_deliveries(limit=1000)
+        for delivery in pending:
+            self.submit(delivery)
+        return len(pending)
+
+    async def run(self) -> None:
+        while True:
+            delivery = await self.queue.get()
+            try:
+                await self.process(delivery)
+            except (StoreUnavailable, GitHubError) as exc:
+                log.warning("delivery %s: not processed yet (%s); will retry", delivery.delivery_id, exc)
+                asyncio.get_running_loop().call_later(5, self.submit, delivery)
+
+    async def process(self, delivery: Delivery) -> str:
+        """Route, admit and queue; record the outcome on the delivery."""
+        outcome = await self._decide(delivery)
+        await self.store.mark_delivery(delivery.delivery_id, outcome)
+        log.info("delivery %s (%s.%s): %s", delivery.delivery_id, delivery.event, delivery.action, outcome)
+        return outcome
+
+    async def _decide(self, delivery: Delivery) -> str:
+        if delivery.event == "ping":
+            return "ignored: ping"
+        routed = route(delivery.event, delivery.payload, self.rules)
+        if isinstance(routed, Ignored):
+            return f"ignored: {routed.reason}"
+        repo = await repository_for(self.store, routed.repo_full_name)
+        if self.github is None:
+            return "refused: no GitHub credentials are configured"
+        refusal = await admit(routed, repo, self.github)
+        if isinstance(refusal, Refused) or repo is None:
+            return f"refused: {refusal.reason if refusal else 'not configured'}"
+        return await self._queue(routed, repo, delivery.delivery_id)
+
+    async def _queue(self, trigger: Trigger, repo: Repository, delivery_id: str) -> str:
+        assert self.github is not None
+        work_order = work_order_for(trigger, repo, delivery_id, self.max_attempts)
+        comment_id = await self._acknowledge(trigger, work_order)
+        try:
+            await self.store.create_work_order(work_order.model_copy(update={"progress_comment_id": comment_id}))
+        except Conflict:
+            return "duplicate: a work order for this delivery exists"
+        self.on_queued()
+        return f"queued {work_order.id}"
+
+    async def _acknowledge(self, trigger: Trigger, work_order: WorkOrder) -> int | None:
+        """👀 on the trigger and the one progress comment; a failure here never loses the work order."""
+        assert self.github is not None
+        try:
+            await self.github.add_reaction(trigger.repo_full_name, trigger.issue_number, trigger.comment_id, "eyes")
+            comment_id = await self.github.create_comment(
+                trigger.repo_full_name, trigger.issue_number, render_comment(work_order, []))
+        except GitHubError as exc:
+            log.warning("work order %s: could not acknowledge on GitHub: %s", work_order.id, exc)
+            return None
+        return comment_id

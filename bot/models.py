@@ -1,0 +1,168 @@
+"""The nouns of the bot: triggers, repositories, work orders and their steps."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_work_order_id() -> str:
+    return f"wo-{secrets.token_hex(4)}"
+
+
+class Status(StrEnum):
+    """Where a work order is in its life."""
+
+    PENDING = "pending"  # admitted, waiting for a worker (or behind another on the same issue)
+    RUNNING = "running"  # claimed by a worker that holds its lease
+    COMPLETED = "completed"  # finished: a PR, or an answer when nothing changed
+    FAILED = "failed"  # stopped with an error, reported on the issue
+    CANCELLED = "cancelled"  # stopped on request before it finished
+
+    @property
+    def is_active(self) -> bool:
+        return self in (Status.PENDING, Status.RUNNING)
+
+
+class Trigger(BaseModel):
+    """A GitHub event the bot should act on, reduced to what a work order needs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event: str
+    action: str
+    repo_full_name: str
+    clone_url: str
+    html_url: str = ""
+    default_branch: str = "main"
+    issue_number: int
+    is_pull_request: bool = False
+    issue_title: str = ""
+    issue_body: str = ""
+    request: str
+    actor: str
+    actor_id: int = 0
+    actor_type: str = "User"
+    comment_id: int | None = None
+    installation_id: int | None = None
+
+
+class Ignored(BaseModel):
+    """A delivery that is not a trigger, and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reason: str
+
+
+class Delivery(BaseModel):
+    """A webhook delivery as recorded before it is acknowledged."""
+
+    delivery_id: str
+    event: str
+    action: str = ""
+    repo_full_name: str = ""
+    payload: dict[str, Any] = Field(default_factory=dict)
+    outcome: str | None = None
+    received_at: datetime = Field(default_factory=utcnow)
+    processed_at: datetime | None = None
+
+
+class Repository(BaseModel):
+    """A configured repository, with the seed's fields."""
+
+    id: str = ""
+    repository_url: str
+    display_name: str | None = None
+    owner: str | None = None
+    default_branch: str | None = None
+    is_verified: bool = False
+    last_verified_at: datetime | None = None
+    default_sandbox_type: str = "git_worktree"
+    default_commands: list[str] = Field(default_factory=lambda: ["plan", "implement"])
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def full_name(self) -> str:
+        return full_name_of(self.repository_url)
+
+
+class WorkOrder(BaseModel):
+    """One request to the agent, from trigger to PR; the row is the truth the comment shows."""
+
+    agent_work_order_id: str = Field(default_factory=new_work_order_id)
+    repository_url: str
+    sandbox_identifier: str = ""
+    git_branch_name: str | None = None
+    agent_session_id: str | None = None
+    status: Status = Status.PENDING
+    user_request: str = ""
+    repo_full_name: str = ""
+    issue_number: int | None = None
+    trigger_actor: str | None = None
+    trigger_comment_id: int | None = None
+    delivery_id: str | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    attempt: int = 0
+    max_attempts: int = 3
+    total_cost_usd: float = 0.0
+    num_turns: int = 0
+    progress_comment_id: int | None = None
+    pr_url: str | None = None
+    pr_number: int | None = None
+    error_message: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def id(self) -> str:
+        return self.agent_work_order_id
+
+    @property
+    def short_id(self) -> str:
+        return self.agent_work_order_id.removeprefix("wo-")[:8]
+
+
+class Step(BaseModel):
+    """One executed step of a work order, with the seed's fields plus cost and turns."""
+
+    agent_work_order_id: str
+    step: str
+    agent_name: str
+    success: bool
+    output: str | None = None
+    error_message: str | None = None
+    duration_seconds: float = 0.0
+    session_id: str | None = None
+    executed_at: datetime = Field(default_factory=utcnow)
+    step_order: int = 0
+    cost_usd: float | None = None
+    num_turns: int | None = None
+    attempt: int = 1
+
+
+# Columns a caller may change with Store.update_work_order.
+WORK_ORDER_MUTABLE = frozenset(WorkOrder.model_fields) - {"agent_work_order_id", "created_at"}
+
+
+def full_name_of(repository_url: str) -> str:
+    """`https://github.com/o/r(.git)` or `o/r` → `o/r`; a local path stays as it is."""
+    url = repository_url.strip().rstrip("/").removesuffix(".git")
+    for prefix in ("https://", "http://"):
+        if url.startswith(prefix):
+            parts = url[len(prefix):].split("/")
+            return "/".join(parts[1:3]) if len(parts) >= 3 else url
+    return url

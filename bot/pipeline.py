@@ -1,0 +1,287 @@
+"""One step runner executes any step of a work order, records it and reports progress."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot import prompting
+from bot.agent import AgentRequest, AgentResult, AgentRunner
+from bot.checkout import Checkout, Identity, Worktree
+from bot.errors import BotError
+from bot.github import GitHubPort
+from bot.models import Step, WorkOrder, utcnow
+from bot.report import redact
+from bot.reporter import Reporter
+from bot.steps import COMMIT, IMPLEMENT, PLAN, PULL_REQUEST, PUSH, Kind, StepSpec, sequence
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Limits:
+    model: str = "claude-sonnet-4-5"
+    max_turns: int = 30
+    step_timeout: float = 1800
+
+
+@dataclass
+class Services:
+    """What a work order needs from the outside world, wired once."""
+
+    store: Store
+    checkout: Checkout
+    agent: AgentRunner
+    github: GitHubPort | None
+    limits: Limits = field(default_factory=Limits)
+    identity: Identity = field(default_factory=lambda: Identity("Agent Work Orders", "awo@localhost"))
+    draft: bool = True
+    secrets: tuple[str, ...] = ()
+
+
+@dataclass
+class StepOutcome:
+    output: str = ""
+    error: str | None = None
+    session_id: str | None = None
+    cost_usd: float | None = None
+    num_turns: int | None = None
+
+
+@dataclass
+class Run:
+    """One attempt at a work order."""
+
+    work_order: WorkOrder
+    worker_id: str | None
+    reporter: Reporter
+    prior: dict[str, Step] = field(default_factory=dict)
+    shown: list[Step] = field(default_factory=list)
+    tree: Worktree | None = None
+    plan: str = ""
+    summary: str = ""
+    changed: list[str] = field(default_factory=list)
+    order: int = 0
+
+    @property
+    def publish(self) -> bool:
+        return bool(self.work_order.metadata.get("publish", True))
+
+
+class StepFailed(BotError):
+    """A step did not succeed; the work order fails with its message."""
+
+
+Handler = Callable[[StepSpec, Run], Awaitable[StepOutcome]]
+
+
+class Pipeline:
+    def __init__(self, services: Services) -> None:
+        self.s = services
+        self.handlers: dict[str, Handler] = {
+            "checkout": self.checkout, "commit": self.commit, "push": self.push, "pull-request": self.pull_request,
+        }
+
+    async def execute(self, run: Run) -> None:
+        """Run every step in order; raises StepFailed at the first failure. The worktree is always removed."""
+        earlier = await self.s.store.list_steps(run.work_order.id)
+        run.prior = {s.step: s for s in earlier if s.success and s.attempt < run.work_order.attempt}
+        run.order = max((s.step_order for s in earlier), default=0)
+        try:
+            for spec in sequence(run.work_order.metadata.get("commands"), run.publish and self.s.github is not None):
+                await self._maybe_run(spec, run)
+        finally:
+            if run.tree is not None:
+                await self.s.checkout.remove(run.tree)
+
+    async def _maybe_run(self, spec: StepSpec, run: Run) -> None:
+        if spec in (PUSH, PULL_REQUEST) and not run.changed:
+            return
+        reused = self._reusable(spec, run)
+        if reused is not None:
+            self._adopt(spec, reused, run)
+            return
+        await self.run_step(spec, run)
+
+    def _reusable(self, spec: StepSpec, run: Run) -> Step | None:
+        """An earlier attempt's step whose result still holds: a plan, or work already pushed."""
+        if spec is PLAN:
+            return run.prior.get(PLAN.name)
+        pushed = run.tree is not None and run.tree.resumed and PUSH.name in run.prior
+        if spec in (IMPLEMENT, COMMIT, PUSH) and pushed:
+            return run.prior.get(spec.name)
+        return None
+
+    def _adopt(self, spec: StepSpec, step: Step, run: Run) -> None:
+        log.info("work order %s: reusing %s from attempt %d", run.work_order.id, spec.name, step.attempt)
+        run.shown.append(step)
+        self._absorb(spec, step.output or "", run)
+
+    def _absorb(self, spec: StepSpec, output: str, run: Run) -> None:
+        output = output.split(TOOL_LOG)[0].strip()
+        if spec is PLAN:
+            run.plan = output
+        elif spec is IMPLEMENT:
+            run.summary = output
+        elif spec is COMMIT:
+            run.changed = [line for line in output.splitlines()[1:] if line]
+
+    async def run_step(self, spec: StepSpec, run: Run) -> None:
+        """Execute, time and record one step; the work order's totals follow."""
+        await run.reporter.show(run.work_order, run.shown, running=spec.name)
+        executed_at, started = utcnow(), time.monotonic()
+        if spec.kind is Kind.AGENT:
+            outcome = await self.agent_step(spec, run)
+        else:
+            outcome = await self._guarded(self.handlers[spec.name], spec, run)
+        step = await self._record(spec, run, outcome, executed_at, time.monotonic() - started)
+        if outcome.error is not None:
+            raise StepFailed(f"{spec.name}: {outcome.error}")
+        self._absorb(spec, step.output or "", run)
+
+    async def _guarded(self, handler: Handler, spec: StepSpec, run: Run) -> StepOutcome:
+        try:
+            return await handler(spec, run)
+        except BotError as exc:
+            return StepOutcome(error=str(exc))
+
+    async def _record(
+        self, spec: StepSpec, run: Run, outcome: StepOutcome, executed_at: Any, duration: float
+    ) -> Step:
+        run.order += 1
+        wo = run.work_order
+        step = Step(
+            agent_work_order_id=wo.id, step=spec.name, agent_name=spec.agent_name,
+            success=outcome.error is None, output=redact(outcome.output, self.s.secrets),
+            error_message=redact(outcome.error, self.s.secrets) if outcome.error else None,
+            duration_seconds=round(duration, 3), session_id=outcome.session_id, executed_at=executed_at,
+            step_order=run.order, cost_usd=outcome.cost_usd, num_turns=outcome.num_turns, attempt=wo.attempt,
+        )
+        await self.s.store.add_step(step)
+        run.shown.append(step)
+        if outcome.cost_usd or outcome.num_turns:
+            await self.update(run, {
+                "total_cost_usd": round(wo.total_cost_usd + (outcome.cost_usd or 0), 6),
+                "num_turns": wo.num_turns + (outcome.num_turns or 0),
+                "agent_session_id": outcome.session_id or wo.agent_session_id,
+            })
+        return step
+
+    async def update(self, run: Run, changes: dict[str, Any]) -> None:
+        run.work_order = await self.s.store.update_work_order(run.work_order.id, changes, owner=run.worker_id)
+
+    # the steps
+
+    async def agent_step(self, spec: StepSpec, run: Run) -> StepOutcome:
+        assert run.tree is not None, "checkout runs before any agent step"
+        limits = self.s.limits
+        request = AgentRequest(
+            prompt=prompting.render(spec.template or "", run.work_order, plan=run.plan), cwd=run.tree.path,
+            model=limits.model, max_turns=limits.max_turns, allowed_tools=spec.tools, timeout=limits.step_timeout,
+        )
+
+        async def progress(result: AgentResult) -> None:
+            detail = f"{spec.name} · {result.tool_uses[-1]}" if result.tool_uses else spec.name
+            await run.reporter.show(run.work_order, run.shown, running=detail)
+
+        result = await self.s.agent.run(request, on_progress=progress)
+        return StepOutcome(
+            output=with_tool_log(result.result_text, result.tool_uses),
+            error=result.error, session_id=result.session_id,
+            cost_usd=result.cost_usd, num_turns=result.num_turns,
+        )
+
+    async def checkout(self, spec: StepSpec, run: Run) -> StepOutcome:
+        wo = run.work_order
+        token = self.s.github.git_token() if self.s.github else None
+        run.tree = await self.s.checkout.prepare(
+            wo.metadata.get("clone_url") or wo.repository_url, branch_name(wo), wo.id,
+            wo.metadata.get("default_branch"), token,
+        )
+        await self.update(run, {"git_branch_name": run.tree.branch, "sandbox_identifier": str(run.tree.path)})
+        resumed = " (resumed from the remote branch)" if run.tree.resumed else ""
+        return StepOutcome(output=f"{run.tree.branch} from {run.tree.base[:12]}{resumed}")
+
+    async def commit(self, spec: StepSpec, run: Run) -> StepOutcome:
+        assert run.tree is not None
+        run.changed = await self.s.checkout.changed_files(run.tree)
+        if not run.changed:
+            return StepOutcome(output="no changes")
+        sha = await self.s.checkout.commit(run.tree, commit_message(run.work_order, run.summary), self.s.identity)
+        return StepOutcome(output="\n".join([sha, *run.changed]))
+
+    async def push(self, spec: StepSpec, run: Run) -> StepOutcome:
+        assert run.tree is not None
+        token = self.s.github.git_token() if self.s.github else None
+        await self.s.checkout.push(run.tree, token)
+        return StepOutcome(output=f"pushed {run.tree.branch}")
+
+    async def pull_request(self, spec: StepSpec, run: Run) -> StepOutcome:
+        assert self.s.github is not None and run.tree is not None
+        wo = run.work_order
+        repo = wo.repo_full_name
+        pull = await self.s.github.find_pull_request(repo, run.tree.branch)
+        verb = "reused"
+        if pull is None:
+            pull = await self.s.github.create_pull_request(
+                repo, head=run.tree.branch, base=wo.metadata.get("default_branch") or "main",
+                title=pr_title(wo), body=redact(pr_body(wo, run.summary), self.s.secrets), draft=self.s.draft,
+            )
+            verb = "opened"
+        await self.update(run, {"pr_url": pull.html_url, "pr_number": pull.number})
+        return StepOutcome(output=f"{verb} #{pull.number} {pull.html_url}")
+
+
+TOOL_LOG = "\n\n--- tool log ---\n"
+
+
+def with_tool_log(answer: str, tool_uses: list[str]) -> str:
+    """A step's output: the agent's answer, then one line per tool it used."""
+    return f"{answer}{TOOL_LOG}{chr(10).join(tool_uses)}" if tool_uses else answer
+
+
+def branch_name(work_order: WorkOrder) -> str:
+    if work_order.git_branch_name:
+        return work_order.git_branch_name
+    if work_order.issue_number:
+        return f"claude/issue-{work_order.issue_number}-{work_order.short_id}"
+    return f"claude/{work_order.id}"
+
+
+def title_of(work_order: WorkOrder) -> str:
+    title = str(work_order.metadata.get("issue_title") or "").strip()
+    return title or (work_order.user_request.strip().splitlines() or ["Changes by Claude"])[0][:72]
+
+
+def pr_title(work_order: WorkOrder) -> str:
+    return title_of(work_order)
+
+
+def co_author(work_order: WorkOrder) -> str:
+    login = work_order.trigger_actor
+    if not login:
+        return ""
+    actor_id = work_order.metadata.get("actor_id")
+    email = f"{actor_id}+{login}@users.noreply.github.com" if actor_id else f"{login}@users.noreply.github.com"
+    return f"\n\nCo-authored-by: {login} <{email}>"
+
+
+def commit_message(work_order: WorkOrder, summary: str) -> str:
+    subject = title_of(work_order)
+    if work_order.issue_number:
+        subject = f"{subject} (#{work_order.issue_number})"
+    body = summary.strip()[:2000]
+    return f"{subject}\n\n{body}\n\nWork order: {work_order.id}{co_author(work_order)}".replace("\n\n\n", "\n\n")
+
+
+def pr_body(work_order: WorkOrder, summary: str) -> str:
+    lines = [summary.strip() or "Changes made by Claude for this issue."]
+    if work_order.issue_number:
+        lines.append(f"Closes #{work_order.issue_number}")
+    requester = f" · requested by @{work_order.trigger_actor}" if work_order.trigger_actor else ""
+    lines.append(f"---\n_Work order `{work_order.id}`{requester}. Made by Claude Code through Agent Work Orders._")
+    return "\n\n".join(lines)

@@ -1,0 +1,116 @@
+"""The progress comment as a pure projection of the work order row, and secret redaction."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from bot.models import Status, Step, WorkOrder, utcnow
+
+MARKER = "<!-- agent-work-order:{id} -->"
+SECRET_PATTERNS = (
+    re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
+    re.compile(r"\bsk-ant-[A-Za-z0-9_-]{10,}"),
+    re.compile(r"(?i)\b(authorization:\s*(?:basic|bearer|token)\s+)[A-Za-z0-9+/=._-]+"),
+    re.compile(r"(?i)(x-access-token:)[^@\s]+"),
+    re.compile(r"(?i)(postgres(?:ql)?://[^:/\s]+:)[^@\s]+"),
+    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
+)
+HEADLINES = {
+    Status.PENDING: "⏳ Queued",
+    Status.RUNNING: "🔄 Working",
+    Status.COMPLETED: "✅ Done",
+    Status.FAILED: "❌ Failed",
+    Status.CANCELLED: "⏹️ Cancelled",
+}
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Remove every known secret value and anything shaped like a credential."""
+    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    for pattern in SECRET_PATTERNS:
+        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "***", text)
+    return text
+
+
+def marker(work_order_id: str) -> str:
+    return MARKER.format(id=work_order_id)
+
+
+def seconds(value: float) -> str:
+    if value < 60:
+        return f"{value:.1f} s"
+    minutes, rest = divmod(int(value), 60)
+    return f"{minutes}m {rest:02d}s"
+
+
+def elapsed(work_order: WorkOrder, now: datetime | None = None) -> float:
+    if work_order.started_at is None:
+        return 0.0
+    end = work_order.completed_at or now or utcnow()
+    return max(0.0, (end - work_order.started_at).total_seconds())
+
+
+def step_line(step: Step) -> str:
+    box = "x" if step.success else " "
+    mark = "" if step.success else " ❌"
+    extra = [seconds(step.duration_seconds)]
+    if step.cost_usd:
+        extra.append(f"${step.cost_usd:.4f}")
+    if step.num_turns:
+        extra.append(f"{step.num_turns} turns")
+    return f"- [{box}] **{step.step}**{mark} — {' · '.join(extra)}"
+
+
+def headline(work_order: WorkOrder) -> str:
+    title = HEADLINES[work_order.status]
+    if work_order.status is Status.COMPLETED and not work_order.pr_url:
+        title = "✅ Done — no changes were needed"
+    return f"### {title} · work order `{work_order.id}`"
+
+
+def summary_lines(work_order: WorkOrder, now: datetime | None) -> list[str]:
+    lines = []
+    if work_order.git_branch_name and work_order.pr_url:
+        lines.append(f"**Branch:** `{work_order.git_branch_name}` · **Pull request:** {work_order.pr_url}")
+    if work_order.status in (Status.COMPLETED, Status.FAILED, Status.CANCELLED) or work_order.num_turns:
+        lines.append(
+            f"**Duration:** {seconds(elapsed(work_order, now))} · **Cost:** ${work_order.total_cost_usd:.2f}"
+            f" · **Turns:** {work_order.num_turns}"
+        )
+    return lines
+
+
+def fence(text: str) -> str:
+    """A code fence the text cannot close."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}\n{text}\n{ticks}"
+
+
+def render_comment(
+    work_order: WorkOrder,
+    steps: Sequence[Step],
+    *,
+    running: str | None = None,
+    answer: str | None = None,
+    secrets: Iterable[str] = (),
+    now: datetime | None = None,
+) -> str:
+    """The whole comment body for the work order's current state."""
+    parts = [marker(work_order.id), headline(work_order)]
+    if work_order.status is Status.PENDING:
+        parts.append(f"Requested by @{work_order.trigger_actor}. Waiting for a worker…")
+    checklist = [step_line(s) for s in steps]
+    if running:
+        checklist.append(f"- [ ] **{running}** — running…")
+    if checklist:
+        parts.append("\n".join(checklist))
+    parts.extend(summary_lines(work_order, now))
+    if work_order.error_message:
+        parts.append(f"**Error:** {work_order.error_message}")
+    if answer:
+        parts.append(f"<details open><summary>Agent's answer</summary>\n\n{answer.strip()}\n\n</details>")
+    return redact("\n\n".join(parts), secrets)

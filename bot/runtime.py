@@ -1,0 +1,124 @@
+"""Wire once: build the store, GitHub client, agent and worker from Settings, and run them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+from contextlib import suppress
+from dataclasses import dataclass, field
+
+from bot import process
+from bot.agent import AgentRunner, ClaudeCli, agent_env
+from bot.checkout import Checkout, Identity
+from bot.github import GitHubClient, GitHubPort
+from bot.intake import Intake
+from bot.pipeline import Limits, Services
+from bot.settings import Settings
+from bot.store import Store
+from bot.store.factory import build_store
+from bot.triggers import TriggerRules
+from bot.worker import Worker, WorkerConfig
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Tool:
+    available: bool
+    version: str | None = None
+    path: str | None = None
+
+
+async def probe_tool(*argv: str) -> Tool:
+    """Is the program there, and which version does it say it is?"""
+    path = shutil.which(argv[0])
+    if path is None:
+        return Tool(False)
+    result = await process.run([path, *argv[1:]], timeout=20)
+    first = (result.stdout or result.stderr).strip().splitlines()[:1]
+    return Tool(result.returncode == 0, first[0] if first else None, path)
+
+
+def build_github(settings: Settings) -> GitHubPort | None:
+    if settings.github_token is None:
+        return None
+    return GitHubClient(settings.github_token.get_secret_value(), settings.github_api_url)
+
+
+def secret_values(settings: Settings) -> tuple[str, ...]:
+    """Every secret the bot knows, for redaction."""
+    values = [*settings.webhook_secrets, settings.github_token, settings.github_app_private_key,
+              settings.database_url, settings.supabase_service_key]
+    plain = [v.get_secret_value() for v in values if v is not None]
+    return tuple(plain + [v for k, v in settings.agent_env.items() if "KEY" in k or "TOKEN" in k])
+
+
+def build_services(settings: Settings, store: Store, github: GitHubPort | None) -> Services:
+    base_env = {"PATH": settings.path_env, "HOME": settings.home}
+    return Services(
+        store=store,
+        checkout=Checkout(settings.data_dir, base_env),
+        agent=ClaudeCli(settings.claude_cli_path, agent_env(base_env, settings.agent_env)),
+        github=github,
+        limits=Limits(settings.model, settings.max_turns, settings.step_timeout_seconds),
+        identity=Identity(settings.bot_name, settings.bot_email),
+        draft=settings.draft_pull_requests,
+        secrets=secret_values(settings),
+    )
+
+
+@dataclass
+class Runtime:
+    """Everything one process runs: the store, intake of deliveries and (optionally) a worker."""
+
+    settings: Settings
+    store: Store
+    github: GitHubPort | None
+    services: Services
+    intake: Intake
+    worker: Worker | None
+    tools: dict[str, Tool] = field(default_factory=dict)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def start(self) -> None:
+        await self.store.open()
+        self.tools = {"claude_cli": await probe_tool(self.settings.claude_cli_path, "--version"),
+                      "git": await probe_tool("git", "--version")}
+        self._tasks.append(asyncio.create_task(self.intake.run(), name="intake"))
+        recovered = await self.intake.recover()
+        if recovered:
+            log.info("re-processing %d deliveries recorded before the last stop", recovered)
+        if self.worker is not None:
+            self._tasks.append(asyncio.create_task(self.worker.run(self._stop), name="worker"))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            if task.get_name() == "intake":
+                task.cancel()
+        for task in self._tasks:
+            with suppress(asyncio.CancelledError):
+                await task
+        await self.store.close()
+
+
+def build_runtime(
+    settings: Settings, workers: int | None = None, *,
+    github: GitHubPort | None = None, agent: AgentRunner | None = None,
+) -> Runtime:
+    """The process's parts; tests pass fakes for the GitHub and agent ports."""
+    store = build_store(settings)
+    github = github or build_github(settings)
+    services = build_services(settings, store, github)
+    if agent is not None:
+        services.agent = agent
+    concurrency = settings.worker_concurrency if workers is None else workers
+    worker = None
+    if concurrency > 0:
+        config = WorkerConfig(concurrency, settings.lease_seconds, settings.poll_seconds)
+        worker = Worker(services, config)
+    rules = TriggerRules(settings.trigger_phrase, settings.trigger_label)
+    intake = Intake(store, github, rules, settings.max_attempts, worker.notify if worker else lambda: None)
+    return Runtime(settings, store, github, services, intake, worker)

@@ -1,0 +1,132 @@
+"""The only reader of the environment: one frozen Settings object, validated at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlparse
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+StorageType = Literal["sqlite", "memory", "file", "postgres", "supabase"]
+
+# Passed to the Claude CLI; nothing else from the environment ever is.
+AGENT_ENV_PREFIXES = ("ANTHROPIC_", "CLAUDE_")
+
+
+class Settings(BaseSettings):
+    """Everything configurable, with the defaults of DESIGN.md's environment contract."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    host: str = Field("0.0.0.0", validation_alias="AGENT_WORK_ORDERS_HOST")
+    port: int = Field(8053, validation_alias="AGENT_WORK_ORDERS_PORT", ge=0, le=65535)
+    storage_type: StorageType = Field("sqlite", validation_alias="STATE_STORAGE_TYPE")
+    sqlite_path: Path = Field(Path("./data/work-orders.db"), validation_alias="SQLITE_PATH")
+    data_dir: Path = Field(Path("./data"), validation_alias="AWO_DATA_DIR")
+    database_url: SecretStr | None = Field(None, validation_alias="DATABASE_URL")
+    supabase_url: str | None = Field(None, validation_alias="SUPABASE_URL")
+    supabase_service_key: SecretStr | None = Field(None, validation_alias="SUPABASE_SERVICE_KEY")
+    webhook_secrets: Annotated[tuple[SecretStr, ...], NoDecode] = Field((), validation_alias="GITHUB_WEBHOOK_SECRET")
+    github_token: SecretStr | None = Field(None, validation_alias=AliasChoices("GITHUB_TOKEN", "GH_TOKEN"))
+    github_app_id: str | None = Field(None, validation_alias="GITHUB_APP_ID")
+    github_app_private_key: SecretStr | None = Field(None, validation_alias="GITHUB_APP_PRIVATE_KEY")
+    github_api_url: str = Field("https://api.github.com", validation_alias="GITHUB_API_URL")
+    claude_cli_path: str = Field("claude", validation_alias="CLAUDE_CLI_PATH")
+    trigger_phrase: str = Field("@claude", validation_alias="TRIGGER_PHRASE", min_length=1)
+    trigger_label: str = Field("claude", validation_alias="TRIGGER_LABEL", min_length=1)
+    worker_concurrency: int = Field(2, validation_alias="WORKER_CONCURRENCY", ge=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", validation_alias="LOG_LEVEL")
+    # Beyond the contract: the agent's limits and the PR's shape, each with a sensible default.
+    model: str = Field("claude-sonnet-4-5", validation_alias="AWO_MODEL")
+    max_turns: int = Field(30, validation_alias="AWO_MAX_TURNS", ge=1)
+    step_timeout_seconds: float = Field(1800, validation_alias="AWO_STEP_TIMEOUT_SECONDS", gt=0)
+    draft_pull_requests: bool = Field(True, validation_alias="AWO_DRAFT_PR")
+    lease_seconds: float = Field(60, validation_alias="AWO_LEASE_SECONDS", gt=0)
+    max_attempts: int = Field(3, validation_alias="AWO_MAX_ATTEMPTS", ge=1)
+    poll_seconds: float = Field(1.0, validation_alias="AWO_POLL_SECONDS", gt=0)
+    bot_name: str = Field("Agent Work Orders", validation_alias="AWO_BOT_NAME")
+    path_env: str = Field("/usr/local/bin:/usr/bin:/bin", validation_alias="PATH")
+    home: str = Field("/tmp", validation_alias="HOME")
+    agent_env: dict[str, str] = Field(default_factory=dict, exclude=True)
+    api_token: SecretStr | None = Field(None, validation_alias="AWO_API_TOKEN")
+    bot_email: str = Field("agent-work-orders@users.noreply.github.com", validation_alias="AWO_BOT_EMAIL")
+
+    @field_validator("webhook_secrets", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("storage_type", mode="before")
+    @classmethod
+    def _lower_storage(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("github_api_url", "supabase_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parsed = urlparse(value)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValueError(f"not an http(s) URL: {value!r}")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _storage_credentials(self) -> Settings:
+        if self.storage_type == "postgres" and self.database_url is None:
+            raise ValueError("STATE_STORAGE_TYPE=postgres needs DATABASE_URL")
+        if self.storage_type == "supabase" and not (self.supabase_url and self.supabase_service_key):
+            raise ValueError("STATE_STORAGE_TYPE=supabase needs SUPABASE_URL and SUPABASE_SERVICE_KEY")
+        if self.github_app_id and self.github_app_private_key is None:
+            raise ValueError("GITHUB_APP_ID is set but GITHUB_APP_PRIVATE_KEY is not")
+        return self
+
+    @property
+    def effective_storage(self) -> StorageType:
+        """`file` is the seed's old name for the embedded store."""
+        return "sqlite" if self.storage_type == "file" else self.storage_type
+
+    def missing_for_github(self) -> list[str]:
+        """What must still be configured before real GitHub events can be handled."""
+        missing = []
+        if not self.webhook_secrets:
+            missing.append("GITHUB_WEBHOOK_SECRET is not set: every webhook delivery will be refused (401)")
+        if self.github_token is None and self.github_app_id is None:
+            missing.append("GITHUB_TOKEN (or GITHUB_APP_ID) is not set: the bot cannot comment, push or open PRs")
+        return missing
+
+
+def agent_passthrough(environ: Mapping[str, str]) -> dict[str, str]:
+    """The ANTHROPIC_* and CLAUDE_* variables, the only ones the agent's CLI receives from us."""
+    return {k: v for k, v in environ.items() if k.startswith(AGENT_ENV_PREFIXES) and k != "CLAUDE_CLI_PATH"}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment once; a bad value becomes one ConfigError naming its variable."""
+    overrides.setdefault("agent_env", agent_passthrough(os.environ))
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        variable = _variable_of(error.get("loc", ()))
+        message = error["msg"].removeprefix("Value error, ")
+        raise ConfigError(variable, message) if variable else ConfigError("configuration", message) from None
+
+
+def _variable_of(loc: tuple[object, ...]) -> str:
+    if not loc:
+        return ""
+    name = str(loc[0])
+    field = Settings.model_fields.get(name)
+    alias = field.validation_alias if field else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return str(alias or name).upper()

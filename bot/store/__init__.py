@@ -1,0 +1,74 @@
+"""The Store port: every read and write of state goes through one of its backends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot.models import Delivery, Repository, Status, Step, WorkOrder
+
+
+@dataclass(frozen=True)
+class StoreHealth:
+    status: str  # "healthy" or "unhealthy"
+    tables_exist: bool
+    hint: str | None = None
+
+
+class Store(Protocol):
+    """State of deliveries, repositories, work orders and steps; the queue lives here too."""
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def health(self) -> StoreHealth: ...
+
+    async def record_delivery(self, delivery: Delivery) -> bool:
+        """Insert a delivery; False if its id was recorded before (a redelivery)."""
+        ...
+
+    async def unprocessed_deliveries(self, limit: int = 100) -> list[Delivery]: ...
+    async def mark_delivery(self, delivery_id: str, outcome: str) -> None: ...
+
+    async def add_repository(self, repo: Repository) -> Repository: ...
+    async def list_repositories(self) -> list[Repository]: ...
+    async def get_repository(self, repo_id: str) -> Repository: ...
+    async def update_repository(self, repo_id: str, changes: dict[str, Any]) -> Repository: ...
+    async def delete_repository(self, repo_id: str) -> None: ...
+
+    async def create_work_order(self, work_order: WorkOrder) -> WorkOrder: ...
+    async def get_work_order(self, work_order_id: str) -> WorkOrder: ...
+    async def list_work_orders(self, status: Status | None = None, limit: int = 100) -> list[WorkOrder]: ...
+
+    async def update_work_order(
+        self, work_order_id: str, changes: dict[str, Any], owner: str | None = None
+    ) -> WorkOrder:
+        """Change columns; with `owner`, only while that worker holds the lease (else LeaseLost)."""
+        ...
+
+    async def claim(self, worker_id: str, lease_seconds: float) -> WorkOrder | None:
+        """Lease the oldest runnable work order: pending, or running with an expired lease."""
+        ...
+
+    async def heartbeat(self, work_order_id: str, worker_id: str, lease_seconds: float) -> bool: ...
+
+    async def finish(
+        self, work_order_id: str, worker_id: str, status: Status, changes: dict[str, Any]
+    ) -> WorkOrder:
+        """End a work order the worker owns, releasing its lease (else LeaseLost)."""
+        ...
+
+    async def fail_exhausted(self) -> list[WorkOrder]:
+        """Fail running work orders whose lease expired on their last allowed attempt."""
+        ...
+
+    async def add_step(self, step: Step) -> None: ...
+    async def list_steps(self, work_order_id: str) -> list[Step]: ...
+
+
+async def repository_for(store: Store, full_name: str) -> Repository | None:
+    """The configured repository with this `owner/name`, if any (case-insensitive, like GitHub)."""
+    wanted = full_name.lower()
+    for repo in await store.list_repositories():
+        if repo.full_name.lower() == wanted:
+            return repo
+    return None

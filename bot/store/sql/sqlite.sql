@@ -1,0 +1,130 @@
+-- The embedded store: the seed's tables and columns in SQLite's dialect, plus the bot's columns.
+
+-- name: schema
+CREATE TABLE IF NOT EXISTS archon_configured_repositories (
+    id TEXT PRIMARY KEY,
+    repository_url TEXT NOT NULL UNIQUE,
+    display_name TEXT,
+    owner TEXT,
+    default_branch TEXT,
+    is_verified INTEGER NOT NULL DEFAULT 0,
+    last_verified_at TEXT,
+    default_sandbox_type TEXT NOT NULL DEFAULT 'git_worktree',
+    default_commands TEXT NOT NULL DEFAULT '["plan", "implement"]',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS archon_agent_work_orders (
+    agent_work_order_id TEXT PRIMARY KEY,
+    repository_url TEXT NOT NULL,
+    sandbox_identifier TEXT NOT NULL DEFAULT '',
+    git_branch_name TEXT,
+    agent_session_id TEXT,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'completed', 'failed', 'cancelled')),
+    user_request TEXT NOT NULL DEFAULT '',
+    repo_full_name TEXT NOT NULL DEFAULT '',
+    issue_number INTEGER,
+    trigger_actor TEXT,
+    trigger_comment_id INTEGER,
+    delivery_id TEXT,
+    lease_owner TEXT,
+    lease_expires_at TEXT,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL DEFAULT 3,
+    total_cost_usd REAL NOT NULL DEFAULT 0,
+    num_turns INTEGER NOT NULL DEFAULT 0,
+    progress_comment_id INTEGER,
+    pr_url TEXT,
+    pr_number INTEGER,
+    error_message TEXT,
+    started_at TEXT,
+    completed_at TEXT,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_agent_work_orders_status ON archon_agent_work_orders (status, created_at);
+CREATE INDEX IF NOT EXISTS idx_agent_work_orders_issue ON archon_agent_work_orders (repo_full_name, issue_number);
+CREATE UNIQUE INDEX IF NOT EXISTS idx_agent_work_orders_delivery
+    ON archon_agent_work_orders (delivery_id) WHERE delivery_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS archon_agent_work_order_steps (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    agent_work_order_id TEXT NOT NULL
+        REFERENCES archon_agent_work_orders (agent_work_order_id) ON DELETE CASCADE,
+    step TEXT NOT NULL,
+    agent_name TEXT NOT NULL,
+    success INTEGER NOT NULL,
+    output TEXT,
+    error_message TEXT,
+    duration_seconds REAL NOT NULL,
+    session_id TEXT,
+    executed_at TEXT NOT NULL,
+    step_order INTEGER NOT NULL,
+    cost_usd REAL,
+    num_turns INTEGER,
+    attempt INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now'))
+);
+CREATE INDEX IF NOT EXISTS idx_agent_work_order_steps_order
+    ON archon_agent_work_order_steps (agent_work_order_id, step_order);
+CREATE TABLE IF NOT EXISTS archon_agent_work_order_deliveries (
+    delivery_id TEXT PRIMARY KEY,
+    event TEXT NOT NULL,
+    action TEXT NOT NULL DEFAULT '',
+    repo_full_name TEXT NOT NULL DEFAULT '',
+    payload TEXT NOT NULL,
+    outcome TEXT,
+    received_at TEXT NOT NULL,
+    processed_at TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_agent_work_order_deliveries_unprocessed
+    ON archon_agent_work_order_deliveries (received_at) WHERE processed_at IS NULL;
+
+-- name: insert_delivery
+INSERT OR IGNORE INTO archon_agent_work_order_deliveries
+    (delivery_id, event, action, repo_full_name, payload, received_at)
+VALUES (:delivery_id, :event, :action, :repo_full_name, :payload, :received_at)
+
+-- name: unprocessed_deliveries
+SELECT * FROM archon_agent_work_order_deliveries
+WHERE processed_at IS NULL ORDER BY received_at LIMIT :limit
+
+-- name: mark_delivery
+UPDATE archon_agent_work_order_deliveries SET outcome = :outcome, processed_at = :now
+WHERE delivery_id = :delivery_id
+
+-- name: claim_candidate
+SELECT w.agent_work_order_id FROM archon_agent_work_orders w
+WHERE (w.status = 'pending' OR (w.status = 'running' AND w.lease_expires_at < :now))
+  AND w.attempt < w.max_attempts
+  AND NOT EXISTS (
+      SELECT 1 FROM archon_agent_work_orders o
+      WHERE o.repo_full_name = w.repo_full_name AND o.issue_number = w.issue_number
+        AND o.agent_work_order_id <> w.agent_work_order_id
+        AND (o.status = 'running' AND o.lease_expires_at >= :now
+             OR o.status IN ('pending', 'running') AND o.created_at < w.created_at))
+ORDER BY w.created_at
+LIMIT 1
+
+-- name: take_lease
+UPDATE archon_agent_work_orders
+SET status = 'running', lease_owner = :worker_id, lease_expires_at = :expires,
+    attempt = attempt + 1, started_at = COALESCE(started_at, :now), updated_at = :now
+WHERE agent_work_order_id = :id
+
+-- name: heartbeat
+UPDATE archon_agent_work_orders SET lease_expires_at = :expires, updated_at = :now
+WHERE agent_work_order_id = :id AND lease_owner = :worker_id AND status = 'running'
+
+-- name: exhausted
+SELECT agent_work_order_id FROM archon_agent_work_orders
+WHERE status = 'running' AND lease_expires_at < :now AND attempt >= max_attempts
+
+-- name: fail_exhausted
+UPDATE archon_agent_work_orders
+SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL, completed_at = :now, updated_at = :now,
+    error_message = 'the worker running it stopped answering on its last allowed attempt (' || attempt || ')'
+WHERE agent_work_order_id = :id AND status = 'running' AND lease_expires_at < :now
+
+-- name: list_steps
+SELECT * FROM archon_agent_work_order_steps WHERE agent_work_order_id = :id ORDER BY step_order, id

@@ -1,0 +1,245 @@
+"""The embedded store: SQLite (a file, or `:memory:`), one writer transaction per queue operation."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bot.errors import Conflict, LeaseLost, NotFound, StoreUnavailable
+from bot.models import WORK_ORDER_MUTABLE, Delivery, Repository, Status, Step, WorkOrder, utcnow
+from bot.store import StoreHealth
+from bot.store.queries import load
+from bot.store.rows import from_row, iso, to_cell, to_row
+
+T = TypeVar("T")
+Q = load("sqlite.sql")
+WORK_ORDERS = "archon_agent_work_orders"
+REPOSITORIES = "archon_configured_repositories"
+REPOSITORY_MUTABLE = frozenset(Repository.model_fields) - {"id", "created_at"}
+
+
+class SqliteStore:
+    """Store on SQLite; safe across threads of one process and across processes sharing the file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    async def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn = await asyncio.to_thread(self._connect)
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys = ON")
+        if self.path != ":memory:":
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        conn.executescript(Q["schema"])
+        return conn
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        return await asyncio.to_thread(self._locked, work)
+
+    def _locked(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self._conn is None:
+            raise StoreUnavailable("the SQLite store is not open")
+        with self._lock:
+            try:
+                return work(self._conn)
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailable(f"SQLite: {exc}") from exc
+
+    @contextmanager
+    def _transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    async def health(self) -> StoreHealth:
+        def probe(conn: sqlite3.Connection) -> int:
+            sql = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 'archon_%'"
+            return int(conn.execute(sql).fetchone()[0])
+
+        return StoreHealth("healthy", await self._run(probe) >= 4)
+
+    # deliveries
+
+    async def record_delivery(self, delivery: Delivery) -> bool:
+        row = to_row(delivery, exclude=frozenset({"outcome", "processed_at"}))
+        return await self._run(lambda c: c.execute(Q["insert_delivery"], row).rowcount == 1)
+
+    async def unprocessed_deliveries(self, limit: int = 100) -> list[Delivery]:
+        rows = await self._run(lambda c: c.execute(Q["unprocessed_deliveries"], {"limit": limit}).fetchall())
+        return [from_row(Delivery, dict(r)) for r in rows]
+
+    async def mark_delivery(self, delivery_id: str, outcome: str) -> None:
+        params = {"delivery_id": delivery_id, "outcome": outcome, "now": iso(utcnow())}
+        await self._run(lambda c: c.execute(Q["mark_delivery"], params))
+
+    # repositories
+
+    async def add_repository(self, repo: Repository) -> Repository:
+        repo = repo.model_copy(update={"id": repo.id or str(uuid.uuid4())})
+        row = to_row(repo)
+
+        def insert(conn: sqlite3.Connection) -> None:
+            try:
+                _insert(conn, REPOSITORIES, row)
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(f"repository {repo.repository_url} is already configured") from exc
+
+        await self._run(insert)
+        return repo
+
+    async def list_repositories(self) -> list[Repository]:
+        rows = await self._run(lambda c: c.execute(f"SELECT * FROM {REPOSITORIES} ORDER BY created_at").fetchall())
+        return [from_row(Repository, dict(r)) for r in rows]
+
+    async def get_repository(self, repo_id: str) -> Repository:
+        row = await self._run(lambda c: _select_one(c, REPOSITORIES, "id", repo_id))
+        if row is None:
+            raise NotFound(f"repository {repo_id} not found")
+        return from_row(Repository, row)
+
+    async def update_repository(self, repo_id: str, changes: dict[str, Any]) -> Repository:
+        changes = {**_checked(changes, REPOSITORY_MUTABLE), "updated_at": utcnow()}
+        count = await self._run(lambda c: _update(c, REPOSITORIES, "id", repo_id, changes, ""))
+        if count == 0:
+            raise NotFound(f"repository {repo_id} not found")
+        return await self.get_repository(repo_id)
+
+    async def delete_repository(self, repo_id: str) -> None:
+        count = await self._run(lambda c: c.execute(f"DELETE FROM {REPOSITORIES} WHERE id = ?", (repo_id,)).rowcount)
+        if count == 0:
+            raise NotFound(f"repository {repo_id} not found")
+
+    # work orders
+
+    async def create_work_order(self, work_order: WorkOrder) -> WorkOrder:
+        def insert(conn: sqlite3.Connection) -> None:
+            try:
+                _insert(conn, WORK_ORDERS, to_row(work_order))
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(f"work order {work_order.id} or its delivery exists already") from exc
+
+        await self._run(insert)
+        return work_order
+
+    async def get_work_order(self, work_order_id: str) -> WorkOrder:
+        row = await self._run(lambda c: _select_one(c, WORK_ORDERS, "agent_work_order_id", work_order_id))
+        if row is None:
+            raise NotFound(f"work order {work_order_id} not found")
+        return from_row(WorkOrder, row)
+
+    async def list_work_orders(self, status: Status | None = None, limit: int = 100) -> list[WorkOrder]:
+        where, params = ("WHERE status = ?", (str(status), limit)) if status else ("", (limit,))
+        sql = f"SELECT * FROM {WORK_ORDERS} {where} ORDER BY created_at DESC LIMIT ?"
+        rows = await self._run(lambda c: c.execute(sql, params).fetchall())
+        return [from_row(WorkOrder, dict(r)) for r in rows]
+
+    async def update_work_order(
+        self, work_order_id: str, changes: dict[str, Any], owner: str | None = None
+    ) -> WorkOrder:
+        changes = {**_checked(changes, WORK_ORDER_MUTABLE), "updated_at": utcnow()}
+        guard = " AND lease_owner = :_owner AND status = 'running'" if owner else ""
+        params = {**changes, "_owner": owner} if owner else changes
+        count = await self._run(lambda c: _update(c, WORK_ORDERS, "agent_work_order_id", work_order_id, params, guard))
+        if count == 0:
+            await self.get_work_order(work_order_id)
+            raise LeaseLost(f"work order {work_order_id} is no longer leased by {owner}")
+        return await self.get_work_order(work_order_id)
+
+    async def claim(self, worker_id: str, lease_seconds: float) -> WorkOrder | None:
+        now = utcnow()
+        params = {"now": iso(now), "worker_id": worker_id, "expires": iso(now + timedelta(seconds=lease_seconds))}
+
+        def claim_one(conn: sqlite3.Connection) -> str | None:
+            with self._transaction(conn):
+                row = conn.execute(Q["claim_candidate"], params).fetchone()
+                if row is not None:
+                    conn.execute(Q["take_lease"], {**params, "id": row[0]})
+            return row[0] if row else None
+
+        claimed = await self._run(claim_one)
+        return await self.get_work_order(claimed) if claimed else None
+
+    async def heartbeat(self, work_order_id: str, worker_id: str, lease_seconds: float) -> bool:
+        now = utcnow()
+        params = {
+            "id": work_order_id, "worker_id": worker_id, "now": iso(now),
+            "expires": iso(now + timedelta(seconds=lease_seconds)),
+        }
+        return await self._run(lambda c: c.execute(Q["heartbeat"], params).rowcount == 1)
+
+    async def finish(
+        self, work_order_id: str, worker_id: str, status: Status, changes: dict[str, Any]
+    ) -> WorkOrder:
+        final = {**changes, "status": status, "completed_at": utcnow(), "lease_owner": None, "lease_expires_at": None}
+        return await self.update_work_order(work_order_id, final, owner=worker_id)
+
+    async def fail_exhausted(self) -> list[WorkOrder]:
+        now = {"now": iso(utcnow())}
+
+        def fail(conn: sqlite3.Connection) -> list[str]:
+            with self._transaction(conn):
+                ids = [r[0] for r in conn.execute(Q["exhausted"], now).fetchall()]
+                return [i for i in ids if conn.execute(Q["fail_exhausted"], {**now, "id": i}).rowcount == 1]
+
+        return [await self.get_work_order(i) for i in await self._run(fail)]
+
+    # steps
+
+    async def add_step(self, step: Step) -> None:
+        await self._run(lambda c: _insert(c, "archon_agent_work_order_steps", to_row(step)))
+
+    async def list_steps(self, work_order_id: str) -> list[Step]:
+        rows = await self._run(lambda c: c.execute(Q["list_steps"], {"id": work_order_id}).fetchall())
+        return [from_row(Step, dict(r)) for r in rows]
+
+
+def _insert(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
+    columns = ", ".join(row)
+    values = ", ".join(f":{name}" for name in row)
+    conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({values})", row)
+
+
+def _select_one(conn: sqlite3.Connection, table: str, key: str, value: str) -> dict[str, Any] | None:
+    row = conn.execute(f"SELECT * FROM {table} WHERE {key} = ?", (value,)).fetchone()
+    return dict(row) if row else None
+
+
+def _update(
+    conn: sqlite3.Connection, table: str, key: str, value: str, changes: dict[str, Any], guard: str
+) -> int:
+    columns = [name for name in changes if not name.startswith("_")]
+    assignments = ", ".join(f"{name} = :{name}" for name in columns)
+    cells = {name: to_cell(name, v, text_json=True) for name, v in changes.items()}
+    sql = f"UPDATE {table} SET {assignments} WHERE {key} = :_key{guard}"
+    return conn.execute(sql, {**cells, "_key": value}).rowcount
+
+
+def _checked(changes: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
+    unknown = changes.keys() - allowed
+    if unknown:
+        raise ValueError(f"cannot change {sorted(unknown)}")
+    return changes

@@ -1,0 +1,1 @@
+"""The HTTP face of the bot: webhooks, the seed's REST API, health."""

@@ -1,0 +1,40 @@
+"""GET /health in the seed's shape."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from bot import __version__
+from bot.web.context import runtime_of
+
+
+async def health(request: Request) -> JSONResponse:
+    runtime = runtime_of(request)
+    settings = runtime.settings
+    db = await runtime.store.health()
+    database = {"status": db.status, "tables_exist": db.tables_exist}
+    if db.hint:
+        database["hint"] = db.hint
+    tools = {name: {"available": t.available, "version": t.version} for name, t in runtime.tools.items()}
+    github = {
+        "available": runtime.github is not None,
+        "api_url": settings.github_api_url,
+        "auth": "token" if settings.github_token else ("app" if settings.github_app_id else None),
+        "webhook_secret_configured": bool(settings.webhook_secrets),
+    }
+    healthy = db.status == "healthy" and db.tables_exist
+    status = "healthy" if healthy and all(t["available"] for t in tools.values()) else (
+        "degraded" if healthy else "unhealthy")
+    body = {
+        "status": status,
+        "service": "agent-work-orders",
+        "version": __version__,
+        "storage_type": settings.storage_type,
+        "database": database,
+        "dependencies": {**tools, "github": github},
+        "worker": {"enabled": runtime.worker is not None,
+                   "concurrency": runtime.worker.config.concurrency if runtime.worker else 0},
+    }
+    return JSONResponse(body, status_code=200 if healthy else 503)
+

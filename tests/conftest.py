@@ -1,0 +1,52 @@
+"""Shared fixtures: Settings built directly (never from the environment) and an app on fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from bot.runtime import Runtime, build_runtime
+from bot.settings import Settings
+from bot.testing import FakeAgent, FakeGitHub
+from bot.web.app import create_app
+
+SECRET = "s3cret-for-tests"
+
+
+def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "storage_type": "memory", "data_dir": tmp_path / "data", "sqlite_path": tmp_path / "data/wo.db",
+        "webhook_secrets": (SECRET,), "worker_concurrency": 0, "agent_env": {}, "poll_seconds": 0.05,
+        "github_token": "ghp_testtokenvalue0123456789abcdefABCDEF",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def github() -> FakeGitHub:
+    return FakeGitHub(permissions={"Codertocat": "write"}, token=None)
+
+
+@pytest.fixture
+def agent() -> FakeAgent:
+    return FakeAgent(files={"hello.txt": "hello\n"}, answer="Added hello.txt")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def runtime(settings: Settings, github: FakeGitHub, agent: FakeAgent) -> Runtime:
+    return build_runtime(settings, github=github, agent=agent)
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(runtime)) as test_client:
+        yield test_client
