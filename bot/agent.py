@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -73,6 +74,8 @@ def cli_argv(cli_path: str, request: AgentRequest) -> list[str]:
         "--model", request.model,
         "--max-turns", str(request.max_turns),
         "--permission-mode", "acceptEdits",
+        # --allowedTools alone restricts nothing under acceptEdits; --tools is what removes the rest (Bash...)
+        "--tools", ",".join(request.allowed_tools),
         "--allowedTools", ",".join(request.allowed_tools),
     ]
 
@@ -99,7 +102,7 @@ def absorb(result: AgentResult, event: dict[str, Any]) -> bool:
         result.got_result = True
         result.is_error = bool(event.get("is_error"))
         result.subtype = event.get("subtype")
-        result.result_text = str(event.get("result") or "")
+        result.result_text = str(event.get("result") or "; ".join(map(str, event.get("errors") or [])))
         result.cost_usd = float(event.get("total_cost_usd") or 0)
         result.num_turns = int(event.get("num_turns") or 0)
         result.duration_ms = int(event.get("duration_ms") or 0)
@@ -128,10 +131,12 @@ class ClaudeCli:
                 await on_progress(result)
 
         started = time.monotonic()
-        done = await process.stream(
-            cli_argv(self.cli_path, request), on_line=on_line, cwd=request.cwd, env=self.env,
-            timeout=request.timeout, stdin=request.prompt,
-        )
+        # A short private temp dir: the CLI keeps a unix socket there (path length is limited).
+        with tempfile.TemporaryDirectory(prefix="awo-") as scratch:
+            done = await process.stream(
+                cli_argv(self.cli_path, request), on_line=on_line, cwd=request.cwd,
+                env={**self.env, "CLAUDE_CODE_TMPDIR": scratch}, timeout=request.timeout, stdin=request.prompt,
+            )
         result.error = failure_of(result, done, time.monotonic() - started, request.timeout)
         return result
 
@@ -144,5 +149,6 @@ def failure_of(result: AgentResult, done: process.Completed, elapsed: float, lim
         tail = done.stderr.strip().splitlines()[-1:] or [f"exit code {done.returncode}"]
         return f"the agent ended without a result: {tail[0][:300]}"
     if result.is_error:
-        return f"the agent reported an error ({result.subtype}): {result.result_text[:300]}".rstrip(": ")
+        kind = f" ({result.subtype})" if result.subtype and result.subtype != "success" else ""
+        return f"the agent reported an error{kind}: {result.result_text[:300] or 'no details'}"
     return None

@@ -94,7 +94,8 @@ class GitHubClient:
     def __init__(self, token: str, base_url: str = "https://api.github.com") -> None:
         self._token = token
         self._gh: GitHub[Any] = GitHub(
-            TokenAuthStrategy(token), base_url=base_url, timeout=30, user_agent="agent-work-orders"
+            TokenAuthStrategy(token), base_url=base_url, timeout=30, user_agent="agent-work-orders",
+            http_cache=False,  # a cached GET could hide a PR or comment we just made
         )
 
     def git_token(self) -> str | None:

@@ -7,8 +7,8 @@ from enum import StrEnum
 
 from bot.errors import BotError
 
-READ_TOOLS = ("Read", "Glob", "Grep", "LS")
-EDIT_TOOLS = (*READ_TOOLS, "Edit", "MultiEdit", "Write", "NotebookEdit", "TodoWrite")
+READ_TOOLS = ("Read", "Glob", "Grep")
+EDIT_TOOLS = (*READ_TOOLS, "Edit", "Write")
 
 
 class Kind(StrEnum):

@@ -1,0 +1,59 @@
+# Two commands on a fresh machine with Python 3.11, git and Node.js: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+CLAUDE := $(CURDIR)/node_modules/.bin/claude
+export CLAUDE_CLI_PATH ?= $(CLAUDE)
+
+.PHONY: run test install lint typecheck bench postgres clean
+
+run: install
+	@mkdir -p data
+	$(BIN)/awo serve
+
+test: install postgres
+	$(BIN)/ruff check bot tests benchmarks
+	$(BIN)/mypy bot
+	$(BIN)/pytest -q
+
+install: $(VENV)/.installed node_modules/.installed tests/fixtures/node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+# The pinned Claude Code CLI, into ./node_modules (never global). npm may skip its postinstall,
+# which puts the native binary in place, so it is run explicitly (it is idempotent).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	node node_modules/@anthropic-ai/claude-code/install.cjs
+	$(CLAUDE) --version
+	@touch $@
+
+tests/fixtures/node_modules/.installed: tests/fixtures/package.json tests/fixtures/package-lock.json
+	cd tests/fixtures && npm ci --no-audit --no-fund
+	@touch $@
+
+# Tests need a real PostgreSQL: start the local cluster when it is not running.
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || { \
+	  cluster=$$(ls /etc/postgresql 2>/dev/null | head -1); \
+	  pg_ctlcluster --skip-systemctl-redirect $$cluster main start 2>/dev/null || pg_ctlcluster $$cluster main start; \
+	  for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; }
+	@pg_isready -h 127.0.0.1 -p 5432
+
+lint:
+	$(BIN)/ruff check bot tests benchmarks
+
+typecheck:
+	$(BIN)/mypy bot
+
+bench: install
+	$(BIN)/python -m benchmarks.webhooks
+	$(BIN)/python -m benchmarks.work_order
+
+clean:
+	rm -rf $(VENV) node_modules tests/fixtures/node_modules data .pytest_cache

@@ -1,0 +1,177 @@
+"""The real `awo serve` process with the real Claude CLI, a scripted model, fake GitHub and a bare remote.
+
+Used by the end-to-end tests and by the benchmarks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from githubkit.webhooks import sign
+
+from tests.gitrepo import make_remote
+from tests.payloads import example
+from tests.support.fake_anthropic import FakeAnthropicServer
+from tests.support.fake_github import FakeGitHub, FakeGitHubClient
+
+ROOT = Path(__file__).resolve().parents[2]
+CLAUDE = ROOT / "node_modules/.bin/claude"
+REPO = "Codertocat/Hello-World"
+SECRET = "e2e-webhook-secret"
+TOKEN = "ghs_e2eTokenThatMustNeverLeak0123456789"
+API_KEY = "sk-ant-e2e-key-that-must-never-leak"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(probe: Callable[[], Any], timeout: float = 30.0, every: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"not reached within {timeout} s")
+
+
+class Stack:
+    """Everything an end-to-end test needs, started once per module."""
+
+    def __init__(self, root: Path, **env: str) -> None:
+        self.root = root
+        self.remote = make_remote(root / "remotes")
+        self.model = FakeAnthropicServer().start()
+        self.github = FakeGitHub().start()
+        self.gh: FakeGitHubClient = self.github.client()
+        self.gh.seed({
+            "tokens": [TOKEN],
+            "repos": {REPO: {"default_branch": "main", "clone_url": str(self.remote)}},
+            "permissions": {REPO: {"Codertocat": "write", "reader": "read", "maintainer": "maintain"}},
+        })
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = root / "server.log"
+        self.server = self._spawn(env)
+        self.http = httpx.Client(base_url=self.url, timeout=30)
+        self.rules: list[dict[str, Any]] = []
+
+    def script(self, rules: list[dict[str, Any]]) -> None:
+        """Add rules to the scripted model (earlier tests' rules stay, each matches its own issue)."""
+        self.rules = rules + self.rules
+        self.model.set_script(self.rules)
+
+    def environment(self, extra: dict[str, str]) -> dict[str, str]:
+        home = self.root / "home"
+        home.mkdir(exist_ok=True)
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
+            "AGENT_WORK_ORDERS_HOST": "127.0.0.1", "AGENT_WORK_ORDERS_PORT": str(self.port),
+            "STATE_STORAGE_TYPE": "sqlite", "SQLITE_PATH": str(self.root / "data/work-orders.db"),
+            "AWO_DATA_DIR": str(self.root / "data"), "GITHUB_WEBHOOK_SECRET": SECRET,
+            "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": self.github.url, "CLAUDE_CLI_PATH": str(CLAUDE),
+            "ANTHROPIC_BASE_URL": self.model.url, "ANTHROPIC_API_KEY": API_KEY,
+            "AWO_STEP_TIMEOUT_SECONDS": "8", "AWO_POLL_SECONDS": "0.2", "WORKER_CONCURRENCY": "2",
+            "LOG_LEVEL": "INFO", **extra,
+        }
+
+    def _spawn(self, extra: dict[str, str]) -> subprocess.Popen[bytes]:
+        with self.log_path.open("ab") as log:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", "serve"], cwd=ROOT, env=self.environment(extra),
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        wait_until(self._up, timeout=30)
+        return server
+
+    def _up(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/health", timeout=1).status_code in (200, 503)
+        except httpx.TransportError:
+            return False
+
+    def stop(self) -> None:
+        self.http.close()
+        if self.server.poll() is None:
+            os.killpg(self.server.pid, signal.SIGTERM)
+            try:
+                self.server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.server.pid, signal.SIGKILL)
+        self.gh.close()
+        self.github.stop()
+        self.model.stop()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    # acting like GitHub
+
+    def deliver(self, event: str, payload: dict[str, Any], delivery: str | None = None) -> httpx.Response:
+        body = json.dumps(payload).encode()
+        headers = {
+            "X-GitHub-Event": event, "X-GitHub-Delivery": delivery or f"d-{time.monotonic_ns()}",
+            "X-Hub-Signature-256": sign(SECRET, body, "sha256"), "Content-Type": "application/json",
+        }
+        return self.http.post("/webhooks/github", content=body, headers=headers)
+
+    def issue_payload(self, number: int, title: str, **edits: Any) -> dict[str, Any]:
+        return example("issues", "labeled", label__name="claude", issue__number=number, issue__title=title,
+                       issue__body=f"Body of issue {number}", repository__clone_url=str(self.remote), **edits)
+
+    def comment_payload(self, number: int, body: str, login: str, kind: str = "User") -> dict[str, Any]:
+        return example("issue_comment", "created", issue__number=number, issue__title=f"Issue {number}",
+                       comment__body=body, comment__user__login=login, sender__login=login, sender__type=kind,
+                       repository__clone_url=str(self.remote))
+
+    def configure_repo(self) -> dict[str, Any]:
+        response = self.http.post("/api/agent-work-orders/repositories",
+                                  json={"repository_url": f"https://github.com/{REPO}", "verify": True})
+        assert response.status_code in (201, 409), response.text
+        return response.json()
+
+    # reading what a user would see
+
+    def work_orders(self, issue: int) -> list[dict[str, Any]]:
+        orders = self.http.get("/api/agent-work-orders/").json()
+        return [o for o in orders if o["issue_number"] == issue]
+
+    def finished(self, issue: int, timeout: float = 60) -> dict[str, Any]:
+        def done() -> dict[str, Any] | None:
+            orders = self.work_orders(issue)
+            return orders[0] if orders and orders[0]["status"] in ("completed", "failed") else None
+
+        try:
+            return wait_until(done, timeout=timeout, every=0.1)  # type: ignore[no-any-return]
+        except AssertionError:
+            raise AssertionError(f"work order for #{issue} did not finish; server log:\n{self.log()[-4000:]}")
+
+    def steps(self, work_order_id: str) -> list[dict[str, Any]]:
+        return self.http.get(f"/api/agent-work-orders/{work_order_id}/steps").json()["steps"]  # type: ignore[no-any-return]
+
+    def comment_on(self, issue: int) -> str:
+        """The bot's one comment on the issue, as it reads now (waits for the final edit)."""
+        comments = [c for c in self.gh.comments(REPO, issue)]
+        assert len(comments) == 1, comments
+        return str(comments[0]["body"])
+
+
+def script_for(issue: int, plan: list[dict[str, Any]], implement: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rules for one issue's plan and implement steps (matched on the prompt's first line)."""
+    return [
+        {"match": f"{REPO}#{issue} — step: plan", "turns": plan},
+        {"match": f"{REPO}#{issue} — step: implement", "turns": implement},
+    ]

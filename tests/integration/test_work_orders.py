@@ -1,0 +1,124 @@
+"""A work order on real git (bare remote, mirror, worktree) with the fake agent and fake GitHub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.models import Status, WorkOrder
+from bot.runtime import Runtime, build_runtime
+from bot.settings import Settings
+from bot.testing import FakeAgent, FakeGitHub
+from tests.conftest import make_settings
+from tests.gitrepo import branches, git, make_remote, show
+
+REPO = "Codertocat/Hello-World"
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    return make_remote(tmp_path / "remotes")
+
+
+@pytest.fixture
+async def engine(settings: Settings, github: FakeGitHub, agent: FakeAgent) -> Runtime:
+    runtime = build_runtime(settings, github=github, agent=agent, workers=1)
+    await runtime.store.open()
+    yield runtime
+    await runtime.store.close()
+
+
+def order(remote: Path, worker_id: str, **changes: object) -> WorkOrder:
+    base = WorkOrder(
+        repository_url=f"https://github.com/{REPO}", repo_full_name=REPO, issue_number=7,
+        user_request="write hello.txt", trigger_actor="Codertocat", progress_comment_id=None,
+        metadata={"clone_url": str(remote), "default_branch": "main", "issue_title": "Say hello", "actor_id": 21031067},
+    )
+    return base.model_copy(update=changes)
+
+
+async def claim_and_run(engine: Runtime, work_order: WorkOrder) -> WorkOrder:
+    assert engine.worker is not None
+    await engine.store.create_work_order(work_order)
+    claimed = await engine.store.claim(engine.worker.worker_id, 60)
+    assert claimed is not None and claimed.id == work_order.id
+    return await engine.worker.work(claimed)
+
+
+async def test_change_becomes_a_pushed_branch_and_one_pr(engine: Runtime, remote: Path, github: FakeGitHub) -> None:
+    comment_id = await github.create_comment(REPO, 7, "queued")
+    done = await claim_and_run(engine, order(remote, "w", progress_comment_id=comment_id))
+    assert done.status is Status.COMPLETED, done.error_message
+    branch = f"claude/issue-7-{done.short_id}"
+    assert branches(remote) == sorted(["main", branch])
+    assert show(remote, branch, "hello.txt") == "hello"
+    message = git("log", "-1", "--format=%an <%ae>%n%B", branch, cwd=remote)
+    assert "Say hello (#7)" in message
+    assert "Co-authored-by: Codertocat <21031067+Codertocat@users.noreply.github.com>" in message
+    [(repo, pull, sent)] = github.pulls
+    assert (pull.head, sent["base"], pull.draft) == (branch, "main", True)
+    assert "Closes #7" in str(sent["body"]) and "Added hello.txt" in str(sent["body"])
+    assert done.pr_url == pull.html_url
+    body = github.comments[comment_id][2]
+    assert "✅ Done" in body and pull.html_url in body and f"<!-- agent-work-order:{done.id} -->" in body
+    steps = await engine.store.list_steps(done.id)
+    assert [s.step for s in steps] == ["checkout", "plan", "implement", "commit", "push", "pull-request"]
+    assert all(s.success for s in steps)
+    assert not (engine.settings.data_dir / "worktrees" / done.id).exists()
+
+
+async def test_no_change_means_no_branch_and_the_answer_is_reported(
+    engine: Runtime, remote: Path, github: FakeGitHub, agent: FakeAgent
+) -> None:
+    agent.files.clear()
+    agent.answer = "The README already says hello; nothing to change."
+    comment_id = await github.create_comment(REPO, 7, "queued")
+    done = await claim_and_run(engine, order(remote, "w", progress_comment_id=comment_id))
+    assert done.status is Status.COMPLETED
+    assert branches(remote) == ["main"] and github.pulls == []
+    body = github.comments[comment_id][2]
+    assert "no changes were needed" in body and "nothing to change" in body
+
+
+async def test_agent_failure_fails_the_work_order_and_says_why(
+    engine: Runtime, remote: Path, github: FakeGitHub, agent: FakeAgent
+) -> None:
+    agent.error = "the agent reported an error (error_during_execution): boom"
+    comment_id = await github.create_comment(REPO, 7, "queued")
+    done = await claim_and_run(engine, order(remote, "w", progress_comment_id=comment_id))
+    assert done.status is Status.FAILED
+    assert "plan: the agent reported an error" in (done.error_message or "")
+    assert "❌ Failed" in github.comments[comment_id][2] and "boom" in github.comments[comment_id][2]
+    assert branches(remote) == ["main"]
+
+
+async def test_a_second_work_order_reuses_the_mirror(engine: Runtime, remote: Path, github: FakeGitHub) -> None:
+    first = await claim_and_run(engine, order(remote, "w"))
+    second = await claim_and_run(engine, order(remote, "w", issue_number=8))
+    assert first.status is second.status is Status.COMPLETED
+    mirrors = list((engine.settings.data_dir / "mirrors").glob("*.git"))
+    assert len(mirrors) == 1
+    assert len(github.pulls) == 2
+
+
+async def test_an_existing_pr_for_the_branch_is_reused(engine: Runtime, remote: Path, github: FakeGitHub) -> None:
+    work_order = order(remote, "w")
+    await github.create_pull_request(REPO, head=f"claude/issue-7-{work_order.short_id}", base="main",
+                                     title="t", body="b", draft=True)
+    done = await claim_and_run(engine, work_order)
+    assert done.status is Status.COMPLETED and len(github.pulls) == 1
+    assert done.pr_number == 1
+
+
+async def test_secrets_never_reach_steps_or_comments(
+    engine: Runtime, remote: Path, github: FakeGitHub, agent: FakeAgent
+) -> None:
+    token = engine.settings.github_token.get_secret_value()  # type: ignore[union-attr]
+    agent.error = f"leaked {token} and Authorization: Bearer abc.def"
+    comment_id = await github.create_comment(REPO, 7, "queued")
+    done = await claim_and_run(engine, order(remote, "w", progress_comment_id=comment_id))
+    steps = await engine.store.list_steps(done.id)
+    everything = " ".join([github.comments[comment_id][2], done.error_message or ""] +
+                          [s.error_message or "" for s in steps])
+    assert token not in everything and "abc.def" not in everything and "***" in everything
