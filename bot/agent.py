@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import tempfile
 import logging
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field

@@ -130,12 +130,12 @@ class GitHubClient:
     async def add_reaction(self, full_name: str, issue_number: int, comment_id: int | None, content: str) -> None:
         owner, name = _split(full_name)
         reactions = self._gh.rest.reactions
+        body: Any = {"content": content}
         if comment_id is None:
-            await self._call("reaction", lambda: reactions.async_create_for_issue(
-                owner, name, issue_number, content=content))  # type: ignore[arg-type]
+            await self._call("reaction", lambda: reactions.async_create_for_issue(owner, name, issue_number, data=body))
         else:
             await self._call("reaction", lambda: reactions.async_create_for_issue_comment(
-                owner, name, comment_id, content=content))  # type: ignore[arg-type]
+                owner, name, comment_id, data=body))
 
     async def create_comment(self, full_name: str, issue_number: int, body: str) -> int:
         owner, name = _split(full_name)

@@ -12,7 +12,9 @@ from bot.store.factory import build_store
 from bot.worker import Worker, WorkerConfig, new_worker_id
 
 
-def local_work_order(repo: str, prompt: str, commands: list[str] | None, worker_id: str, base: str | None) -> WorkOrder:
+def local_work_order(
+    repo: str, prompt: str, commands: list[str] | None, worker_id: str, base: str | None
+) -> WorkOrder:
     """Already leased to this process: `awo run` never waits in the queue."""
     path = Path(repo).expanduser()
     url = str(path.resolve()) if path.exists() else repo
@@ -37,6 +39,6 @@ async def run_local(settings: Settings, repo: str, prompt: str, commands: list[s
         finished = await worker.work(work_order)
     finally:
         await store.close()
-    if finished.git_branch_name and finished.status is Status.COMPLETED and finished.metadata.get("outcome") != "answer":
+    if finished.metadata.get("outcome") == "branch":
         print(f"branch {finished.git_branch_name} now holds the change in {finished.repository_url}")
     return 0 if finished.status is Status.COMPLETED else 1

@@ -40,7 +40,8 @@ async def list_(store: Store, settings: Settings, args: argparse.Namespace) -> i
     repos = await store.list_repositories()
     for repo in repos:
         verified = "verified" if repo.is_verified else "not verified"
-        print(f"{repo.id}  {repo.full_name}  {repo.default_branch or '-'}  {verified}  {','.join(repo.default_commands)}")
+        commands = ",".join(repo.default_commands)
+        print(f"{repo.id}  {repo.full_name}  {repo.default_branch or '-'}  {verified}  {commands}")
     if not repos:
         print("no repositories configured; add one with `awo repos add owner/repo`")
     return 0

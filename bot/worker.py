@@ -41,7 +41,7 @@ class Worker:
         self.worker_id = worker_id or new_worker_id()
         self.pipeline = Pipeline(services)
         self.wake = asyncio.Event()
-        self.running: set[asyncio.Task[None]] = set()
+        self.running: set[asyncio.Task[WorkOrder]] = set()
 
     def notify(self) -> None:
         """New work may be waiting (called by intake in the same process)."""
@@ -78,7 +78,7 @@ class Worker:
 
     async def _idle(self, stop: asyncio.Event) -> None:
         self.wake.clear()
-        await _first(self.wake.wait(), stop.wait(), asyncio.sleep(self.config.poll_seconds))
+        await _first(self.wake.wait(), stop.wait(), self.s.store.wait_for_work(self.config.poll_seconds))
 
     def _start(self, work_order: WorkOrder, slots: asyncio.Semaphore) -> None:
         task = asyncio.create_task(self.work(work_order), name=work_order.id)
@@ -122,8 +122,7 @@ class Worker:
         return await self._finish(run, Status.COMPLETED, None)
 
     async def _finish(self, run: Run, status: Status, error: str | None) -> WorkOrder:
-        outcome = "pull request" if run.work_order.pr_url else ("answer" if status is Status.COMPLETED else "error")
-        metadata = {**run.work_order.metadata, "outcome": outcome}
+        metadata = {**run.work_order.metadata, "outcome": outcome_of(run, status)}
         if status is Status.COMPLETED and not run.changed:
             metadata["answer"] = run.summary
         finished = await self.s.store.finish(
@@ -158,6 +157,14 @@ class Worker:
                 log.warning("work order %s: lease taken over; stopping", work_order_id)
                 task.cancel()
                 return
+
+
+def outcome_of(run: Run, status: Status) -> str:
+    if status is not Status.COMPLETED:
+        return str(status)
+    if run.work_order.pr_url:
+        return "pull request"
+    return "branch" if run.changed else "answer"
 
 
 class NullReporter:

@@ -207,6 +207,10 @@ class SqliteStore:
 
         return [await self.get_work_order(i) for i in await self._run(fail)]
 
+    async def wait_for_work(self, timeout: float) -> None:
+        """SQLite has no notifications: in one process intake wakes the worker directly; others poll."""
+        await asyncio.sleep(timeout)
+
     # steps
 
     async def add_step(self, step: Step) -> None:

@@ -100,7 +100,8 @@ async def create_work_order(request: Request) -> Response:
         return body
     assert isinstance(body, CreateWorkOrder)
     runtime = runtime_of(request)
-    issue = int(body.github_issue_number) if str(body.github_issue_number or "").isdigit() else None
+    issue_text = str(body.github_issue_number or "")
+    issue = int(issue_text) if issue_text.isdigit() else None
     work_order = WorkOrder(
         repository_url=body.repository_url, user_request=body.user_request, issue_number=issue,
         repo_full_name=full_name_of(body.repository_url), max_attempts=runtime.settings.max_attempts,

@@ -157,7 +157,7 @@ class Stack:
         try:
             return wait_until(done, timeout=timeout, every=0.1)  # type: ignore[no-any-return]
         except AssertionError:
-            raise AssertionError(f"work order for #{issue} did not finish; server log:\n{self.log()[-4000:]}")
+            raise AssertionError(f"work order for #{issue} did not finish; server log:\n{self.log()[-4000:]}") from None
 
     def steps(self, work_order_id: str) -> list[dict[str, Any]]:
         return self.http.get(f"/api/agent-work-orders/{work_order_id}/steps").json()["steps"]  # type: ignore[no-any-return]

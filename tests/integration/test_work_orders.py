@@ -10,7 +10,6 @@ from bot.models import Status, WorkOrder
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
 from bot.testing import FakeAgent, FakeGitHub
-from tests.conftest import make_settings
 from tests.gitrepo import branches, git, make_remote, show
 
 REPO = "Codertocat/Hello-World"

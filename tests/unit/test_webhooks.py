@@ -66,7 +66,9 @@ def test_redelivery_answers_200_and_records_nothing_new(idle_client: TestClient)
     ],
     ids=["missing", "garbage", "wrong-secret", "sha1-only"],
 )
-def test_bad_signatures_are_refused_and_change_nothing(idle_client: TestClient, headers: dict, secret: str | None) -> None:
+def test_bad_signatures_are_refused_and_change_nothing(
+    idle_client: TestClient, headers: dict, secret: str | None
+) -> None:
     response = post(idle_client, example("ping"), event="ping", secret=secret, **headers)
     assert response.status_code == 401
     assert "detail" in response.json()
@@ -75,7 +77,8 @@ def test_bad_signatures_are_refused_and_change_nothing(idle_client: TestClient, 
 
 def test_a_valid_sha1_signature_alone_is_not_enough(idle_client: TestClient) -> None:
     raw = json.dumps(example("ping")).encode()
-    response = post(idle_client, None, event="ping", secret=None, body=raw, **{"X-Hub-Signature": sign(SECRET, raw, "sha1")})
+    sha1 = {"X-Hub-Signature": sign(SECRET, raw, "sha1")}
+    response = post(idle_client, None, event="ping", secret=None, body=raw, **sha1)
     assert response.status_code == 401
 
 

@@ -102,8 +102,10 @@ WHERE (w.status = 'pending' OR (w.status = 'running' AND w.lease_expires_at < :n
       WHERE o.repo_full_name = w.repo_full_name AND o.issue_number = w.issue_number
         AND o.agent_work_order_id <> w.agent_work_order_id
         AND (o.status = 'running' AND o.lease_expires_at >= :now
-             OR o.status IN ('pending', 'running') AND o.created_at < w.created_at))
-ORDER BY w.created_at
+             OR o.status IN ('pending', 'running')
+                AND (o.created_at < w.created_at
+                     OR o.created_at = w.created_at AND o.agent_work_order_id < w.agent_work_order_id)))
+ORDER BY w.created_at, w.agent_work_order_id
 LIMIT 1
 
 -- name: take_lease

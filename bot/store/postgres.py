@@ -1,0 +1,285 @@
+"""The shared store: PostgreSQL through a psycopg pool; the queue is SQL functions (migrations/005)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, LiteralString, cast
+
+import psycopg
+from psycopg import errors, sql
+from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
+
+from bot.errors import Conflict, LeaseLost, NotFound, StoreUnavailable
+from bot.models import WORK_ORDER_MUTABLE, Delivery, Repository, Status, Step, WorkOrder, utcnow
+from bot.store import StoreHealth
+from bot.store.queries import load
+from bot.store.remote import CHANNEL, MIGRATE_HINT, REPOSITORY_MUTABLE, checked, is_uuid, jsonable, repository_from
+from bot.store.rows import JSON_FIELDS, from_row, to_cell, to_row
+
+log = logging.getLogger(__name__)
+Q = cast(dict[str, LiteralString], load("postgres.sql"))  # our own package file, not user input
+WORK_ORDERS = "archon_agent_work_orders"
+REPOSITORIES = "archon_configured_repositories"
+STEPS = "archon_agent_work_order_steps"
+Row = dict[str, Any]
+Query = LiteralString | sql.Composed
+Connection = psycopg.AsyncConnection[DictRow]
+# Connections fit Supabase's transaction pooler too: no server-side prepared statements.
+CONNECTION_OPTIONS: dict[str, Any] = {"autocommit": True, "row_factory": dict_row, "prepare_threshold": None}
+
+
+class PostgresStore:
+    """Store on PostgreSQL (any, including a Supabase project's connection string)."""
+
+    def __init__(self, database_url: str, min_size: int = 1, max_size: int = 10, timeout: float = 10.0) -> None:
+        self.database_url = database_url
+        self.min_size, self.max_size, self.timeout = min_size, max_size, timeout
+        self._pool: AsyncConnectionPool[Connection] | None = None
+        self._listener: psycopg.AsyncConnection[Any] | None = None
+
+    async def open(self) -> None:
+        await self._probe()
+        pool = AsyncConnectionPool(
+            self.database_url, min_size=self.min_size, max_size=self.max_size, timeout=self.timeout,
+            open=False, kwargs=CONNECTION_OPTIONS, connection_class=Connection,
+            check=AsyncConnectionPool.check_connection, name="agent-work-orders",
+        )
+        try:
+            await pool.open(wait=True, timeout=self.timeout)
+        except PoolTimeout as exc:
+            await pool.close()
+            raise StoreUnavailable(f"cannot connect to Postgres within {self.timeout:g}s") from exc
+        self._pool = pool
+
+    async def _probe(self) -> None:
+        """Connect once, so a store that cannot start says why (refused, password, unknown database)."""
+        try:
+            conn = await psycopg.AsyncConnection.connect(self.database_url, connect_timeout=self._connect_timeout)
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(f"cannot connect to Postgres: {exc}") from exc
+        await conn.close()
+
+    @property
+    def _connect_timeout(self) -> int:
+        return max(1, round(self.timeout))
+
+    async def close(self) -> None:
+        await self._drop_listener()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def health(self) -> StoreHealth:
+        """Never raises: unreachable is "unhealthy", reachable but not migrated has tables_exist false."""
+        try:
+            row = await self._one(Q["health"], timeout=min(self.timeout, 5.0))
+        except StoreUnavailable as exc:
+            return StoreHealth("unhealthy", False, hint=f"Postgres is unreachable: {exc}")
+        ready = bool(row and row["ready"])
+        return StoreHealth("healthy", ready, hint=None if ready else MIGRATE_HINT)
+
+    async def wait_for_work(self, timeout: float) -> None:
+        """Return on a NOTIFY from the queue (new or released work) or after `timeout` seconds.
+
+        One caller at a time (the worker's claim loop). A broken LISTEN connection degrades to sleeping,
+        so the caller falls back to polling; it is reopened on the next call.
+        """
+        try:
+            listener = await self._listening()
+            async for _ in listener.notifies(timeout=timeout, stop_after=1):
+                pass
+        except psycopg.OperationalError as exc:
+            log.warning("LISTEN %s failed, polling instead: %s", CHANNEL, exc)
+            await self._drop_listener()
+            await asyncio.sleep(timeout)
+        except asyncio.CancelledError:
+            # woken another way mid-wait: the connection may be mid-protocol, so start afresh next time
+            await asyncio.shield(self._drop_listener())
+            raise
+
+    async def _listening(self) -> psycopg.AsyncConnection[Any]:
+        if self._listener is None or self._listener.closed:
+            self._listener = await psycopg.AsyncConnection.connect(
+                self.database_url, autocommit=True, connect_timeout=self._connect_timeout)
+            await self._listener.execute(Q["listen"])
+        return self._listener
+
+    async def _drop_listener(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
+            self._listener = None
+
+    # deliveries
+
+    async def record_delivery(self, delivery: Delivery) -> bool:
+        row = _cells(to_row(delivery, text_json=False, exclude=frozenset({"outcome", "processed_at"})))
+        return await self._execute(Q["insert_delivery"], row) == 1
+
+    async def unprocessed_deliveries(self, limit: int = 100) -> list[Delivery]:
+        return [from_row(Delivery, r) for r in await self._all(Q["unprocessed_deliveries"], {"limit": limit})]
+
+    async def mark_delivery(self, delivery_id: str, outcome: str) -> None:
+        await self._execute(Q["mark_delivery"], {"delivery_id": delivery_id, "outcome": outcome})
+
+    # repositories
+
+    async def add_repository(self, repo: Repository) -> Repository:
+        if repo.id and not is_uuid(repo.id):
+            raise ValueError(f"repository id {repo.id!r} is not a UUID")
+        row = to_row(repo, text_json=False, exclude=frozenset() if repo.id else frozenset({"id"}))
+        return repository_from(_present(await self._one(_insert(REPOSITORIES, row), _cells(row))))
+
+    async def list_repositories(self) -> list[Repository]:
+        return [repository_from(r) for r in await self._all(Q["list_repositories"])]
+
+    async def get_repository(self, repo_id: str) -> Repository:
+        row = await self._one(Q["get_repository"], {"id": repo_id}) if is_uuid(repo_id) else None
+        if row is None:
+            raise NotFound(f"repository {repo_id} not found")
+        return repository_from(row)
+
+    async def update_repository(self, repo_id: str, changes: dict[str, Any]) -> Repository:
+        changes = {**checked(changes, REPOSITORY_MUTABLE), "updated_at": utcnow()}
+        row = await self._update(REPOSITORIES, "id", repo_id, changes) if is_uuid(repo_id) else None
+        if row is None:
+            raise NotFound(f"repository {repo_id} not found")
+        return repository_from(row)
+
+    async def delete_repository(self, repo_id: str) -> None:
+        count = await self._execute(Q["delete_repository"], {"id": repo_id}) if is_uuid(repo_id) else 0
+        if count == 0:
+            raise NotFound(f"repository {repo_id} not found")
+
+    # work orders
+
+    async def create_work_order(self, work_order: WorkOrder) -> WorkOrder:
+        row = to_row(work_order, text_json=False)
+        return from_row(WorkOrder, _present(await self._one(_insert(WORK_ORDERS, row), _cells(row))))
+
+    async def get_work_order(self, work_order_id: str) -> WorkOrder:
+        row = await self._one(Q["get_work_order"], {"id": work_order_id})
+        if row is None:
+            raise NotFound(f"work order {work_order_id} not found")
+        return from_row(WorkOrder, row)
+
+    async def list_work_orders(self, status: Status | None = None, limit: int = 100) -> list[WorkOrder]:
+        params = {"status": str(status) if status else None, "limit": limit}
+        return [from_row(WorkOrder, r) for r in await self._all(Q["list_work_orders"], params)]
+
+    async def update_work_order(
+        self, work_order_id: str, changes: dict[str, Any], owner: str | None = None
+    ) -> WorkOrder:
+        changes = {**checked(changes, WORK_ORDER_MUTABLE), "updated_at": utcnow()}
+        row = await self._update(WORK_ORDERS, "agent_work_order_id", work_order_id, changes, owner)
+        if row is None:
+            await self.get_work_order(work_order_id)
+            raise LeaseLost(f"work order {work_order_id} is no longer leased by {owner}")
+        return from_row(WorkOrder, row)
+
+    async def claim(self, worker_id: str, lease_seconds: float) -> WorkOrder | None:
+        row = await self._one(Q["claim"], {"worker_id": worker_id, "lease_seconds": float(lease_seconds)})
+        return from_row(WorkOrder, row) if row else None
+
+    async def heartbeat(self, work_order_id: str, worker_id: str, lease_seconds: float) -> bool:
+        params = {"id": work_order_id, "worker_id": worker_id, "lease_seconds": float(lease_seconds)}
+        return bool(_present(await self._one(Q["heartbeat"], params))["renewed"])
+
+    async def finish(
+        self, work_order_id: str, worker_id: str, status: Status, changes: dict[str, Any]
+    ) -> WorkOrder:
+        params = {
+            "id": work_order_id, "worker_id": worker_id, "status": str(status),
+            "changes": Jsonb(jsonable(checked(changes, WORK_ORDER_MUTABLE))),
+        }
+        row = await self._one(Q["finish"], params)
+        if row is None:
+            await self.get_work_order(work_order_id)
+            raise LeaseLost(f"work order {work_order_id} is no longer leased by {worker_id}")
+        return from_row(WorkOrder, row)
+
+    async def fail_exhausted(self) -> list[WorkOrder]:
+        return [from_row(WorkOrder, r) for r in await self._all(Q["fail_exhausted"])]
+
+    # steps
+
+    async def add_step(self, step: Step) -> None:
+        row = to_row(step, text_json=False)
+        await self._one(_insert(STEPS, row), _cells(row))
+
+    async def list_steps(self, work_order_id: str) -> list[Step]:
+        return [from_row(Step, r) for r in await self._all(Q["list_steps"], {"id": work_order_id})]
+
+    # plumbing
+
+    async def _update(
+        self, table: str, key: str, value: str, changes: Row, owner: str | None = None
+    ) -> Row | None:
+        guard = sql.SQL(Q["lease_guard"]) if owner else sql.SQL("")
+        query = sql.SQL(Q["update_row"]).format(
+            table=sql.Identifier(table), key=sql.Identifier(key), guard=guard,
+            assignments=sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(c), sql.Placeholder(c))
+                                           for c in changes),
+        )
+        guarded = {"_owner": owner} if owner else {}
+        return await self._one(query, {**_cells(changes), "_key": value, **guarded})
+
+    async def _one(self, query: Query, params: Row | None = None, timeout: float | None = None) -> Row | None:
+        async with self._connection(timeout) as conn:
+            return await (await conn.execute(query, params)).fetchone()
+
+    async def _all(self, query: Query, params: Row | None = None) -> list[Row]:
+        async with self._connection() as conn:
+            return await (await conn.execute(query, params)).fetchall()
+
+    async def _execute(self, query: Query, params: Row | None = None) -> int:
+        async with self._connection() as conn:
+            return (await conn.execute(query, params)).rowcount
+
+    @asynccontextmanager
+    async def _connection(self, timeout: float | None = None) -> AsyncIterator[Connection]:
+        """A pooled connection; psycopg's errors become the bot's, once, here."""
+        if self._pool is None:
+            raise StoreUnavailable("the Postgres store is not open")
+        try:
+            async with self._pool.connection(timeout) as conn:
+                yield conn
+        except errors.UniqueViolation as exc:
+            raise Conflict(_detail(exc)) from exc
+        except errors.ForeignKeyViolation as exc:
+            raise NotFound(_detail(exc)) from exc
+        except errors.CheckViolation as exc:
+            raise ValueError(exc.diag.message_primary or str(exc)) from exc
+        except (errors.UndefinedTable, errors.UndefinedFunction, errors.UndefinedColumn) as exc:
+            missing = exc.diag.message_primary
+            raise StoreUnavailable(f"the database is not migrated ({missing}): {MIGRATE_HINT}") from exc
+        except (psycopg.OperationalError, PoolTimeout, PoolClosed) as exc:
+            raise StoreUnavailable(f"Postgres: {exc}") from exc
+
+
+def _insert(table: str, row: Row) -> sql.Composed:
+    return sql.SQL(Q["insert_row"]).format(
+        table=sql.Identifier(table),
+        columns=sql.SQL(", ").join(map(sql.Identifier, row)),
+        values=sql.SQL(", ").join(map(sql.Placeholder, row)),
+    )
+
+
+def _cells(row: Row) -> Row:
+    """Parameters for psycopg: enums as values, JSON columns wrapped as jsonb."""
+    cells = {name: to_cell(name, value, text_json=False) for name, value in row.items()}
+    return {name: Jsonb(v) if name in JSON_FIELDS else v for name, v in cells.items()}
+
+
+def _present(row: Row | None) -> Row:
+    if row is None:  # a statement with RETURNING, or a function returning a value, always has a row
+        raise StoreUnavailable("Postgres returned no row where one was expected")
+    return row
+
+
+def _detail(exc: psycopg.Error) -> str:
+    return exc.diag.message_detail or exc.diag.message_primary or str(exc)

@@ -1,0 +1,87 @@
+-- The Postgres store and the migration runner. Tables and queue functions come from migrations/;
+-- %(name)s placeholders are psycopg's.
+
+-- name: migrations_lock
+SELECT pg_advisory_lock(hashtext('archon_agent_work_order_migrations'))
+
+-- name: migrations_unlock
+SELECT pg_advisory_unlock(hashtext('archon_agent_work_order_migrations'))
+
+-- name: migrations_table
+CREATE TABLE IF NOT EXISTS archon_agent_work_order_migrations (
+    filename TEXT PRIMARY KEY,
+    checksum TEXT NOT NULL,
+    applied_at TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT NOW()
+);
+ALTER TABLE archon_agent_work_order_migrations ENABLE ROW LEVEL SECURITY;
+
+-- name: migrations_applied
+SELECT filename, checksum FROM archon_agent_work_order_migrations
+
+-- name: migrations_record
+INSERT INTO archon_agent_work_order_migrations (filename, checksum) VALUES (%(filename)s, %(checksum)s)
+ON CONFLICT (filename) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = NOW()
+
+-- name: health
+SELECT to_regclass('archon_configured_repositories') IS NOT NULL
+   AND to_regclass('archon_agent_work_orders') IS NOT NULL
+   AND to_regclass('archon_agent_work_order_steps') IS NOT NULL
+   AND to_regclass('archon_agent_work_order_deliveries') IS NOT NULL
+   AND to_regprocedure('archon_agent_work_order_claim(text, double precision)') IS NOT NULL AS ready
+
+-- name: listen
+LISTEN agent_work_orders
+
+-- name: insert_row
+INSERT INTO {table} ({columns}) VALUES ({values}) RETURNING *
+
+-- name: update_row
+UPDATE {table} SET {assignments} WHERE {key} = %(_key)s {guard} RETURNING *
+
+-- name: lease_guard
+AND lease_owner = %(_owner)s AND status = 'running'
+
+-- name: insert_delivery
+INSERT INTO archon_agent_work_order_deliveries (delivery_id, event, action, repo_full_name, payload, received_at)
+VALUES (%(delivery_id)s, %(event)s, %(action)s, %(repo_full_name)s, %(payload)s, %(received_at)s)
+ON CONFLICT (delivery_id) DO NOTHING
+
+-- name: unprocessed_deliveries
+SELECT * FROM archon_agent_work_order_deliveries
+WHERE processed_at IS NULL ORDER BY received_at LIMIT %(limit)s
+
+-- name: mark_delivery
+UPDATE archon_agent_work_order_deliveries SET outcome = %(outcome)s, processed_at = NOW()
+WHERE delivery_id = %(delivery_id)s
+
+-- name: list_repositories
+SELECT * FROM archon_configured_repositories ORDER BY created_at, id
+
+-- name: get_repository
+SELECT * FROM archon_configured_repositories WHERE id = %(id)s
+
+-- name: delete_repository
+DELETE FROM archon_configured_repositories WHERE id = %(id)s
+
+-- name: get_work_order
+SELECT * FROM archon_agent_work_orders WHERE agent_work_order_id = %(id)s
+
+-- name: list_work_orders
+SELECT * FROM archon_agent_work_orders
+WHERE %(status)s::text IS NULL OR status = %(status)s::text
+ORDER BY created_at DESC LIMIT %(limit)s
+
+-- name: claim
+SELECT * FROM archon_agent_work_order_claim(%(worker_id)s, %(lease_seconds)s)
+
+-- name: heartbeat
+SELECT archon_agent_work_order_heartbeat(%(id)s, %(worker_id)s, %(lease_seconds)s) AS renewed
+
+-- name: finish
+SELECT * FROM archon_agent_work_order_finish(%(id)s, %(worker_id)s, %(status)s, %(changes)s)
+
+-- name: fail_exhausted
+SELECT * FROM archon_agent_work_order_fail_exhausted()
+
+-- name: list_steps
+SELECT * FROM archon_agent_work_order_steps WHERE agent_work_order_id = %(id)s ORDER BY step_order, executed_at

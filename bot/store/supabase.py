@@ -1,0 +1,212 @@
+"""The store over a Supabase project's REST API (PostgREST via supabase-py); the queue is RPC calls."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Protocol
+
+import httpx
+from postgrest import APIError, APIResponse
+from supabase import AsyncClient, AsyncClientOptions, acreate_client
+
+from bot.errors import Conflict, LeaseLost, NotFound, StoreUnavailable
+from bot.models import WORK_ORDER_MUTABLE, Delivery, Repository, Status, Step, WorkOrder, utcnow
+from bot.store import StoreHealth
+from bot.store.remote import MIGRATE_HINT, REPOSITORY_MUTABLE, checked, is_uuid, jsonable, repository_from
+from bot.store.rows import from_row
+
+WORK_ORDERS = "archon_agent_work_orders"
+REPOSITORIES = "archon_configured_repositories"
+STEPS = "archon_agent_work_order_steps"
+DELIVERIES = "archon_agent_work_order_deliveries"
+TABLES = (REPOSITORIES, WORK_ORDERS, STEPS, DELIVERIES)
+Row = dict[str, Any]
+# PostgREST reports a missing table or function with these codes (its own, or Postgres's).
+NOT_MIGRATED = frozenset({"PGRST205", "PGRST202", "42P01", "42883"})
+
+
+class Executable(Protocol):
+    async def execute(self) -> APIResponse: ...
+
+
+class SupabaseStore:
+    """Store on Supabase through PostgREST with the service role key (which bypasses RLS)."""
+
+    def __init__(self, url: str, service_key: str, *, timeout: float = 10.0, retry: bool = True) -> None:
+        self.url = url
+        self._key = service_key
+        self.timeout = timeout
+        self.retry = retry  # PostgREST retries GETs that failed transiently (503/520, network)
+        self._http: httpx.AsyncClient | None = None
+        self._client: AsyncClient | None = None
+
+    async def open(self) -> None:
+        self._http = httpx.AsyncClient(timeout=self.timeout, follow_redirects=True)
+        options = AsyncClientOptions(
+            httpx_client=self._http, postgrest_client_retry=self.retry,
+            auto_refresh_token=False, persist_session=False,
+        )
+        self._client = await acreate_client(self.url, self._key, options=options)
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+        self._http = self._client = None
+
+    @property
+    def client(self) -> AsyncClient:
+        if self._client is None:
+            raise StoreUnavailable("the Supabase store is not open")
+        return self._client
+
+    async def health(self) -> StoreHealth:
+        """Never raises: unreachable is "unhealthy", reachable but not migrated has tables_exist false."""
+        try:
+            for table in TABLES:
+                await self.client.table(table).select("*").limit(1).execute()
+        except APIError as exc:
+            if exc.code in NOT_MIGRATED:
+                return StoreHealth("healthy", False, hint=MIGRATE_HINT)
+            return StoreHealth("unhealthy", False, hint=f"Supabase answered {exc.code}: {exc.message}")
+        except (httpx.HTTPError, StoreUnavailable) as exc:
+            return StoreHealth("unhealthy", False, hint=f"Supabase is unreachable: {exc!r}")
+        return StoreHealth("healthy", True)
+
+    # deliveries
+
+    async def record_delivery(self, delivery: Delivery) -> bool:
+        row = delivery.model_dump(mode="json", exclude={"outcome", "processed_at"})
+        query = self.client.table(DELIVERIES).upsert(row, ignore_duplicates=True, on_conflict="delivery_id")
+        return bool(await _data(query))
+
+    async def unprocessed_deliveries(self, limit: int = 100) -> list[Delivery]:
+        query = self.client.table(DELIVERIES).select("*").is_("processed_at", "null").order("received_at")
+        return [from_row(Delivery, r) for r in await _data(query.limit(limit))]
+
+    async def mark_delivery(self, delivery_id: str, outcome: str) -> None:
+        changes = jsonable({"outcome": outcome, "processed_at": utcnow()})
+        await _data(self.client.table(DELIVERIES).update(changes).eq("delivery_id", delivery_id))
+
+    # repositories
+
+    async def add_repository(self, repo: Repository) -> Repository:
+        if repo.id and not is_uuid(repo.id):
+            raise ValueError(f"repository id {repo.id!r} is not a UUID")
+        row = repo.model_dump(mode="json", exclude=set() if repo.id else {"id"})
+        return repository_from((await _data(self.client.table(REPOSITORIES).insert(row)))[0])
+
+    async def list_repositories(self) -> list[Repository]:
+        query = self.client.table(REPOSITORIES).select("*").order("created_at").order("id")
+        return [repository_from(r) for r in await _data(query)]
+
+    async def get_repository(self, repo_id: str) -> Repository:
+        rows = await _data(self.client.table(REPOSITORIES).select("*").eq("id", repo_id)) if is_uuid(repo_id) else []
+        return repository_from(_only(rows, f"repository {repo_id}"))
+
+    async def update_repository(self, repo_id: str, changes: dict[str, Any]) -> Repository:
+        values = jsonable({**checked(changes, REPOSITORY_MUTABLE), "updated_at": utcnow()})
+        query = self.client.table(REPOSITORIES).update(values).eq("id", repo_id)
+        rows = await _data(query) if is_uuid(repo_id) else []
+        return repository_from(_only(rows, f"repository {repo_id}"))
+
+    async def delete_repository(self, repo_id: str) -> None:
+        rows = await _data(self.client.table(REPOSITORIES).delete().eq("id", repo_id)) if is_uuid(repo_id) else []
+        _only(rows, f"repository {repo_id}")
+
+    # work orders
+
+    async def create_work_order(self, work_order: WorkOrder) -> WorkOrder:
+        rows = await _data(self.client.table(WORK_ORDERS).insert(work_order.model_dump(mode="json")))
+        return from_row(WorkOrder, rows[0])
+
+    async def get_work_order(self, work_order_id: str) -> WorkOrder:
+        rows = await _data(self.client.table(WORK_ORDERS).select("*").eq("agent_work_order_id", work_order_id))
+        return from_row(WorkOrder, _only(rows, f"work order {work_order_id}"))
+
+    async def list_work_orders(self, status: Status | None = None, limit: int = 100) -> list[WorkOrder]:
+        query = self.client.table(WORK_ORDERS).select("*")
+        if status is not None:
+            query = query.eq("status", str(status))
+        rows = await _data(query.order("created_at", desc=True).limit(limit))
+        return [from_row(WorkOrder, r) for r in rows]
+
+    async def update_work_order(
+        self, work_order_id: str, changes: dict[str, Any], owner: str | None = None
+    ) -> WorkOrder:
+        values = jsonable({**checked(changes, WORK_ORDER_MUTABLE), "updated_at": utcnow()})
+        query = self.client.table(WORK_ORDERS).update(values).eq("agent_work_order_id", work_order_id)
+        if owner is not None:
+            query = query.eq("lease_owner", owner).eq("status", str(Status.RUNNING))
+        return await self._leased(await _data(query), work_order_id, owner)
+
+    async def claim(self, worker_id: str, lease_seconds: float) -> WorkOrder | None:
+        params = {"p_worker_id": worker_id, "p_lease_seconds": float(lease_seconds)}
+        rows = await _data(self.client.rpc("archon_agent_work_order_claim", params))
+        return from_row(WorkOrder, rows[0]) if rows else None
+
+    async def heartbeat(self, work_order_id: str, worker_id: str, lease_seconds: float) -> bool:
+        params = {"p_work_order_id": work_order_id, "p_worker_id": worker_id, "p_lease_seconds": float(lease_seconds)}
+        return bool(await _data(self.client.rpc("archon_agent_work_order_heartbeat", params)))
+
+    async def finish(
+        self, work_order_id: str, worker_id: str, status: Status, changes: dict[str, Any]
+    ) -> WorkOrder:
+        params = {
+            "p_work_order_id": work_order_id, "p_worker_id": worker_id, "p_status": str(status),
+            "p_changes": jsonable(checked(changes, WORK_ORDER_MUTABLE)),
+        }
+        rows = await _data(self.client.rpc("archon_agent_work_order_finish", params))
+        return await self._leased(rows, work_order_id, worker_id)
+
+    async def fail_exhausted(self) -> list[WorkOrder]:
+        rows = await _data(self.client.rpc("archon_agent_work_order_fail_exhausted", {}))
+        return [from_row(WorkOrder, r) for r in rows]
+
+    async def wait_for_work(self, timeout: float) -> None:
+        """PostgREST carries no notifications: workers poll (Realtime could wake them; not needed yet)."""
+        await asyncio.sleep(timeout)
+
+    async def _leased(self, rows: list[Row], work_order_id: str, owner: str | None) -> WorkOrder:
+        """The changed row; else NotFound if there is no such work order, LeaseLost if owner lost it."""
+        if rows:
+            return from_row(WorkOrder, rows[0])
+        await self.get_work_order(work_order_id)
+        raise LeaseLost(f"work order {work_order_id} is no longer leased by {owner}")
+
+    # steps
+
+    async def add_step(self, step: Step) -> None:
+        await _data(self.client.table(STEPS).insert(step.model_dump(mode="json")))
+
+    async def list_steps(self, work_order_id: str) -> list[Step]:
+        query = self.client.table(STEPS).select("*").eq("agent_work_order_id", work_order_id)
+        return [from_row(Step, r) for r in await _data(query.order("step_order").order("executed_at"))]
+
+
+async def _data(request: Executable) -> Any:
+    """Run one PostgREST request; its errors become the bot's, once, here."""
+    try:
+        return (await request.execute()).data
+    except APIError as exc:
+        raise _translated(exc) from exc
+    except httpx.HTTPError as exc:
+        raise StoreUnavailable(f"Supabase: {exc!r}") from exc
+
+
+def _translated(exc: APIError) -> Exception:
+    detail = exc.details or exc.message or "no detail"
+    if exc.code == "23505":
+        return Conflict(str(detail))
+    if exc.code == "23503":
+        return NotFound(str(detail))
+    if exc.code == "23514":
+        return ValueError(str(detail))
+    if exc.code in NOT_MIGRATED:
+        return StoreUnavailable(f"the database is not migrated ({exc.message}): {MIGRATE_HINT}")
+    return StoreUnavailable(f"Supabase: {exc.code}: {exc.message}")
+
+
+def _only(rows: list[Row], what: str) -> Row:
+    if not rows:
+        raise NotFound(f"{what} not found")
+    return rows[0]

@@ -1,0 +1,63 @@
+"""Real databases for the integration tests: a fresh PostgreSQL database, created and dropped here.
+
+The admin URL is postgresql://postgres@127.0.0.1:5432/test unless AWO_TEST_DATABASE_URL says otherwise.
+Postgres tests never skip: when the server is unreachable they fail with the reason and the fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+
+from bot.migrate import apply_migrations
+
+ADMIN_URL = os.environ.get("AWO_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+TABLES = (
+    "archon_agent_work_order_steps", "archon_agent_work_orders",
+    "archon_configured_repositories", "archon_agent_work_order_deliveries",
+)
+
+
+def admin_connection() -> psycopg.Connection[tuple[object, ...]]:
+    try:
+        return psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(
+            f"PostgreSQL is unreachable at {ADMIN_URL}: {exc}\n"
+            "Start it (`pg_ctlcluster 15 main start`) or point AWO_TEST_DATABASE_URL at a server "
+            "where this user may CREATE DATABASE.",
+            pytrace=False,
+        )
+
+
+@contextmanager
+def fresh_database() -> Iterator[str]:
+    """An empty database awo_test_<random>, dropped afterwards; yields its URL."""
+    name = f"awo_test_{secrets.token_hex(6)}"
+    with admin_connection() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_conninfo(ADMIN_URL, dbname=name)
+    finally:
+        with admin_connection() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """One migrated database for the whole session."""
+    with fresh_database() as url:
+        asyncio.run(apply_migrations(url))
+        yield url
+
+
+def empty_tables(url: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {', '.join(TABLES)} CASCADE")

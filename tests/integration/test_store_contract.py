@@ -1,0 +1,267 @@
+"""One contract, every backend: what the bot may rely on from any Store (SQLite file, memory, Postgres)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.errors import Conflict, LeaseLost, NotFound
+from bot.models import Delivery, Repository, Status, Step, WorkOrder
+from bot.store import Store
+from bot.store.postgres import PostgresStore
+from bot.store.sqlite import SqliteStore
+
+from .conftest import empty_tables
+
+BASE = datetime(2025, 1, 1, tzinfo=UTC)
+URL = "https://github.com/octo/repo"
+
+
+@pytest.fixture(params=["sqlite", "memory", "postgres"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str) -> AsyncIterator[Store]:
+    """Each backend, empty and open."""
+    backend: Store
+    if request.param == "postgres":
+        empty_tables(postgres_url)
+        backend = PostgresStore(postgres_url, max_size=4)
+    elif request.param == "memory":
+        backend = SqliteStore(":memory:")
+    else:
+        backend = SqliteStore(tmp_path / "work-orders.db")
+    await backend.open()
+    yield backend
+    await backend.close()
+
+
+def order(n: int, issue: int | None = None, **fields: Any) -> WorkOrder:
+    """Work order n, created n seconds after BASE (so FIFO order is known)."""
+    values: dict[str, Any] = {
+        "agent_work_order_id": f"wo-{n:04d}", "repository_url": URL, "repo_full_name": "octo/repo",
+        "issue_number": n if issue is None else issue, "created_at": BASE + timedelta(seconds=n),
+        "updated_at": BASE + timedelta(seconds=n),
+    }
+    return WorkOrder(**{**values, **fields})
+
+
+async def create(store: Store, *orders: WorkOrder) -> None:
+    for work_order in orders:
+        await store.create_work_order(work_order)
+
+
+async def expire_leases() -> None:
+    """Leases taken with 0 seconds are expired once any time has passed."""
+    await asyncio.sleep(0.01)
+
+
+# health and deliveries
+
+
+async def test_health_reports_a_ready_store(store: Store) -> None:
+    health = await store.health()
+    assert (health.status, health.tables_exist) == ("healthy", True)
+
+
+async def test_a_delivery_is_recorded_once(store: Store) -> None:
+    delivery = Delivery(delivery_id="d-1", event="issue_comment", action="created", payload={"a": [1, 2]})
+    assert await store.record_delivery(delivery) is True
+    assert await store.record_delivery(delivery) is False
+    [stored] = await store.unprocessed_deliveries()
+    assert (stored.delivery_id, stored.event, stored.action, stored.payload) == ("d-1", "issue_comment", "created",
+                                                                                  {"a": [1, 2]})
+
+
+async def test_unprocessed_deliveries_come_oldest_first_until_marked(store: Store) -> None:
+    for n in (3, 1, 2):
+        await store.record_delivery(Delivery(delivery_id=f"d-{n}", event="issues", received_at=BASE + timedelta(n)))
+    assert [d.delivery_id for d in await store.unprocessed_deliveries()] == ["d-1", "d-2", "d-3"]
+    assert [d.delivery_id for d in await store.unprocessed_deliveries(limit=2)] == ["d-1", "d-2"]
+    await store.mark_delivery("d-1", "work order wo-1")
+    assert [d.delivery_id for d in await store.unprocessed_deliveries()] == ["d-2", "d-3"]
+
+
+# repositories
+
+
+async def test_repositories_are_added_listed_changed_and_deleted(store: Store) -> None:
+    added = await store.add_repository(Repository(repository_url=URL, display_name="octo/repo", owner="octo"))
+    other = await store.add_repository(Repository(repository_url="https://github.com/octo/other"))
+    assert added.id and uuid.UUID(added.id)
+    assert [r.repository_url for r in await store.list_repositories()] == [URL, other.repository_url]
+    assert (await store.get_repository(added.id)).display_name == "octo/repo"
+    changed = await store.update_repository(added.id, {"default_branch": "dev", "default_commands": ["plan"]})
+    assert (changed.default_branch, changed.default_commands) == ("dev", ["plan"])
+    assert (await store.get_repository(added.id)).default_commands == ["plan"]
+    await store.delete_repository(added.id)
+    assert [r.id for r in await store.list_repositories()] == [other.id]
+
+
+async def test_a_repository_url_is_configured_once(store: Store) -> None:
+    await store.add_repository(Repository(repository_url=URL))
+    with pytest.raises(Conflict):
+        await store.add_repository(Repository(repository_url=URL))
+
+
+@pytest.mark.parametrize("repo_id", [str(uuid.uuid4()), "not-a-uuid"])
+async def test_an_unknown_repository_is_not_found(store: Store, repo_id: str) -> None:
+    with pytest.raises(NotFound):
+        await store.get_repository(repo_id)
+    with pytest.raises(NotFound):
+        await store.update_repository(repo_id, {"default_branch": "main"})
+    with pytest.raises(NotFound):
+        await store.delete_repository(repo_id)
+
+
+# work orders
+
+
+async def test_a_work_order_reads_back_as_written(store: Store) -> None:
+    written = order(1, trigger_actor="octocat", trigger_comment_id=2**40, progress_comment_id=2**41,
+                    user_request="fix it", metadata={"labels": ["bug"], "n": 1}, total_cost_usd=0.25)
+    await store.create_work_order(written)
+    assert (await store.get_work_order(written.id)).model_dump() == written.model_dump()
+    with pytest.raises(NotFound):
+        await store.get_work_order("wo-missing")
+
+
+async def test_work_orders_are_listed_newest_first_and_by_status(store: Store) -> None:
+    await create(store, order(1), order(2), order(3, status=Status.COMPLETED))
+    assert [w.id for w in await store.list_work_orders()] == ["wo-0003", "wo-0002", "wo-0001"]
+    assert [w.id for w in await store.list_work_orders(limit=1)] == ["wo-0003"]
+    assert [w.id for w in await store.list_work_orders(Status.PENDING)] == ["wo-0002", "wo-0001"]
+    assert [w.id for w in await store.list_work_orders(Status.CANCELLED)] == []
+
+
+async def test_a_work_order_is_updated_column_by_column(store: Store) -> None:
+    await create(store, order(1))
+    updated = await store.update_work_order("wo-0001", {"status": Status.CANCELLED, "metadata": {"why": "asked"}})
+    assert (updated.status, updated.metadata) == (Status.CANCELLED, {"why": "asked"})
+    assert (await store.get_work_order("wo-0001")).status == Status.CANCELLED
+    with pytest.raises(ValueError, match="agent_work_order_id"):
+        await store.update_work_order("wo-0001", {"agent_work_order_id": "wo-other"})
+    with pytest.raises(NotFound):
+        await store.update_work_order("wo-missing", {"pr_url": "x"})
+
+
+# the queue
+
+
+async def test_claim_takes_the_oldest_runnable_work_order_first(store: Store) -> None:
+    assert await store.claim("w1", 60) is None
+    await create(store, order(3), order(1), order(2, status=Status.COMPLETED))
+    first = await store.claim("w1", 60)
+    assert first is not None
+    assert (first.id, first.status, first.lease_owner, first.attempt) == ("wo-0001", Status.RUNNING, "w1", 1)
+    assert first.started_at is not None and first.lease_expires_at is not None
+    second = await store.claim("w2", 60)
+    assert second is not None and second.id == "wo-0003"
+    assert await store.claim("w3", 60) is None
+
+
+async def test_one_issue_runs_one_work_order_at_a_time_in_order(store: Store) -> None:
+    await create(store, order(1, issue=7), order(2, issue=7), order(3, issue=8))
+    first, other = await store.claim("w1", 60), await store.claim("w2", 60)
+    assert (first and first.id, other and other.id) == ("wo-0001", "wo-0003")
+    assert await store.claim("w3", 60) is None
+    await store.finish("wo-0001", "w1", Status.COMPLETED, {})
+    queued = await store.claim("w3", 60)
+    assert queued is not None and queued.id == "wo-0002"
+
+
+async def test_an_expired_lease_is_claimed_again_with_the_next_attempt(store: Store) -> None:
+    await create(store, order(1, issue=7), order(2, issue=7))
+    await store.claim("w1", 0)
+    await expire_leases()
+    again = await store.claim("w2", 60)
+    assert again is not None
+    assert (again.id, again.lease_owner, again.attempt) == ("wo-0001", "w2", 2)
+    assert await store.claim("w3", 60) is None
+
+
+async def test_only_the_lease_owner_heartbeats(store: Store) -> None:
+    await create(store, order(1))
+    await store.claim("w1", 1)
+    assert await store.heartbeat("wo-0001", "w2", 60) is False
+    assert await store.heartbeat("wo-0001", "w1", 60) is True
+    renewed = await store.get_work_order("wo-0001")
+    assert renewed.lease_expires_at is not None
+    assert renewed.lease_expires_at > datetime.now(UTC) + timedelta(seconds=30)
+
+
+async def test_only_the_lease_owner_updates_with_owner(store: Store) -> None:
+    await create(store, order(1))
+    await store.claim("w1", 60)
+    assert (await store.update_work_order("wo-0001", {"num_turns": 3}, owner="w1")).num_turns == 3
+    with pytest.raises(LeaseLost):
+        await store.update_work_order("wo-0001", {"num_turns": 4}, owner="w2")
+    with pytest.raises(NotFound):
+        await store.update_work_order("wo-missing", {"num_turns": 4}, owner="w1")
+    assert (await store.get_work_order("wo-0001")).num_turns == 3
+
+
+async def test_finish_ends_the_work_order_for_its_owner_only(store: Store) -> None:
+    await create(store, order(1))
+    await store.claim("w1", 60)
+    with pytest.raises(LeaseLost):
+        await store.finish("wo-0001", "w2", Status.COMPLETED, {})
+    done = await store.finish("wo-0001", "w1", Status.COMPLETED,
+                              {"pr_url": "https://github.com/octo/repo/pull/5", "pr_number": 5,
+                               "total_cost_usd": 1.5, "metadata": {"answer": "done"}})
+    assert (done.status, done.pr_number, done.total_cost_usd, done.metadata) == (
+        Status.COMPLETED, 5, 1.5, {"answer": "done"})
+    assert (done.lease_owner, done.lease_expires_at) == (None, None)
+    assert done.completed_at is not None
+    assert (await store.get_work_order("wo-0001")).model_dump() == done.model_dump()
+    with pytest.raises(LeaseLost):
+        await store.finish("wo-0001", "w1", Status.FAILED, {})
+    with pytest.raises(NotFound):
+        await store.finish("wo-missing", "w1", Status.FAILED, {})
+
+
+async def test_a_work_order_fails_when_its_last_attempt_stops_answering(store: Store) -> None:
+    await create(store, order(1), order(2, max_attempts=2))
+    await store.claim("w1", 60)  # wo-0001, healthy
+    await store.claim("w1", 0)  # wo-0002, attempt 1
+    await expire_leases()
+    assert await store.fail_exhausted() == []
+    again = await store.claim("w2", 0)
+    assert again is not None and (again.id, again.attempt) == ("wo-0002", 2)
+    await expire_leases()
+    assert await store.claim("w3", 60) is None
+    [failed] = await store.fail_exhausted()
+    assert (failed.id, failed.status, failed.lease_owner) == ("wo-0002", Status.FAILED, None)
+    assert failed.error_message and "last allowed attempt (2)" in failed.error_message
+    assert await store.fail_exhausted() == []
+    assert (await store.get_work_order("wo-0001")).status == Status.RUNNING
+
+
+# steps
+
+
+async def test_steps_are_listed_in_step_order(store: Store) -> None:
+    await create(store, order(1))
+    for n, name in [(2, "report"), (0, "plan"), (1, "implement")]:
+        await store.add_step(Step(agent_work_order_id="wo-0001", step=name, agent_name="claude", success=n != 1,
+                                  step_order=n, cost_usd=0.1 * n, num_turns=n, attempt=1))
+    steps = await store.list_steps("wo-0001")
+    assert [(s.step, s.success, s.num_turns) for s in steps] == [("plan", True, 0), ("implement", False, 1),
+                                                                  ("report", True, 2)]
+    assert await store.list_steps("wo-missing") == []
+
+
+async def test_one_work_order_per_delivery(store: Store) -> None:
+    await store.create_work_order(order(1, issue=5, delivery_id="delivery-1"))
+    with pytest.raises(Conflict):
+        await store.create_work_order(order(2, issue=5, delivery_id="delivery-1"))
+    await store.create_work_order(order(3, issue=5))
+    await store.create_work_order(order(4, issue=6))  # manual work orders carry no delivery
+    assert len(await store.list_work_orders()) == 3
+
+
+async def test_waiting_for_work_returns_within_its_timeout(store: Store) -> None:
+    await asyncio.wait_for(store.wait_for_work(0.05), timeout=5)

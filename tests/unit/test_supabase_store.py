@@ -1,0 +1,249 @@
+"""The Supabase store speaks PostgREST: recorded exchanges (paths, filters, Prefer headers, RPC bodies)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from bot.errors import Conflict, LeaseLost, NotFound, StoreUnavailable
+from bot.models import Delivery, Repository, Status, Step, WorkOrder
+from bot.store.supabase import SupabaseStore
+
+PROJECT = "https://abcdefghijklmnop.supabase.co"
+KEY = "sb_secret_service_role_key_for_tests"
+REPO_ID = "6f1c2f0e-8a4b-4d1e-9a53-0c7e3b9f2a11"
+WORK_ORDER_ROW: dict[str, Any] = {
+    "agent_work_order_id": "wo-1", "repository_url": "https://github.com/octo/repo", "sandbox_identifier": "",
+    "git_branch_name": None, "agent_session_id": None, "status": "running", "metadata": {"labels": ["bug"]},
+    "created_at": "2025-01-01T00:00:00+00:00", "updated_at": "2025-01-01T00:00:05.123456+00:00",
+    "user_request": "fix the typo", "repo_full_name": "octo/repo", "issue_number": 7, "trigger_actor": "octocat",
+    "trigger_comment_id": 2345678901, "delivery_id": "d-1", "lease_owner": "w1",
+    "lease_expires_at": "2025-01-01T00:01:05.123456+00:00", "attempt": 1, "max_attempts": 3, "total_cost_usd": 0,
+    "num_turns": 0, "progress_comment_id": None, "pr_url": None, "pr_number": None, "error_message": None,
+    "started_at": "2025-01-01T00:00:05.123456+00:00", "completed_at": None,
+}
+REPOSITORY_ROW: dict[str, Any] = {
+    "id": REPO_ID, "repository_url": "https://github.com/octo/repo", "display_name": "octo/repo", "owner": "octo",
+    "default_branch": "main", "is_verified": False, "last_verified_at": None, "default_sandbox_type": "git_worktree",
+    "default_commands": ["plan", "implement"], "created_at": "2025-01-01T00:00:00+00:00",
+    "updated_at": "2025-01-01T00:00:00+00:00",
+}
+DUPLICATE = {
+    "code": "23505", "details": "Key (repository_url)=(https://github.com/octo/repo) already exists.", "hint": None,
+    "message": "duplicate key value violates unique constraint \"idx_configured_repositories_url\"",
+}
+NO_TABLE = {"code": "PGRST205", "details": None, "hint": None,
+            "message": "Could not find the table 'public.archon_configured_repositories' in the schema cache"}
+
+
+@pytest.fixture
+def api() -> Iterator[respx.MockRouter]:
+    with respx.mock(base_url=f"{PROJECT}/rest/v1", assert_all_called=True) as router:
+        yield router
+
+
+@pytest.fixture
+async def store() -> AsyncIterator[SupabaseStore]:
+    backend = SupabaseStore(PROJECT, KEY, retry=False)
+    await backend.open()
+    yield backend
+    await backend.close()
+
+
+def body(route: respx.Route, call: int = 0) -> Any:
+    return json.loads(route.calls[call].request.content)
+
+
+def params(route: respx.Route, call: int = 0) -> dict[str, str]:
+    return dict(route.calls[call].request.url.params)
+
+
+# the queue: RPC
+
+
+async def test_claim_calls_the_claim_function_with_the_service_key(store: SupabaseStore, api: respx.MockRouter) -> None:
+    route = api.post("/rpc/archon_agent_work_order_claim").respond(200, json=[WORK_ORDER_ROW])
+    claimed = await store.claim("w1", 60)
+    assert claimed is not None and (claimed.id, claimed.status, claimed.attempt) == ("wo-1", Status.RUNNING, 1)
+    assert body(route) == {"p_worker_id": "w1", "p_lease_seconds": 60.0}
+    request = route.calls[0].request
+    assert (request.headers["apikey"], request.headers["authorization"]) == (KEY, f"Bearer {KEY}")
+
+
+async def test_claim_returns_nothing_when_no_work_order_is_runnable(
+    store: SupabaseStore, api: respx.MockRouter
+) -> None:
+    api.post("/rpc/archon_agent_work_order_claim").respond(200, json=[])
+    assert await store.claim("w1", 60) is None
+
+
+async def test_heartbeat_returns_what_the_function_answers(store: SupabaseStore, api: respx.MockRouter) -> None:
+    route = api.post("/rpc/archon_agent_work_order_heartbeat").mock(
+        side_effect=[httpx.Response(200, json=True), httpx.Response(200, json=False)])
+    assert await store.heartbeat("wo-1", "w1", 30) is True
+    assert await store.heartbeat("wo-1", "w2", 30) is False
+    assert body(route, 1) == {"p_work_order_id": "wo-1", "p_worker_id": "w2", "p_lease_seconds": 30.0}
+
+
+async def test_finish_sends_the_final_status_and_changes(store: SupabaseStore, api: respx.MockRouter) -> None:
+    done = {**WORK_ORDER_ROW, "status": "completed", "lease_owner": None, "pr_number": 5}
+    route = api.post("/rpc/archon_agent_work_order_finish").respond(200, json=[done])
+    finished = await store.finish("wo-1", "w1", Status.COMPLETED,
+                                  {"pr_number": 5, "started_at": datetime(2025, 1, 2, tzinfo=UTC)})
+    assert (finished.status, finished.pr_number, finished.lease_owner) == (Status.COMPLETED, 5, None)
+    assert body(route) == {"p_work_order_id": "wo-1", "p_worker_id": "w1", "p_status": "completed",
+                           "p_changes": {"pr_number": 5, "started_at": "2025-01-02T00:00:00Z"}}
+
+
+async def test_finish_by_another_worker_is_lease_lost(store: SupabaseStore, api: respx.MockRouter) -> None:
+    api.post("/rpc/archon_agent_work_order_finish").respond(200, json=[])
+    lookup = api.get("/archon_agent_work_orders").respond(200, json=[WORK_ORDER_ROW])
+    with pytest.raises(LeaseLost):
+        await store.finish("wo-1", "w2", Status.FAILED, {})
+    assert params(lookup) == {"select": "*", "agent_work_order_id": "eq.wo-1"}
+
+
+async def test_fail_exhausted_calls_its_function_without_arguments(
+    store: SupabaseStore, api: respx.MockRouter
+) -> None:
+    failed = {**WORK_ORDER_ROW, "status": "failed", "error_message": "last allowed attempt (3)"}
+    route = api.post("/rpc/archon_agent_work_order_fail_exhausted").respond(200, json=[failed])
+    assert [w.status for w in await store.fail_exhausted()] == [Status.FAILED]
+    assert body(route) == {}
+
+
+# tables
+
+
+async def test_a_delivery_is_inserted_ignoring_duplicates(store: SupabaseStore, api: respx.MockRouter) -> None:
+    row = {"delivery_id": "d-1", "event": "issues", "action": "opened", "repo_full_name": "octo/repo",
+           "payload": {"n": 1}, "outcome": None, "received_at": "2025-01-01T00:00:00+00:00", "processed_at": None}
+    route = api.post("/archon_agent_work_order_deliveries").mock(
+        side_effect=[httpx.Response(201, json=[row]), httpx.Response(201, json=[])])
+    delivery = Delivery(delivery_id="d-1", event="issues", action="opened", repo_full_name="octo/repo",
+                        payload={"n": 1}, received_at=datetime(2025, 1, 1, tzinfo=UTC))
+    assert await store.record_delivery(delivery) is True
+    assert await store.record_delivery(delivery) is False
+    request = route.calls[0].request
+    assert request.url.params["on_conflict"] == "delivery_id"
+    assert set(request.headers["prefer"].split(",")) == {"return=representation", "resolution=ignore-duplicates"}
+    assert body(route) == {"delivery_id": "d-1", "event": "issues", "action": "opened",
+                           "repo_full_name": "octo/repo", "payload": {"n": 1}, "received_at": "2025-01-01T00:00:00Z"}
+
+
+async def test_unprocessed_deliveries_and_marking_one(store: SupabaseStore, api: respx.MockRouter) -> None:
+    listing = api.get("/archon_agent_work_order_deliveries").respond(200, json=[])
+    marking = api.patch("/archon_agent_work_order_deliveries").respond(200, json=[])
+    assert await store.unprocessed_deliveries(limit=10) == []
+    await store.mark_delivery("d-1", "ignored: not a trigger")
+    assert params(listing) == {"select": "*", "processed_at": "is.null", "order": "received_at.asc", "limit": "10"}
+    assert params(marking) == {"delivery_id": "eq.d-1"}
+    assert body(marking)["outcome"] == "ignored: not a trigger"
+
+
+async def test_a_work_order_is_read_by_its_id(store: SupabaseStore, api: respx.MockRouter) -> None:
+    route = api.get("/archon_agent_work_orders").mock(
+        side_effect=[httpx.Response(200, json=[WORK_ORDER_ROW]), httpx.Response(200, json=[])])
+    work_order = await store.get_work_order("wo-1")
+    assert (work_order.trigger_comment_id, work_order.metadata) == (2345678901, {"labels": ["bug"]})
+    assert params(route) == {"select": "*", "agent_work_order_id": "eq.wo-1"}
+    with pytest.raises(NotFound):
+        await store.get_work_order("wo-2")
+
+
+async def test_work_orders_are_listed_by_status_newest_first(store: SupabaseStore, api: respx.MockRouter) -> None:
+    route = api.get("/archon_agent_work_orders").respond(200, json=[WORK_ORDER_ROW])
+    assert [w.id for w in await store.list_work_orders(Status.RUNNING, limit=5)] == ["wo-1"]
+    assert params(route) == {"select": "*", "status": "eq.running", "order": "created_at.desc", "limit": "5"}
+
+
+async def test_a_work_order_is_created_with_every_column(store: SupabaseStore, api: respx.MockRouter) -> None:
+    route = api.post("/archon_agent_work_orders").respond(201, json=[{**WORK_ORDER_ROW, "status": "pending"}])
+    await store.create_work_order(WorkOrder(agent_work_order_id="wo-1", repository_url="https://github.com/octo/repo"))
+    sent = body(route)
+    assert (sent["agent_work_order_id"], sent["status"], sent["metadata"]) == ("wo-1", "pending", {})
+    assert route.calls[0].request.headers["prefer"] == "return=representation"
+
+
+async def test_an_update_with_owner_is_filtered_on_the_lease(store: SupabaseStore, api: respx.MockRouter) -> None:
+    route = api.patch("/archon_agent_work_orders").respond(200, json=[{**WORK_ORDER_ROW, "num_turns": 4}])
+    updated = await store.update_work_order("wo-1", {"num_turns": 4}, owner="w1")
+    assert updated.num_turns == 4
+    assert params(route) == {"agent_work_order_id": "eq.wo-1", "lease_owner": "eq.w1", "status": "eq.running"}
+    assert body(route)["num_turns"] == 4 and "updated_at" in body(route)
+
+
+async def test_steps_are_added_and_listed_in_order(store: SupabaseStore, api: respx.MockRouter) -> None:
+    adding = api.post("/archon_agent_work_order_steps").respond(201, json=[])
+    listing = api.get("/archon_agent_work_order_steps").respond(200, json=[])
+    await store.add_step(Step(agent_work_order_id="wo-1", step="plan", agent_name="claude", success=True,
+                              executed_at=datetime(2025, 1, 1, tzinfo=UTC), cost_usd=0.5))
+    assert await store.list_steps("wo-1") == []
+    assert body(adding)["executed_at"] == "2025-01-01T00:00:00Z" and body(adding)["cost_usd"] == 0.5
+    assert params(listing) == {"select": "*", "agent_work_order_id": "eq.wo-1",
+                               "order": "step_order.asc,executed_at.asc"}
+
+
+async def test_a_repository_gets_its_id_from_the_database(store: SupabaseStore, api: respx.MockRouter) -> None:
+    route = api.post("/archon_configured_repositories").respond(201, json=[REPOSITORY_ROW])
+    added = await store.add_repository(Repository(repository_url="https://github.com/octo/repo"))
+    assert added.id == REPO_ID
+    assert "id" not in body(route)
+
+
+async def test_a_duplicate_repository_is_a_conflict(store: SupabaseStore, api: respx.MockRouter) -> None:
+    api.post("/archon_configured_repositories").respond(409, json=DUPLICATE)
+    with pytest.raises(Conflict, match="already exists"):
+        await store.add_repository(Repository(repository_url="https://github.com/octo/repo"))
+
+
+async def test_repositories_are_changed_and_deleted_by_id(store: SupabaseStore, api: respx.MockRouter) -> None:
+    changing = api.patch("/archon_configured_repositories").respond(200, json=[REPOSITORY_ROW])
+    deleting = api.delete("/archon_configured_repositories").respond(200, json=[])
+    await store.update_repository(REPO_ID, {"default_branch": "main"})
+    with pytest.raises(NotFound):
+        await store.delete_repository(REPO_ID)
+    assert params(changing) == params(deleting) == {"id": f"eq.{REPO_ID}"}
+
+
+async def test_an_id_that_is_not_a_uuid_is_not_found_without_asking(store: SupabaseStore) -> None:
+    with respx.mock(assert_all_mocked=True):
+        with pytest.raises(NotFound):
+            await store.get_repository("not-a-uuid")
+
+
+# failures
+
+
+async def test_missing_tables_mean_migrations_are_missing(store: SupabaseStore, api: respx.MockRouter) -> None:
+    api.get("/archon_configured_repositories").respond(404, json=NO_TABLE)
+    health = await store.health()
+    assert (health.status, health.tables_exist) == ("healthy", False)
+    assert health.hint and "awo migrate" in health.hint
+    with pytest.raises(StoreUnavailable, match="awo migrate"):
+        await store.list_repositories()
+
+
+async def test_an_unreachable_project_is_unavailable_and_unhealthy(
+    store: SupabaseStore, api: respx.MockRouter
+) -> None:
+    api.route().mock(side_effect=httpx.ConnectError("connection refused"))
+    with pytest.raises(StoreUnavailable):
+        await store.claim("w1", 60)
+    health = await store.health()
+    assert (health.status, health.tables_exist) == ("unhealthy", False)
+
+
+async def test_all_tables_present_is_healthy(store: SupabaseStore, api: respx.MockRouter) -> None:
+    tables = ("archon_configured_repositories", "archon_agent_work_orders", "archon_agent_work_order_steps",
+              "archon_agent_work_order_deliveries")
+    routes = [api.get(f"/{table}").respond(200, json=[]) for table in tables]
+    health = await store.health()
+    assert (health.status, health.tables_exist, health.hint) == ("healthy", True, None)
+    assert all(params(route) == {"select": "*", "limit": "1"} for route in routes)
