@@ -11,7 +11,7 @@ from typing import Any
 from bot import prompting
 from bot.agent import AgentRequest, AgentResult, AgentRunner
 from bot.checkout import Checkout, Identity, Worktree
-from bot.errors import BotError
+from bot.errors import BotError, LeaseLost, StoreUnavailable
 from bot.github import GitHubPort
 from bot.models import Step, WorkOrder, utcnow
 from bot.report import redact
@@ -146,6 +146,8 @@ class Pipeline:
     async def _guarded(self, handler: Handler, spec: StepSpec, run: Run) -> StepOutcome:
         try:
             return await handler(spec, run)
+        except (LeaseLost, StoreUnavailable):
+            raise  # not the step's failure: the work order is someone else's, or the store is away
         except BotError as exc:
             return StepOutcome(error=str(exc))
 

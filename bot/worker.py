@@ -107,19 +107,27 @@ class Worker:
             heartbeat.cancel()
 
     async def _execute(self, run: Run) -> WorkOrder:
+        status, error = Status.COMPLETED, None
         try:
             await self.pipeline.execute(run)
-        except LeaseLost:
-            log.warning("work order %s: lease lost; another worker carries on", run.work_order.id)
-            return run.work_order
+        except (LeaseLost, StoreUnavailable) as exc:
+            return self._abandon(run, exc)
         except asyncio.CancelledError:
             await self._release(run)
             raise
         except Exception as exc:  # noqa: BLE001 - the one place a work order's failure is recorded
             if not type(exc).__module__.startswith("bot."):
                 log.exception("work order %s: unexpected error", run.work_order.id)
-            return await self._finish(run, Status.FAILED, failure_text(exc, self.s.secrets))
-        return await self._finish(run, Status.COMPLETED, None)
+            status, error = Status.FAILED, failure_text(exc, self.s.secrets)
+        try:
+            return await self._finish(run, status, error)
+        except (LeaseLost, StoreUnavailable) as exc:
+            return self._abandon(run, exc)
+
+    def _abandon(self, run: Run, reason: Exception) -> WorkOrder:
+        """Leave the work order to whoever holds (or next takes) its lease; nothing is recorded twice."""
+        log.warning("work order %s: stopped here, left to its next lease holder (%s)", run.work_order.id, reason)
+        return run.work_order
 
     async def _finish(self, run: Run, status: Status, error: str | None) -> WorkOrder:
         metadata = {**run.work_order.metadata, "outcome": outcome_of(run, status)}

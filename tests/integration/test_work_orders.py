@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,46 @@ async def test_secrets_never_reach_steps_or_comments(
     everything = " ".join([github.comments[comment_id][2], done.error_message or ""] +
                           [s.error_message or "" for s in steps])
     assert token not in everything and "abc.def" not in everything and "***" in everything
+
+
+class CrashOnPullRequest(FakeGitHub):
+    """The process 'dies' (is cancelled) right after the push, before the PR exists."""
+
+    crashes: int = 1
+
+    async def create_pull_request(self, full_name: str, **kwargs: object):  # type: ignore[override]
+        if self.crashes:
+            self.crashes -= 1
+            raise asyncio.CancelledError
+        return await super().create_pull_request(full_name, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_a_resumed_work_order_reuses_plan_branch_and_comment(settings: Settings, remote: Path) -> None:
+    github = CrashOnPullRequest(permissions={"Codertocat": "write"})
+    agent = FakeAgent(files={"hello.txt": "hello\n"}, answer="Added hello.txt")
+    runtime = build_runtime(settings, github=github, agent=agent, workers=1)
+    await runtime.store.open()
+    assert runtime.worker is not None
+    comment_id = await github.create_comment(REPO, 7, "queued")
+    work_order = await runtime.store.create_work_order(order(remote, "w", progress_comment_id=comment_id))
+
+    first = await runtime.store.claim(runtime.worker.worker_id, 60)
+    assert first is not None
+    with pytest.raises(asyncio.CancelledError):
+        await runtime.worker.work(first)
+    assert (await runtime.store.get_work_order(work_order.id)).status is Status.PENDING  # handed back
+    assert github.pulls == [] and f"claude/issue-7-{work_order.short_id}" in branches(remote)
+
+    second = await runtime.store.claim(runtime.worker.worker_id, 60)
+    assert second is not None and second.attempt == 2
+    done = await runtime.worker.work(second)
+    steps = await runtime.store.list_steps(done.id)
+    await runtime.store.close()
+
+    assert done.status is Status.COMPLETED and len(github.pulls) == 1
+    assert len(agent.requests) == 2  # plan and implement ran once each, in the first attempt
+    assert [(s.step, s.attempt) for s in steps] == [
+        ("checkout", 1), ("plan", 1), ("implement", 1), ("commit", 1), ("push", 1),
+        ("checkout", 2), ("pull-request", 2)]
+    assert len(github.comments) == 1 and "✅ Done" in github.comments[comment_id][2]
+    assert git("log", "--format=%s", f"claude/issue-7-{done.short_id}", cwd=remote).count("Say hello") == 1
