@@ -1,0 +1,75 @@
+"""The CLI adapter: argv, environment, stream-json folding, failure reasons, the kill at the limit."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from bot import process
+from bot.agent import AgentRequest, AgentResult, ClaudeCli, absorb, agent_env, cli_argv, failure_of
+
+REQUEST = AgentRequest(prompt="p", cwd=Path("."), model="claude-sonnet-4-5", max_turns=9,
+                       allowed_tools=("Read", "Write"), timeout=5)
+
+
+def test_argv_is_a_list_with_every_limit() -> None:
+    argv = cli_argv("claude", REQUEST)
+    assert argv[:2] == ["claude", "-p"]
+    for flag, value in (("--output-format", "stream-json"), ("--model", "claude-sonnet-4-5"), ("--max-turns", "9"),
+                        ("--permission-mode", "acceptEdits"), ("--tools", "Read,Write"),
+                        ("--allowedTools", "Read,Write")):
+        assert argv[argv.index(flag) + 1] == value
+    assert "--verbose" in argv
+
+
+def test_agent_environment_holds_no_github_token() -> None:
+    env = agent_env({"PATH": "/bin", "HOME": "/h", "GITHUB_TOKEN": "g", "GH_TOKEN": "g"}, {"ANTHROPIC_API_KEY": "k"})
+    assert env["PATH"] == "/bin" and env["HOME"] == "/h" and env["ANTHROPIC_API_KEY"] == "k"
+    assert not [k for k in env if k.startswith("GH") or k.startswith("GITHUB")]
+
+
+def test_stream_json_is_folded_into_a_result() -> None:
+    result = AgentResult()
+    absorb(result, {"type": "system", "subtype": "init", "session_id": "s-1"})
+    assert absorb(result, {"type": "assistant", "message": {"content": [
+        {"type": "text", "text": "hi"}, {"type": "tool_use", "name": "Write", "input": {"file_path": "a.txt"}}]}})
+    absorb(result, {"type": "result", "subtype": "success", "is_error": False, "result": "Done",
+                    "total_cost_usd": 0.25, "num_turns": 3, "duration_ms": 1200})
+    assert result.success and result.session_id == "s-1" and result.tool_uses == ["Write a.txt"]
+    assert (result.cost_usd, result.num_turns, result.duration_ms, result.result_text) == (0.25, 3, 1200, "Done")
+
+
+def test_failures_are_explained() -> None:
+    ok = process.Completed(0, "", "")
+    assert failure_of(AgentResult(), process.Completed(1, "", "boom\nInvalid API key"), 1, 5) == (
+        "the agent ended without a result: Invalid API key")
+    assert "time limit (5 s)" in str(failure_of(AgentResult(), process.Completed(-9, "", "", True), 5.2, 5))
+    turns = AgentResult(got_result=True, is_error=True, subtype="error_max_turns",
+                        result_text="Reached maximum number of turns (2)")
+    assert failure_of(turns, ok, 1, 5) == "the agent reported an error (error_max_turns): Reached maximum number of turns (2)"
+
+
+HUNG_CLI = """
+import json, subprocess, sys, time
+subprocess.Popen([sys.executable, "-c", {child!r}])
+print(json.dumps({{"type": "system", "subtype": "init", "session_id": "s"}}), flush=True)
+time.sleep(60)
+"""
+
+
+async def test_a_hung_cli_and_its_children_are_killed_at_the_limit(tmp_path: Path) -> None:
+    script = tmp_path / "hang.py"
+    marker = tmp_path / "child-alive"
+    child = f"import time, pathlib; time.sleep(3); pathlib.Path({str(marker)!r}).touch()"
+    script.write_text(HUNG_CLI.format(child=child))
+    cli = tmp_path / "claude"
+    cli.write_text(f"#!/bin/sh\nexec {sys.executable} {script}\n")
+    cli.chmod(0o755)
+    started = time.monotonic()
+    result = await ClaudeCli(str(cli), {"PATH": "/usr/bin:/bin"}).run(
+        AgentRequest("p", tmp_path, "m", 1, ("Read",), timeout=1.0))
+    assert time.monotonic() - started < 3
+    assert result.session_id == "s" and not result.success and "time limit" in str(result.error)
+    time.sleep(3.5)
+    assert not marker.exists(), "the CLI's child outlived the kill"
