@@ -47,7 +47,8 @@ def test_failures_are_explained() -> None:
     assert "time limit (5 s)" in str(failure_of(AgentResult(), process.Completed(-9, "", "", True), 5.2, 5))
     turns = AgentResult(got_result=True, is_error=True, subtype="error_max_turns",
                         result_text="Reached maximum number of turns (2)")
-    assert failure_of(turns, ok, 1, 5) == "the agent reported an error (error_max_turns): Reached maximum number of turns (2)"
+    assert failure_of(turns, ok, 1, 5) == (
+        "the agent reported an error (error_max_turns): Reached maximum number of turns (2)")
 
 
 HUNG_CLI = """

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from bot.runtime import Runtime
-from bot.web.app import create_app
-
 from bot.github import RepoInfo
+from bot.runtime import Runtime
 from bot.testing import FakeGitHub
+from bot.web.app import create_app
 
 API = "/api/agent-work-orders"
 HELLO = RepoInfo("Codertocat/Hello-World", "Codertocat", "Hello-World", "trunk",
