@@ -1,4 +1,4 @@
-"""What the two server backends (Postgres, Supabase) share: migration hint, checks and row shapes."""
+"""What the backends share: the migration hint, which columns may change, and row shapes."""
 
 from __future__ import annotations
 

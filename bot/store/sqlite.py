@@ -16,13 +16,13 @@ from bot.errors import Conflict, LeaseLost, NotFound, StoreUnavailable
 from bot.models import WORK_ORDER_MUTABLE, Delivery, Repository, Status, Step, WorkOrder, utcnow
 from bot.store import StoreHealth
 from bot.store.queries import load
+from bot.store.remote import REPOSITORY_MUTABLE, checked
 from bot.store.rows import from_row, iso, to_cell, to_row
 
 T = TypeVar("T")
 Q = load("sqlite.sql")
 WORK_ORDERS = "archon_agent_work_orders"
 REPOSITORIES = "archon_configured_repositories"
-REPOSITORY_MUTABLE = frozenset(Repository.model_fields) - {"id", "created_at"}
 
 
 class SqliteStore:
@@ -122,7 +122,7 @@ class SqliteStore:
         return from_row(Repository, row)
 
     async def update_repository(self, repo_id: str, changes: dict[str, Any]) -> Repository:
-        changes = {**_checked(changes, REPOSITORY_MUTABLE), "updated_at": utcnow()}
+        changes = {**checked(changes, REPOSITORY_MUTABLE), "updated_at": utcnow()}
         count = await self._run(lambda c: _update(c, REPOSITORIES, "id", repo_id, changes, ""))
         if count == 0:
             raise NotFound(f"repository {repo_id} not found")
@@ -160,7 +160,7 @@ class SqliteStore:
     async def update_work_order(
         self, work_order_id: str, changes: dict[str, Any], owner: str | None = None
     ) -> WorkOrder:
-        changes = {**_checked(changes, WORK_ORDER_MUTABLE), "updated_at": utcnow()}
+        changes = {**checked(changes, WORK_ORDER_MUTABLE), "updated_at": utcnow()}
         guard = " AND lease_owner = :_owner AND status = 'running'" if owner else ""
         params = {**changes, "_owner": owner} if owner else changes
         count = await self._run(lambda c: _update(c, WORK_ORDERS, "agent_work_order_id", work_order_id, params, guard))
@@ -240,10 +240,3 @@ def _update(
     cells = {name: to_cell(name, v, text_json=True) for name, v in changes.items()}
     sql = f"UPDATE {table} SET {assignments} WHERE {key} = :_key{guard}"
     return conn.execute(sql, {**cells, "_key": value}).rowcount
-
-
-def _checked(changes: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
-    unknown = changes.keys() - allowed
-    if unknown:
-        raise ValueError(f"cannot change {sorted(unknown)}")
-    return changes

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.requests import Request
@@ -17,6 +17,7 @@ from bot.steps import agent_steps
 from bot.web.context import runtime_of
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
 
 
 class CreateWorkOrder(BaseModel):
@@ -67,12 +68,19 @@ def problem(status: int, detail: Any) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
 
 
-async def parse(request: Request, model: type[BaseModel]) -> BaseModel | JSONResponse:
+class InvalidBody(Exception):
+    """The request body does not fit its model; answered 422 with the model's complaints."""
+
+    def __init__(self, detail: list[dict[str, Any]]) -> None:
+        super().__init__("invalid body")
+        self.detail = detail
+
+
+async def parse(request: Request, model: type[M]) -> M:
     try:
         return model.model_validate_json(await request.body())
     except ValidationError as exc:
-        detail = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-        return problem(422, detail)
+        raise InvalidBody([{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]) from None
 
 
 def dump(model: BaseModel) -> dict[str, Any]:
@@ -84,6 +92,8 @@ def guarded(handler: Any) -> Any:
     async def endpoint(request: Request) -> Response:
         try:
             return await handler(request)  # type: ignore[no-any-return]
+        except InvalidBody as exc:
+            return problem(422, exc.detail)
         except NotFound as exc:
             return problem(404, str(exc))
         except Conflict as exc:
@@ -96,9 +106,6 @@ def guarded(handler: Any) -> Any:
 
 async def create_work_order(request: Request) -> Response:
     body = await parse(request, CreateWorkOrder)
-    if isinstance(body, JSONResponse):
-        return body
-    assert isinstance(body, CreateWorkOrder)
     runtime = runtime_of(request)
     issue_text = str(body.github_issue_number or "")
     issue = int(issue_text) if issue_text.isdigit() else None
@@ -142,9 +149,6 @@ async def list_repositories(request: Request) -> Response:
 
 async def create_repository(request: Request) -> Response:
     body = await parse(request, CreateRepository)
-    if isinstance(body, JSONResponse):
-        return body
-    assert isinstance(body, CreateRepository)
     runtime = runtime_of(request)
     repo = Repository(repository_url=body.repository_url, owner=full_name_of(body.repository_url).split("/")[0])
     if body.verify:
@@ -154,8 +158,6 @@ async def create_repository(request: Request) -> Response:
 
 async def update_repository(request: Request) -> Response:
     body = await parse(request, UpdateRepository)
-    if isinstance(body, JSONResponse):
-        return body
     changes = body.model_dump(exclude_none=True)
     updated = await runtime_of(request).store.update_repository(request.path_params["id"], changes)
     return JSONResponse(dump(updated))
