@@ -24,14 +24,20 @@ class Reporter(Protocol):
 
 
 class CommentReporter:
-    """Edits the work order's progress comment; a failed edit is logged, never fatal."""
+    """Edits the work order's progress comment at most once per interval; the latest state always lands.
+
+    An update inside the interval is held and written when the interval ends (unless a newer one replaces
+    it first); the final update waits out the interval and is always written. A failed edit is logged.
+    """
 
     def __init__(self, github: GitHubPort, secrets: tuple[str, ...], min_interval: float = 1.0) -> None:
         self.github = github
         self.secrets = secrets
         self.min_interval = min_interval
-        self._last = 0.0
+        self._last = -min_interval
         self._last_body = ""
+        self._held: tuple[WorkOrder, str] | None = None
+        self._flush: asyncio.Task[None] | None = None
 
     async def show(
         self, work_order: WorkOrder, steps: Sequence[Step], *, running: str | None = None,
@@ -39,17 +45,38 @@ class CommentReporter:
     ) -> None:
         if work_order.progress_comment_id is None or work_order.issue_number is None:
             return
-        wait = self._last + self.min_interval - time.monotonic()
-        if wait > 0 and not final:
-            return
         body = render_comment(work_order, steps, running=running, answer=answer, secrets=self.secrets)
-        if body == self._last_body:
-            return
-        await asyncio.sleep(max(0.0, wait))
-        await self._write(work_order, body)
+        wait = self._last + self.min_interval - time.monotonic()
+        if final:
+            self._cancel_flush()
+            await asyncio.sleep(max(0.0, wait))
+            await self._write(work_order, body)
+        elif wait <= 0:
+            await self._write(work_order, body)
+        else:
+            self._hold(work_order, body, wait)
+
+    def _hold(self, work_order: WorkOrder, body: str, wait: float) -> None:
+        self._held = (work_order, body)
+        if self._flush is None or self._flush.done():
+            self._flush = asyncio.create_task(self._flush_after(wait))
+
+    async def _flush_after(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        if self._held is not None:
+            work_order, body = self._held
+            await self._write(work_order, body)
+
+    def _cancel_flush(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
+        self._held = None
 
     async def _write(self, work_order: WorkOrder, body: str) -> None:
         assert work_order.progress_comment_id is not None
+        self._held = None
+        if body == self._last_body:
+            return
         self._last = time.monotonic()
         self._last_body = body
         try:

@@ -1,0 +1,50 @@
+"""The progress comment is edited at most once a second, and the latest state always lands."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.models import Status, Step, WorkOrder
+from bot.reporter import CommentReporter
+from bot.testing import FakeGitHub
+
+
+class CountingGitHub(FakeGitHub):
+    def __init__(self) -> None:
+        super().__init__()
+        self.edits: list[str] = []
+
+    async def update_comment(self, full_name: str, comment_id: int, body: str) -> None:
+        self.edits.append(body)
+
+
+def order(**changes: object) -> WorkOrder:
+    return WorkOrder(repository_url="x", repo_full_name="o/r", issue_number=1, progress_comment_id=5,
+                     status=Status.RUNNING).model_copy(update=changes)
+
+
+async def test_bursts_are_coalesced_and_the_last_one_lands() -> None:
+    github = CountingGitHub()
+    reporter = CommentReporter(github, (), min_interval=0.2)
+    for n in range(10):
+        await reporter.show(order(), [], running=f"step {n}")
+    assert len(github.edits) == 1 and "step 0" in github.edits[0]
+    await asyncio.sleep(0.3)
+    assert len(github.edits) == 2 and "step 9" in github.edits[1]
+
+
+async def test_the_final_state_is_always_written_after_the_interval() -> None:
+    github = CountingGitHub()
+    reporter = CommentReporter(github, (), min_interval=0.2)
+    await reporter.show(order(), [], running="plan")
+    step = Step(agent_work_order_id="wo-1", step="plan", agent_name="Planner", success=True)
+    await reporter.show(order(), [step], running="implement")
+    await reporter.show(order(status=Status.COMPLETED), [step], final=True)
+    await asyncio.sleep(0.3)
+    assert len(github.edits) == 2 and "✅ Done" in github.edits[-1]
+
+
+async def test_work_orders_without_a_comment_are_not_reported() -> None:
+    github = CountingGitHub()
+    await CommentReporter(github, ()).show(order(progress_comment_id=None), [], final=True)
+    assert github.edits == []
