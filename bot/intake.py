@@ -97,13 +97,24 @@ class Intake:
     async def _queue(self, trigger: Trigger, repo: Repository, delivery_id: str) -> str:
         assert self.github is not None
         work_order = work_order_for(trigger, repo, delivery_id, self.max_attempts)
-        comment_id = await self._acknowledge(trigger, work_order)
         try:
-            await self.store.create_work_order(work_order.model_copy(update={"progress_comment_id": comment_id}))
+            await self.store.create_work_order(work_order)  # first: a delivery becomes one work order, once
         except Conflict:
             return "duplicate: a work order for this delivery exists"
         self.on_queued()
+        comment_id = await self._acknowledge(trigger, work_order)
+        if comment_id is not None:
+            await self._link_comment(work_order, comment_id)
         return f"queued {work_order.id}"
+
+    async def _link_comment(self, work_order: WorkOrder, comment_id: int) -> None:
+        """Store the comment on the row; if a worker already finished meanwhile, show the outcome now."""
+        assert self.github is not None
+        linked = await self.store.update_work_order(work_order.id, {"progress_comment_id": comment_id})
+        if not linked.status.is_active:
+            steps = [s for s in await self.store.list_steps(linked.id) if s.attempt == linked.attempt]
+            body = render_comment(linked, steps, answer=linked.metadata.get("answer") or None)
+            await self.github.update_comment(linked.repo_full_name, comment_id, body)
 
     async def _acknowledge(self, trigger: Trigger, work_order: WorkOrder) -> int | None:
         """👀 on the trigger and the one progress comment; a failure here never loses the work order."""

@@ -149,7 +149,7 @@ def test_intake_turns_a_labelled_issue_into_a_queued_work_order(client: TestClie
     client.post("/api/agent-work-orders/repositories",
                 json={"repository_url": "https://github.com/Codertocat/Hello-World", "verify": False})
     assert post(client, example("issues", "labeled", label__name="claude"), delivery="q1").status_code == 202
-    orders = _wait_for(lambda: client.get("/api/agent-work-orders/").json())
+    orders = _wait_for(lambda: [o for o in client.get("/api/agent-work-orders/").json() if o["progress_comment_id"]])
     assert orders[0]["status"] == "pending" and orders[0]["issue_number"] == 1
     assert github.reactions == [("Codertocat/Hello-World", 1, None, "eyes")]
     [(repo, issue, body)] = github.comments.values()
