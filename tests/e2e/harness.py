@@ -128,9 +128,10 @@ class Stack:
         }
         return self.http.post("/webhooks/github", content=body, headers=headers)
 
-    def issue_payload(self, number: int, title: str, **edits: Any) -> dict[str, Any]:
+    def issue_payload(self, number: int, title: str, clone_url: str | None = None, **edits: Any) -> dict[str, Any]:
         return example("issues", "labeled", label__name="claude", issue__number=number, issue__title=title,
-                       issue__body=f"Body of issue {number}", repository__clone_url=str(self.remote), **edits)
+                       issue__body=f"Body of issue {number}", repository__clone_url=clone_url or str(self.remote),
+                       **edits)
 
     def comment_payload(self, number: int, body: str, login: str, kind: str = "User") -> dict[str, Any]:
         return example("issue_comment", "created", issue__number=number, issue__title=f"Issue {number}",
