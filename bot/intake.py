@@ -53,6 +53,8 @@ class Intake:
         self.max_attempts = max_attempts
         self.on_queued = on_queued
         self.queue: asyncio.Queue[Delivery] = asyncio.Queue()
+        # by delivery id: work orders created here whose delivery is not marked yet; a retry resumes, not redoes
+        self.queued: dict[str, WorkOrder] = {}
 
     def submit(self, delivery: Delivery) -> None:
         self.queue.put_nowait(delivery)
@@ -77,6 +79,7 @@ class Intake:
         """Route, admit and queue; record the outcome on the delivery."""
         outcome = await self._decide(delivery)
         await self.store.mark_delivery(delivery.delivery_id, outcome)
+        self.queued.pop(delivery.delivery_id, None)
         log.info("delivery %s (%s.%s): %s", delivery.delivery_id, delivery.event, delivery.action, outcome)
         return outcome
 
@@ -95,17 +98,31 @@ class Intake:
         return await self._queue(routed, repo, delivery.delivery_id)
 
     async def _queue(self, trigger: Trigger, repo: Repository, delivery_id: str) -> str:
-        assert self.github is not None
+        work_order = self.queued.get(delivery_id) or await self._create(trigger, repo, delivery_id)
+        if work_order is None:
+            return "duplicate: a work order for this delivery exists"
+        await self._announce(trigger, work_order, delivery_id)
+        return f"queued {work_order.id}"
+
+    async def _create(self, trigger: Trigger, repo: Repository, delivery_id: str) -> WorkOrder | None:
+        """First: a delivery becomes one work order, once (its unique delivery id decides); None if it has one."""
         work_order = work_order_for(trigger, repo, delivery_id, self.max_attempts)
         try:
-            await self.store.create_work_order(work_order)  # first: a delivery becomes one work order, once
+            await self.store.create_work_order(work_order)
         except Conflict:
-            return "duplicate: a work order for this delivery exists"
+            return None
+        self.queued[delivery_id] = work_order
         self.on_queued()
-        comment_id = await self._acknowledge(trigger, work_order)
-        if comment_id is not None:
-            await self._link_comment(work_order, comment_id)
-        return f"queued {work_order.id}"
+        return work_order
+
+    async def _announce(self, trigger: Trigger, work_order: WorkOrder, delivery_id: str) -> None:
+        """The reaction and the comment, then the comment's id on the row; a retry never posts a second one."""
+        if work_order.progress_comment_id is None:
+            comment_id = await self._acknowledge(trigger, work_order)
+            work_order = work_order.model_copy(update={"progress_comment_id": comment_id})
+            self.queued[delivery_id] = work_order
+        if work_order.progress_comment_id is not None:
+            await self._link_comment(work_order, work_order.progress_comment_id)
 
     async def _link_comment(self, work_order: WorkOrder, comment_id: int) -> None:
         """Store the comment on the row; if a worker already finished meanwhile, show the outcome now."""

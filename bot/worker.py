@@ -29,7 +29,7 @@ class WorkerConfig:
     concurrency: int = 2
     lease_seconds: float = 60
     poll_seconds: float = 1.0
-    max_backoff: float = 30.0
+    max_backoff: float = 10.0
 
 
 class Worker:
@@ -102,11 +102,11 @@ class Worker:
         run = Run(work_order, self.worker_id, self.reporter_for(work_order))
         heartbeat = asyncio.create_task(self._heartbeat(asyncio.current_task(), work_order.id))
         try:
-            return await self._execute(run)
+            return await self._execute(run, heartbeat)
         finally:
             heartbeat.cancel()
 
-    async def _execute(self, run: Run) -> WorkOrder:
+    async def _execute(self, run: Run, heartbeat: asyncio.Task[None]) -> WorkOrder:
         status, error = Status.COMPLETED, None
         try:
             await self.pipeline.execute(run)
@@ -119,6 +119,8 @@ class Worker:
             if not type(exc).__module__.startswith("bot."):
                 log.exception("work order %s: unexpected error", run.work_order.id)
             status, error = Status.FAILED, failure_text(exc, self.s.secrets)
+        # finishing releases the lease; a heartbeat after it would see "taken over" and cancel the final report
+        heartbeat.cancel()
         try:
             return await self._finish(run, status, error)
         except (LeaseLost, StoreUnavailable) as exc:

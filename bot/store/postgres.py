@@ -36,9 +36,13 @@ CONNECTION_OPTIONS: dict[str, Any] = {"autocommit": True, "row_factory": dict_ro
 class PostgresStore:
     """Store on PostgreSQL (any, including a Supabase project's connection string)."""
 
-    def __init__(self, database_url: str, min_size: int = 1, max_size: int = 10, timeout: float = 10.0) -> None:
+    # `timeout`: how long a request waits for a connection. Short, so that while the database is down a
+    # webhook answers 503 well inside GitHub's 10 s delivery timeout instead of timing out itself.
+    def __init__(self, database_url: str, min_size: int = 1, max_size: int = 10, timeout: float = 3.0,
+                 connect_timeout: float = 10.0) -> None:
         self.database_url = database_url
         self.min_size, self.max_size, self.timeout = min_size, max_size, timeout
+        self.connect_timeout = connect_timeout
         self._pool: AsyncConnectionPool[Connection] | None = None
         self._listener: psycopg.AsyncConnection[Any] | None = None
 
@@ -48,12 +52,16 @@ class PostgresStore:
             self.database_url, min_size=self.min_size, max_size=self.max_size, timeout=self.timeout,
             open=False, kwargs=CONNECTION_OPTIONS, connection_class=Connection,
             check=AsyncConnectionPool.check_connection, name="agent-work-orders",
+            # psycopg retries a lost connection with a doubling delay for 5 minutes, so after an outage the
+            # pool could wait minutes before noticing the database is back; giving up early lets the next
+            # request start a fresh attempt at once
+            reconnect_timeout=self.timeout,
         )
         try:
-            await pool.open(wait=True, timeout=self.timeout)
+            await pool.open(wait=True, timeout=self.connect_timeout)
         except PoolTimeout as exc:
             await pool.close()
-            raise StoreUnavailable(f"cannot connect to Postgres within {self.timeout:g}s") from exc
+            raise StoreUnavailable(f"cannot connect to Postgres within {self.connect_timeout:g}s") from exc
         self._pool = pool
 
     async def _probe(self) -> None:
@@ -66,7 +74,7 @@ class PostgresStore:
 
     @property
     def _connect_timeout(self) -> int:
-        return max(1, round(self.timeout))
+        return max(1, round(self.connect_timeout))
 
     async def close(self) -> None:
         await self._drop_listener()
@@ -77,7 +85,7 @@ class PostgresStore:
     async def health(self) -> StoreHealth:
         """Never raises: unreachable is "unhealthy", reachable but not migrated has tables_exist false."""
         try:
-            row = await self._one(Q["health"], timeout=min(self.timeout, 5.0))
+            row = await self._one(Q["health"], timeout=min(self.timeout, 2.0))
         except StoreUnavailable as exc:
             return StoreHealth("unhealthy", False, hint=f"Postgres is unreachable: {exc}")
         ready = bool(row and row["ready"])
