@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import AliasChoices
 from starlette.testclient import TestClient
 
 from bot.runtime import Runtime, build_runtime
@@ -24,6 +25,17 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No variable the bot reads leaks in from the shell (`make` exports CLAUDE_CLI_PATH, CI may set more)."""
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        names = alias.choices if isinstance(alias, AliasChoices) else [alias]
+        for name in names:
+            if isinstance(name, str) and name not in ("PATH", "HOME"):
+                monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

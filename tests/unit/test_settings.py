@@ -8,14 +8,6 @@ from bot.errors import ConfigError
 from bot.settings import agent_passthrough, load_settings
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("STATE_STORAGE_TYPE", "DATABASE_URL", "GITHUB_WEBHOOK_SECRET", "GITHUB_TOKEN", "GH_TOKEN",
-                 "GITHUB_API_URL", "SUPABASE_URL", "SUPABASE_SERVICE_KEY", "AGENT_WORK_ORDERS_PORT",
-                 "WORKER_CONCURRENCY", "GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY", "LOG_LEVEL"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def test_defaults_follow_the_contract() -> None:
     settings = load_settings()
     assert (settings.host, settings.port, settings.storage_type) == ("0.0.0.0", 8053, "sqlite")
