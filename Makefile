@@ -54,6 +54,7 @@ typecheck:
 bench: install
 	$(BIN)/python -m benchmarks.webhooks
 	$(BIN)/python -m benchmarks.work_order
+	$(BIN)/python -m benchmarks.fleet
 
 clean:
 	rm -rf $(VENV) node_modules tests/fixtures/node_modules data .pytest_cache

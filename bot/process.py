@@ -37,12 +37,11 @@ async def _spawn(
 
 
 def kill_group(proc: asyncio.subprocess.Process) -> None:
-    """SIGKILL the process and everything it started."""
-    if proc.returncode is None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    """SIGKILL the process and everything it started (children left behind after it exited too)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is gone already
 
 
 async def run(
@@ -84,7 +83,7 @@ async def stream(
     except TimeoutError:
         timed_out = True
     finally:
-        kill_group(proc) if timed_out or proc.returncode is None else None
+        kill_group(proc)  # a no-op if it already exited; else (timeout, error) it and its children go
         returncode = await proc.wait()
         err = (await stderr_task).decode(errors="replace")
     return Completed(-9 if timed_out else returncode, "", err[-4000:], timed_out=timed_out)
