@@ -231,7 +231,7 @@ class Pipeline:
         if pull is None:
             pull = await self.s.github.create_pull_request(
                 repo, head=run.tree.branch, base=wo.metadata.get("default_branch") or "main",
-                title=pr_title(wo), body=redact(pr_body(wo, run.summary), self.s.secrets), draft=self.s.draft,
+                title=title_of(wo), body=redact(pr_body(wo, run.summary), self.s.secrets), draft=self.s.draft,
             )
             verb = "opened"
         await self.update(run, {"pr_url": pull.html_url, "pr_number": pull.number})
@@ -257,10 +257,6 @@ def branch_name(work_order: WorkOrder) -> str:
 def title_of(work_order: WorkOrder) -> str:
     title = str(work_order.metadata.get("issue_title") or "").strip()
     return title or (work_order.user_request.strip().splitlines() or ["Changes by Claude"])[0][:72]
-
-
-def pr_title(work_order: WorkOrder) -> str:
-    return title_of(work_order)
 
 
 def co_author(work_order: WorkOrder) -> str:

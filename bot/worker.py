@@ -7,7 +7,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from bot.errors import LeaseLost, StoreUnavailable
@@ -17,7 +17,6 @@ from bot.report import redact
 from bot.reporter import CommentReporter, ConsoleReporter, Reporter
 
 log = logging.getLogger(__name__)
-Waiter = Callable[[float], Awaitable[None]]
 
 
 def new_worker_id() -> str:
