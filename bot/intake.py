@@ -11,6 +11,7 @@ from bot.errors import Conflict, GitHubError, StoreUnavailable
 from bot.github import GitHubPort
 from bot.models import Delivery, Ignored, Repository, Trigger, WorkOrder
 from bot.report import render_comment
+from bot.reporter import CommentReporter, show_outcome
 from bot.store import Store, repository_for
 from bot.triggers import TriggerRules, route
 
@@ -45,13 +46,14 @@ class Intake:
 
     def __init__(
         self, store: Store, github: GitHubPort | None, rules: TriggerRules, max_attempts: int,
-        on_queued: Callable[[], None] = lambda: None,
+        on_queued: Callable[[], None] = lambda: None, secrets: tuple[str, ...] = (),
     ) -> None:
         self.store = store
         self.github = github
         self.rules = rules
         self.max_attempts = max_attempts
         self.on_queued = on_queued
+        self.secrets = secrets
         self.queue: asyncio.Queue[Delivery] = asyncio.Queue()
         # by delivery id: work orders created here whose delivery is not marked yet; a retry resumes, not redoes
         self.queued: dict[str, WorkOrder] = {}
@@ -129,9 +131,7 @@ class Intake:
         assert self.github is not None
         linked = await self.store.update_work_order(work_order.id, {"progress_comment_id": comment_id})
         if not linked.status.is_active:
-            steps = [s for s in await self.store.list_steps(linked.id) if s.attempt == linked.attempt]
-            body = render_comment(linked, steps, answer=linked.metadata.get("answer") or None)
-            await self.github.update_comment(linked.repo_full_name, comment_id, body)
+            await show_outcome(self.store, CommentReporter(self.github, self.secrets), linked)
 
     async def _acknowledge(self, trigger: Trigger, work_order: WorkOrder) -> int | None:
         """👀 on the trigger and the one progress comment; a failure here never loses the work order."""

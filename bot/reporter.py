@@ -12,6 +12,7 @@ from bot.errors import GitHubError
 from bot.github import GitHubPort
 from bot.models import Step, WorkOrder
 from bot.report import render_comment, step_line
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,15 @@ class Reporter(Protocol):
         self, work_order: WorkOrder, steps: Sequence[Step], *, running: str | None = None,
         answer: str | None = None, final: bool = False,
     ) -> None: ...
+
+
+async def show_outcome(
+    store: Store, reporter: Reporter, work_order: WorkOrder, steps: Sequence[Step] | None = None
+) -> None:
+    """The final report: the last attempt's steps and, when nothing changed, the agent's answer."""
+    if steps is None:
+        steps = [s for s in await store.list_steps(work_order.id) if s.attempt == work_order.attempt]
+    await reporter.show(work_order, steps, answer=work_order.metadata.get("answer") or None, final=True)
 
 
 class CommentReporter:

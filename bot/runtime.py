@@ -120,5 +120,6 @@ def build_runtime(
         config = WorkerConfig(concurrency, settings.lease_seconds, settings.poll_seconds)
         worker = Worker(services, config)
     rules = TriggerRules(settings.trigger_phrase, settings.trigger_label)
-    intake = Intake(store, github, rules, settings.max_attempts, worker.notify if worker else lambda: None)
+    intake = Intake(store, github, rules, settings.max_attempts, worker.notify if worker else lambda: None,
+                    secrets=services.secrets)
     return Runtime(settings, store, github, services, intake, worker)

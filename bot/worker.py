@@ -14,7 +14,7 @@ from bot.errors import LeaseLost, StoreUnavailable
 from bot.models import Status, WorkOrder
 from bot.pipeline import Pipeline, Run, Services
 from bot.report import redact
-from bot.reporter import CommentReporter, ConsoleReporter, Reporter
+from bot.reporter import CommentReporter, ConsoleReporter, Reporter, show_outcome
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class Worker:
 
     async def _claim(self) -> WorkOrder | None:
         for expired in await self.s.store.fail_exhausted():
-            await self._report(expired, self.reporter_for(expired), final=True)
+            await show_outcome(self.s.store, self.reporter_for(expired), expired)
         return await self.s.store.claim(self.worker_id, self.config.lease_seconds)
 
     async def _idle(self, stop: asyncio.Event) -> None:
@@ -138,12 +138,8 @@ class Worker:
             run.work_order.id, self.worker_id, status, {"error_message": error, "metadata": metadata})
         log.info("work order %s: %s%s", finished.id, status, f" ({error})" if error else "")
         run.work_order = finished
-        await self._report(finished, run.reporter, final=True, shown=run)
+        await show_outcome(self.s.store, run.reporter, finished, run.shown)
         return finished
-
-    async def _report(self, wo: WorkOrder, reporter: Reporter, final: bool, shown: Run | None = None) -> None:
-        steps = shown.shown if shown else [s for s in await self.s.store.list_steps(wo.id) if s.attempt == wo.attempt]
-        await reporter.show(wo, steps, answer=wo.metadata.get("answer") or None, final=final)
 
     async def _release(self, run: Run) -> None:
         """On shutdown, hand the work order back at once instead of waiting for the lease to expire."""
