@@ -5,14 +5,14 @@ BIN := $(VENV)/bin
 CLAUDE := $(CURDIR)/node_modules/.bin/claude
 export CLAUDE_CLI_PATH ?= $(CLAUDE)
 
-.PHONY: run test install lint typecheck bench postgres clean
+.PHONY: run test install lint typecheck bench postgres clean mutations
 
 run: install
 	@mkdir -p data
 	$(BIN)/awo serve
 
 test: install postgres
-	$(BIN)/ruff check bot tests benchmarks
+	$(BIN)/ruff check bot tests benchmarks tools
 	$(BIN)/mypy bot
 	$(BIN)/pytest -q
 
@@ -46,7 +46,7 @@ postgres:
 	@pg_isready -h 127.0.0.1 -p 5432
 
 lint:
-	$(BIN)/ruff check bot tests benchmarks
+	$(BIN)/ruff check bot tests benchmarks tools
 
 typecheck:
 	$(BIN)/mypy bot
@@ -55,6 +55,10 @@ bench: install
 	$(BIN)/python -m benchmarks.webhooks
 	$(BIN)/python -m benchmarks.work_order
 	$(BIN)/python -m benchmarks.fleet
+
+# Each named mutation (mutations/*.json) reintroduces a known bug in a scratch copy; its test must fail.
+mutations: install postgres
+	$(BIN)/python -m tools.mutations
 
 clean:
 	rm -rf $(VENV) node_modules tests/fixtures/node_modules data .pytest_cache
