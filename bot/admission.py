@@ -3,16 +3,38 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
+from bot.errors import BotError
 from bot.github import GitHubPort
-from bot.models import Repository, Trigger
+from bot.models import Delivery, Repository, Trigger, utcnow
+from bot.store import Load, Store
 
 WRITE_ROLES = frozenset({"admin", "maintain", "write"})
+MARKER_PREFIX = "<!-- agent-work-order:"  # every comment the bot writes starts with it (bot/report.py)
+RATE_WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
 class Refused:
     reason: str
+    tell: bool = False  # a limit a writer ran into: said on the issue, at most once per window
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Replay and flood limits; the defaults are README's."""
+
+    max_age_seconds: float = 600
+    max_waiting_per_issue: int = 2
+    per_actor_per_hour: int = 10
+    per_repo_per_hour: int = 30
+    max_pending: int = 100
+
+
+class NotAllowed(BotError):
+    """The person who asked for a work order may no longer ask for one."""
 
 
 def is_bot(trigger: Trigger) -> bool:
@@ -20,24 +42,89 @@ def is_bot(trigger: Trigger) -> bool:
     return trigger.actor_type == "Bot" or trigger.actor.lower().endswith("[bot]")
 
 
-def precheck(trigger: Trigger, repo: Repository | None) -> Refused | None:
+def carries_marker(payload: dict[str, Any]) -> bool:
+    """A comment with the bot's marker is the bot's own text (or a copy of it): never a request."""
+    comment = payload.get("comment")
+    body = comment.get("body") if isinstance(comment, dict) else None
+    return isinstance(body, str) and MARKER_PREFIX in body
+
+
+def precheck(trigger: Trigger, repo: Repository | None, payload: dict[str, Any] | None = None) -> Refused | None:
     """The checks that need no GitHub call."""
     if repo is None:
         return Refused(f"repository {trigger.repo_full_name} is not configured")
     if is_bot(trigger):
         return Refused(f"{trigger.actor} is a bot")
+    if payload is not None and carries_marker(payload):
+        return Refused("the comment carries the bot's marker")
     return None
 
 
-def permission_check(trigger: Trigger, role: str) -> Refused | None:
+def too_old(trigger: Trigger, received_at: datetime, max_age_seconds: float) -> Refused | None:
+    """A trigger whose event is older than the window when it arrived: a replayed body or a stale redelivery."""
+    if trigger.occurred_at is None:
+        return Refused("the event carries no time")
+    age = (received_at - trigger.occurred_at).total_seconds()
+    if age > max_age_seconds:
+        return Refused(f"the event is {age:.0f} s old; triggers older than {max_age_seconds:.0f} s are refused")
+    return None
+
+
+def own_login(trigger: Trigger, login: str | None) -> Refused | None:
+    if login and trigger.actor.lower() == login.lower():
+        return Refused(f"{trigger.actor} is the bot itself")
+    return None
+
+
+def permission_check(actor: str, role: str) -> Refused | None:
     if role not in WRITE_ROLES:
-        return Refused(f"{trigger.actor} has {role!r} permission; write, maintain or admin is needed")
+        return Refused(f"{actor} has {role!r} permission; write, maintain or admin is needed")
     return None
 
 
-async def admit(trigger: Trigger, repo: Repository | None, github: GitHubPort) -> Refused | None:
-    """None if the trigger may become a work order, else why not."""
-    refusal = precheck(trigger, repo)
+def over_limits(trigger: Trigger, load: Load, limits: Limits) -> Refused | None:
+    """The first limit this trigger would break, if any."""
+    if load.issue_active >= 1 + limits.max_waiting_per_issue:
+        return Refused(f"#{trigger.issue_number} already has {load.issue_active} work orders running or waiting "
+                       f"(at most 1 running and {limits.max_waiting_per_issue} waiting)", tell=True)
+    if load.actor_recent >= limits.per_actor_per_hour:
+        return Refused(f"{trigger.actor} started {load.actor_recent} work orders in the last hour "
+                       f"(the limit is {limits.per_actor_per_hour})", tell=True)
+    if load.repo_recent >= limits.per_repo_per_hour:
+        return Refused(f"{trigger.repo_full_name} started {load.repo_recent} work orders in the last hour "
+                       f"(the limit is {limits.per_repo_per_hour})", tell=True)
+    if load.pending >= limits.max_pending:
+        return Refused(f"{load.pending} work orders are waiting already (the limit is {limits.max_pending})",
+                       tell=True)
+    return None
+
+
+class Admission:
+    """Decides, for one recorded delivery's trigger, whether it becomes a work order."""
+
+    def __init__(self, store: Store, limits: Limits) -> None:
+        self.store = store
+        self.limits = limits
+
+    async def admit(
+        self, trigger: Trigger, repo: Repository | None, delivery: Delivery, github: GitHubPort
+    ) -> Refused | None:
+        """None if the trigger may become a work order, else why not. Cheap checks first."""
+        refusal = (precheck(trigger, repo, delivery.payload)
+                   or too_old(trigger, delivery.received_at, self.limits.max_age_seconds)
+                   or own_login(trigger, await github.viewer_login()))
+        if refusal is not None:
+            return refusal
+        refusal = permission_check(trigger.actor, await github.permission(trigger.repo_full_name, trigger.actor))
+        if refusal is not None:
+            return refusal
+        load = await self.store.admission_load(
+            trigger.repo_full_name, trigger.issue_number, trigger.actor, utcnow() - RATE_WINDOW)
+        return over_limits(trigger, load, self.limits)
+
+
+async def recheck(github: GitHubPort, repo_full_name: str, actor: str) -> None:
+    """At claim time: the actor must still be a writer (raises NotAllowed), or nothing runs."""
+    refusal = permission_check(actor, await github.permission(repo_full_name, actor))
     if refusal is not None:
-        return refusal
-    return permission_check(trigger, await github.permission(trigger.repo_full_name, trigger.actor))
+        raise NotAllowed(f"not run: {refusal.reason} (checked again when a worker took the work order)")

@@ -44,7 +44,14 @@ class GitHubPort(Protocol):
         ...
 
     async def get_repository(self, full_name: str) -> RepoInfo: ...
-    async def permission(self, full_name: str, login: str) -> str: ...
+    async def permission(self, full_name: str, login: str) -> str:
+        """The actor's role on the repository; "none" for a 404 or any answer that names no role."""
+        ...
+
+    async def viewer_login(self) -> str | None:
+        """The login the bot acts as (`GET /user`, asked once); None where the token cannot say (an App)."""
+        ...
+
     async def add_reaction(self, full_name: str, issue_number: int, comment_id: int | None, content: str) -> None: ...
     async def create_comment(self, full_name: str, issue_number: int, body: str) -> int: ...
     async def update_comment(self, full_name: str, comment_id: int, body: str) -> None: ...
@@ -93,6 +100,7 @@ class GitHubClient:
 
     def __init__(self, token: str, base_url: str = "https://api.github.com") -> None:
         self._token = token
+        self._viewer: tuple[str | None] | None = None  # asked once: (login,) or (None,)
         self._gh: GitHub[Any] = GitHub(
             TokenAuthStrategy(token), base_url=base_url, timeout=30, user_agent="agent-work-orders",
             http_cache=False,  # a cached GET could hide a PR or comment we just made
@@ -125,7 +133,23 @@ class GitHubClient:
             if exc.status == 404:
                 return "none"
             raise
-        return str(data.get("role_name") or data.get("permission") or "none")
+        return role_of(data)
+
+    async def viewer_login(self) -> str | None:
+        if self._viewer is None:
+            self._viewer = (await self._ask_viewer(),)
+        return self._viewer[0]
+
+    async def _ask_viewer(self) -> str | None:
+        try:
+            data = await self._call("who am I", lambda: self._gh.rest.users.async_get_authenticated())
+        except GitHubError as exc:
+            if exc.status in (401, 403, 404):  # an App or Actions token has no user; its login ends in [bot]
+                log.info("GET /user answered %s: the bot's own login is unknown", exc.status)
+                return None
+            raise
+        login = data.get("login") if isinstance(data, dict) else None
+        return str(login) if login else None
 
     async def add_reaction(self, full_name: str, issue_number: int, comment_id: int | None, content: str) -> None:
         owner, name = _split(full_name)
@@ -174,6 +198,14 @@ class GitHubClient:
         data = await self._call("open pull request", lambda: pulls.async_create(
             owner, name, title=title, head=head, base=base, body=body, draft=draft))
         return _pull(data)
+
+
+def role_of(data: object) -> str:
+    """The role a permission answer names; anything unexpected is "none", never write."""
+    if not isinstance(data, dict):
+        return "none"
+    role = data.get("role_name") or data.get("permission")
+    return role if isinstance(role, str) and role else "none"
 
 
 def _pull(data: dict[str, Any]) -> PullRequest:

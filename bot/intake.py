@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from bot.admission import Refused, admit
+from bot.admission import MARKER_PREFIX, Admission, Limits, Refused
 from bot.errors import Conflict, GitHubError, StoreUnavailable
 from bot.github import GitHubPort
 from bot.models import Delivery, Ignored, Repository, Trigger, WorkOrder
@@ -27,6 +27,7 @@ def work_order_for(trigger: Trigger, repo: Repository, delivery_id: str, max_att
         trigger_actor=trigger.actor,
         trigger_comment_id=trigger.comment_id,
         delivery_id=delivery_id,
+        trigger_key=trigger.trigger_key or None,
         max_attempts=max_attempts,
         metadata={
             "event": f"{trigger.event}.{trigger.action}",
@@ -47,6 +48,7 @@ class Intake:
     def __init__(
         self, store: Store, github: GitHubPort | None, rules: TriggerRules, max_attempts: int,
         on_queued: Callable[[], None] = lambda: None, secrets: tuple[str, ...] = (),
+        limits: Limits = Limits(),  # noqa: B008 - frozen
     ) -> None:
         self.store = store
         self.github = github
@@ -54,6 +56,7 @@ class Intake:
         self.max_attempts = max_attempts
         self.on_queued = on_queued
         self.secrets = secrets
+        self.admission = Admission(store, limits)
         self.queue: asyncio.Queue[Delivery] = asyncio.Queue()
         # by delivery id: work orders created here whose delivery is not marked yet; a retry resumes, not redoes
         self.queued: dict[str, WorkOrder] = {}
@@ -94,15 +97,30 @@ class Intake:
         repo = await repository_for(self.store, routed.repo_full_name)
         if self.github is None:
             return "refused: no GitHub credentials are configured"
-        refusal = await admit(routed, repo, self.github)
+        refusal = await self.admission.admit(routed, repo, delivery, self.github)
         if isinstance(refusal, Refused) or repo is None:
+            if refusal is not None and refusal.tell:
+                await self._tell(routed, refusal)
             return f"refused: {refusal.reason if refusal else 'not configured'}"
         return await self._queue(routed, repo, delivery.delivery_id)
+
+    async def _tell(self, trigger: Trigger, refusal: Refused) -> None:
+        """Say a limit on the issue once per window, whoever (of several receivers) notices it first."""
+        assert self.github is not None
+        window = self.admission.limits.max_age_seconds
+        if not await self.store.note_refusal(trigger.repo_full_name, trigger.issue_number, window):
+            return
+        body = (f"{MARKER_PREFIX}refusal -->\n⏸️ @{trigger.actor}, this request was not queued: {refusal.reason}. "
+                f"Further refusals on this issue in the next {window / 60:.0f} minutes are not announced.")
+        try:
+            await self.github.create_comment(trigger.repo_full_name, trigger.issue_number, body)
+        except GitHubError as exc:
+            log.warning("#%d: could not say the refusal on GitHub: %s", trigger.issue_number, exc)
 
     async def _queue(self, trigger: Trigger, repo: Repository, delivery_id: str) -> str:
         work_order = self.queued.get(delivery_id) or await self._create(trigger, repo, delivery_id)
         if work_order is None:
-            return "duplicate: a work order for this delivery exists"
+            return "duplicate: a work order for this delivery or trigger exists"
         await self._announce(trigger, work_order, delivery_id)
         return f"queued {work_order.id}"
 

@@ -53,6 +53,10 @@ class Trigger(BaseModel):
     actor_type: str = "User"
     comment_id: int | None = None
     installation_id: int | None = None
+    # What the trigger is, whatever delivery carried it: a replayed body maps to the same key.
+    trigger_key: str = ""
+    # When it happened on GitHub (the comment's creation, the last update), for the age window.
+    occurred_at: datetime | None = None
 
 
 class Ignored(BaseModel):
@@ -111,6 +115,7 @@ class WorkOrder(BaseModel):
     trigger_actor: str | None = None
     trigger_comment_id: int | None = None
     delivery_id: str | None = None
+    trigger_key: str | None = None
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
     attempt: int = 0

@@ -9,6 +9,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 
 from bot import process
+from bot.admission import Limits as AdmissionLimits
 from bot.agent import AgentRunner, ClaudeCli, agent_env
 from bot.checkout import Checkout, Identity
 from bot.github import GitHubClient, GitHubPort
@@ -52,6 +53,11 @@ def secret_values(settings: Settings) -> tuple[str, ...]:
               settings.database_url, settings.supabase_service_key]
     plain = [v.get_secret_value() for v in values if v is not None]
     return tuple(plain + [v for k, v in settings.agent_env.items() if "KEY" in k or "TOKEN" in k])
+
+
+def admission_limits(settings: Settings) -> AdmissionLimits:
+    return AdmissionLimits(settings.trigger_max_age_seconds, settings.max_waiting_per_issue,
+                           settings.rate_limit_per_actor, settings.rate_limit_per_repo, settings.max_pending)
 
 
 def build_services(settings: Settings, store: Store, github: GitHubPort | None) -> Services:
@@ -121,5 +127,5 @@ def build_runtime(
         worker = Worker(services, config)
     rules = TriggerRules(settings.trigger_phrase, settings.trigger_label)
     intake = Intake(store, github, rules, settings.max_attempts, worker.notify if worker else lambda: None,
-                    secrets=services.secrets)
+                    secrets=services.secrets, limits=admission_limits(settings))
     return Runtime(settings, store, github, services, intake, worker)

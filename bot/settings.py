@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     agent_env: dict[str, str] = Field(default_factory=dict, exclude=True)
     api_token: SecretStr | None = Field(None, validation_alias="AWO_API_TOKEN")
     bot_email: str = Field("agent-work-orders@users.noreply.github.com", validation_alias="AWO_BOT_EMAIL")
+    # Replay and flood limits (admission): a trigger's age, an issue's queue, rates per actor and repository.
+    trigger_max_age_seconds: float = Field(600, validation_alias="AWO_TRIGGER_MAX_AGE_SECONDS", gt=0)
+    max_waiting_per_issue: int = Field(2, validation_alias="AWO_MAX_WAITING_PER_ISSUE", ge=0)
+    rate_limit_per_actor: int = Field(10, validation_alias="AWO_RATE_LIMIT_PER_ACTOR", ge=1)
+    rate_limit_per_repo: int = Field(30, validation_alias="AWO_RATE_LIMIT_PER_REPO", ge=1)
+    max_pending: int = Field(100, validation_alias="AWO_MAX_PENDING", ge=1)
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod

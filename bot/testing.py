@@ -21,6 +21,7 @@ class FakeGitHub:
     reactions: list[tuple[str, int, int | None, str]] = field(default_factory=list)
     pulls: list[tuple[str, PullRequest, dict[str, object]]] = field(default_factory=list)
     token: str | None = None
+    login: str | None = "awo-bot"  # GET /user's answer; None as for an App token
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     def git_token(self) -> str | None:
@@ -33,6 +34,9 @@ class FakeGitHub:
 
     async def permission(self, full_name: str, login: str) -> str:
         return self.permissions.get(login, "none")
+
+    async def viewer_login(self) -> str | None:
+        return self.login
 
     async def add_reaction(self, full_name: str, issue_number: int, comment_id: int | None, content: str) -> None:
         self.reactions.append((full_name, issue_number, comment_id, content))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.models import Ignored, Trigger
@@ -38,6 +39,7 @@ def request_after(phrase: str, text: str | None) -> str | None:
 
 def _trigger(event: str, payload: Payload, request: str, comment: Payload | None = None) -> Trigger:
     issue, repo, sender = payload["issue"], payload["repository"], payload.get("sender") or {}
+    moment = str((comment or issue).get("created_at" if comment else "updated_at") or "")
     return Trigger(
         event=event,
         action=str(payload.get("action", "")),
@@ -55,7 +57,27 @@ def _trigger(event: str, payload: Payload, request: str, comment: Payload | None
         actor_type=sender.get("type") or "User",
         comment_id=int(comment["id"]) if comment else None,
         installation_id=(payload.get("installation") or {}).get("id"),
+        trigger_key=_trigger_key(payload, comment, moment),
+        occurred_at=_moment(moment),
     )
+
+
+def _trigger_key(payload: Payload, comment: Payload | None, moment: str) -> str:
+    """What the trigger is: a comment by its id; an issue event by issue, action, label and event time."""
+    repo = str(payload["repository"]["full_name"]).lower()
+    if comment is not None:
+        return f"{repo}:comment:{int(comment['id'])}"
+    label = str((payload.get("label") or {}).get("name", "")).lower()
+    return f"{repo}#{int(payload['issue']['number'])}:{payload.get('action', '')}:{label}:{moment}"
+
+
+def _moment(text: str) -> datetime | None:
+    """GitHub's ISO 8601 time (`2019-05-15T15:20:21Z`); None when absent or unreadable."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def on_issue_labeled(payload: Payload, rules: TriggerRules) -> Trigger | Ignored:

@@ -10,6 +10,7 @@ import socket
 from collections.abc import Awaitable
 from dataclasses import dataclass
 
+from bot.admission import recheck
 from bot.errors import LeaseLost, StoreUnavailable
 from bot.models import Status, WorkOrder
 from bot.pipeline import Pipeline, Run, Services
@@ -108,6 +109,7 @@ class Worker:
     async def _execute(self, run: Run, heartbeat: asyncio.Task[None]) -> WorkOrder:
         status, error = Status.COMPLETED, None
         try:
+            await self._still_allowed(run.work_order)
             await self.pipeline.execute(run)
         except (LeaseLost, StoreUnavailable) as exc:
             return self._abandon(run, exc)
@@ -124,6 +126,11 @@ class Worker:
             return await self._finish(run, status, error)
         except (LeaseLost, StoreUnavailable) as exc:
             return self._abandon(run, exc)
+
+    async def _still_allowed(self, work_order: WorkOrder) -> None:
+        """Permission is asked again at claim time: a writer demoted while the work order waited gets nothing."""
+        if self.s.github is not None and work_order.trigger_actor and work_order.repo_full_name:
+            await recheck(self.s.github, work_order.repo_full_name, work_order.trigger_actor)
 
     def _abandon(self, run: Run, reason: Exception) -> WorkOrder:
         """Leave the work order to whoever holds (or next takes) its lease; nothing is recorded twice."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,20 @@ def example(event: str, action: str | None = None, **edits: Any) -> dict[str, An
     """A deep copy of the first real payload for (event, action), with dotted-path edits applied."""
     for payload in _examples()[event]:
         if action is None or payload.get("action") == action:
-            edited = copy.deepcopy(payload)
+            edited = _delivered_now(copy.deepcopy(payload))
             for path, value in edits.items():
                 _set(edited, path.split("__"), value)
             return edited
     raise KeyError(f"no example for {event}.{action}")
+
+
+def _delivered_now(payload: dict[str, Any]) -> dict[str, Any]:
+    """GitHub sends an event as it happens: the times admission's age window reads are now, unless edited."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for part, field in (("issue", "updated_at"), ("comment", "created_at"), ("comment", "updated_at")):
+        if isinstance(payload.get(part), dict) and field in payload[part]:
+            payload[part][field] = stamp
+    return payload
 
 
 def _set(target: dict[str, Any], keys: list[str], value: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from bot.models import Delivery, Repository, Status, Step, WorkOrder
@@ -13,6 +14,16 @@ class StoreHealth:
     status: str  # "healthy" or "unhealthy"
     tables_exist: bool
     hint: str | None = None
+
+
+@dataclass(frozen=True)
+class Load:
+    """How busy the queue is around one trigger: what admission's limits are checked against."""
+
+    issue_active: int  # pending or running on this issue or PR
+    actor_recent: int  # created for this actor since the given time
+    repo_recent: int  # created on this repository since the given time
+    pending: int  # pending everywhere
 
 
 class Store(Protocol):
@@ -63,6 +74,14 @@ class Store(Protocol):
 
     async def wait_for_work(self, timeout: float) -> None:
         """Return when new work may be waiting (a notification), or after `timeout` seconds."""
+        ...
+
+    async def admission_load(self, repo_full_name: str, issue_number: int, actor: str, since: datetime) -> Load:
+        """The counts admission's limits need, in one round trip (it runs on every trigger)."""
+        ...
+
+    async def note_refusal(self, repo_full_name: str, issue_number: int, window_seconds: float) -> bool:
+        """True for the one caller that may say a refusal on this issue now; remembered for the window."""
         ...
 
     async def add_step(self, step: Step) -> None: ...

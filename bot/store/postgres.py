@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any, LiteralString, cast
 
 import psycopg
@@ -16,7 +17,7 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from bot.errors import Conflict, LeaseLost, NotFound, StoreUnavailable
 from bot.models import WORK_ORDER_MUTABLE, Delivery, Repository, Status, Step, WorkOrder, utcnow
-from bot.store import StoreHealth
+from bot.store import Load, StoreHealth
 from bot.store.queries import load
 from bot.store.remote import CHANNEL, MIGRATE_HINT, REPOSITORY_MUTABLE, checked, is_uuid, jsonable, repository_from
 from bot.store.rows import JSON_FIELDS, from_row, to_cell, to_row
@@ -212,6 +213,17 @@ class PostgresStore:
 
     async def fail_exhausted(self) -> list[WorkOrder]:
         return [from_row(WorkOrder, r) for r in await self._all(Q["fail_exhausted"])]
+
+    # admission
+
+    async def admission_load(self, repo_full_name: str, issue_number: int, actor: str, since: datetime) -> Load:
+        params = {"repo": repo_full_name, "issue": issue_number, "actor": actor, "since": since}
+        row = _present(await self._one(Q["admission_load"], params))
+        return Load(int(row["issue_active"]), int(row["actor_recent"]), int(row["repo_recent"]), int(row["pending"]))
+
+    async def note_refusal(self, repo_full_name: str, issue_number: int, window_seconds: float) -> bool:
+        params = {"repo": repo_full_name, "issue": issue_number, "window": float(window_seconds)}
+        return bool(_present(await self._one(Q["note_refusal"], params))["say"])
 
     # steps
 

@@ -8,13 +8,13 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.errors import Conflict, LeaseLost, NotFound, StoreUnavailable
 from bot.models import WORK_ORDER_MUTABLE, Delivery, Repository, Status, Step, WorkOrder, utcnow
-from bot.store import StoreHealth
+from bot.store import Load, StoreHealth
 from bot.store.queries import load
 from bot.store.remote import REPOSITORY_MUTABLE, checked
 from bot.store.rows import from_row, iso, to_cell, to_row
@@ -46,6 +46,9 @@ class SqliteStore:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
         conn.executescript(Q["schema"])
+        if "trigger_key" not in {row[1] for row in conn.execute("PRAGMA table_info(archon_agent_work_orders)")}:
+            conn.execute(Q["add_trigger_key"])  # a database made before the column existed
+        conn.executescript(Q["security_indexes"])
         return conn
 
     async def close(self) -> None:
@@ -140,7 +143,7 @@ class SqliteStore:
             try:
                 _insert(conn, WORK_ORDERS, to_row(work_order))
             except sqlite3.IntegrityError as exc:
-                raise Conflict(f"work order {work_order.id} or its delivery exists already") from exc
+                raise Conflict(f"work order {work_order.id}, its delivery or its trigger exists already") from exc
 
         await self._run(insert)
         return work_order
@@ -210,6 +213,19 @@ class SqliteStore:
     async def wait_for_work(self, timeout: float) -> None:
         """SQLite has no notifications: in one process intake wakes the worker directly; others poll."""
         await asyncio.sleep(timeout)
+
+    # admission
+
+    async def admission_load(self, repo_full_name: str, issue_number: int, actor: str, since: datetime) -> Load:
+        params = {"repo": repo_full_name, "issue": issue_number, "actor": actor, "since": iso(since)}
+        row = await self._run(lambda c: c.execute(Q["admission_load"], params).fetchone())
+        return Load(*(int(v) for v in row))
+
+    async def note_refusal(self, repo_full_name: str, issue_number: int, window_seconds: float) -> bool:
+        now = utcnow()
+        params = {"repo": repo_full_name, "issue": issue_number, "now": iso(now),
+                  "cutoff": iso(now - timedelta(seconds=window_seconds))}
+        return await self._run(lambda c: c.execute(Q["note_refusal"], params).rowcount == 1)
 
     # steps
 

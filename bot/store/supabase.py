@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
@@ -11,7 +12,7 @@ from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 from bot.errors import Conflict, LeaseLost, NotFound, StoreUnavailable
 from bot.models import WORK_ORDER_MUTABLE, Delivery, Repository, Status, Step, WorkOrder, utcnow
-from bot.store import StoreHealth
+from bot.store import Load, StoreHealth
 from bot.store.remote import MIGRATE_HINT, REPOSITORY_MUTABLE, checked, is_uuid, jsonable, repository_from
 from bot.store.rows import from_row
 
@@ -172,6 +173,19 @@ class SupabaseStore:
             return from_row(WorkOrder, rows[0])
         await self.get_work_order(work_order_id)
         raise LeaseLost(f"work order {work_order_id} is no longer leased by {owner}")
+
+    # admission
+
+    async def admission_load(self, repo_full_name: str, issue_number: int, actor: str, since: datetime) -> Load:
+        params = {"p_repo_full_name": repo_full_name, "p_issue_number": issue_number, "p_actor": actor,
+                  "p_since": since.isoformat()}
+        row = _only(await _data(self.client.rpc("archon_agent_work_order_admission_load", params)), "admission load")
+        return Load(int(row["issue_active"]), int(row["actor_recent"]), int(row["repo_recent"]), int(row["pending"]))
+
+    async def note_refusal(self, repo_full_name: str, issue_number: int, window_seconds: float) -> bool:
+        params = {"p_repo_full_name": repo_full_name, "p_issue_number": issue_number,
+                  "p_window_seconds": float(window_seconds)}
+        return bool(await _data(self.client.rpc("archon_agent_work_order_note_refusal", params)))
 
     # steps
 

@@ -134,9 +134,10 @@ class Stack:
                        **edits)
 
     def comment_payload(self, number: int, body: str, login: str, kind: str = "User") -> dict[str, Any]:
+        # every comment GitHub sends has its own id (the bot deduplicates comment triggers by it)
         return example("issue_comment", "created", issue__number=number, issue__title=f"Issue {number}",
                        comment__body=body, comment__user__login=login, sender__login=login, sender__type=kind,
-                       repository__clone_url=str(self.remote))
+                       comment__id=time.monotonic_ns() % 2**40, repository__clone_url=str(self.remote))
 
     def configure_repo(self) -> dict[str, Any]:
         response = self.http.post("/api/agent-work-orders/repositories",

@@ -194,7 +194,10 @@ class Fleet:
             "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": self.github.url,
             "CLAUDE_CLI_PATH": str(fake_cli(self.root, agent_sleep)),
             "AWO_LEASE_SECONDS": f"{self.lease_seconds:g}", "AWO_POLL_SECONDS": f"{self.poll_seconds:g}",
-            "AWO_STEP_TIMEOUT_SECONDS": "120", "LOG_LEVEL": "INFO", **extra,
+            "AWO_STEP_TIMEOUT_SECONDS": "120", "LOG_LEVEL": "INFO",
+            # one person labels hundreds of issues here on purpose: the flood limits are not under test
+            "AWO_RATE_LIMIT_PER_ACTOR": "100000", "AWO_RATE_LIMIT_PER_REPO": "100000", "AWO_MAX_PENDING": "100000",
+            **extra,
         }
 
     def spawn(self, name: str, argv: list[str], agent_sleep: float, extra: dict[str, str]) -> Proc:

@@ -21,7 +21,7 @@ from bot.migrate import apply_migrations
 ADMIN_URL = os.environ.get("AWO_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TABLES = (
     "archon_agent_work_order_steps", "archon_agent_work_orders",
-    "archon_configured_repositories", "archon_agent_work_order_deliveries",
+    "archon_configured_repositories", "archon_agent_work_order_deliveries", "archon_agent_work_order_notices",
 )
 
 

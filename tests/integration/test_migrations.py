@@ -23,7 +23,8 @@ EXPECTED_INDEXES = {
     "archon_agent_work_orders": {
         "archon_agent_work_orders_pkey", "idx_agent_work_orders_status", "idx_agent_work_orders_created_at",
         "idx_agent_work_orders_repository", "idx_agent_work_orders_metadata", "idx_agent_work_orders_issue",
-        "idx_agent_work_orders_runnable", "idx_agent_work_orders_delivery",
+        "idx_agent_work_orders_runnable", "idx_agent_work_orders_delivery", "idx_agent_work_orders_trigger_key",
+        "idx_agent_work_orders_actor_recent", "idx_agent_work_orders_repo_recent",
     },
     "archon_agent_work_order_steps": {
         "archon_agent_work_order_steps_pkey", "idx_agent_work_order_steps_work_order_id",
@@ -34,6 +35,7 @@ EXPECTED_INDEXES = {
         "idx_agent_work_order_deliveries_received_at", "idx_agent_work_order_deliveries_repository",
     },
     "archon_agent_work_order_migrations": {"archon_agent_work_order_migrations_pkey"},
+    "archon_agent_work_order_notices": {"archon_agent_work_order_notices_pkey"},
 }
 SEED_TABLES = ("archon_configured_repositories", "archon_agent_work_orders", "archon_agent_work_order_steps")
 SUPABASE_ROLES = ("anon", "authenticated", "service_role")
@@ -135,7 +137,8 @@ def test_the_seed_verification_queries_list_every_table_and_index(database: str)
     tables = query(database, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
                              "AND table_name LIKE 'archon_agent_work_order%' ORDER BY table_name")
     assert [t for (t,) in tables] == ["archon_agent_work_order_deliveries", "archon_agent_work_order_migrations",
-                                      "archon_agent_work_order_steps", "archon_agent_work_orders"]
+                                      "archon_agent_work_order_notices", "archon_agent_work_order_steps",
+                                      "archon_agent_work_orders"]
     for table, expected in EXPECTED_INDEXES.items():
         indexes = query(database, "SELECT indexname FROM pg_indexes WHERE tablename = %(t)s", {"t": table})
         assert {i for (i,) in indexes} == expected, table
@@ -185,18 +188,102 @@ def test_a_seed_installation_is_upgraded_in_place(database: str) -> None:
         ("completed", 0, 3, "", {"github_issue_number": "4"})]
 
 
-def test_on_supabase_signed_in_users_see_rows_and_anonymous_users_do_not(database: str) -> None:
+def test_on_supabase_only_the_service_role_sees_rows(database: str) -> None:
     execute(database, SUPABASE_LIKE)
     migrate(database)
     run_raw(database, *migration_files())
     execute(database, ROWS)
     tables = (*SEED_TABLES, "archon_agent_work_order_deliveries")
-    assert all(as_role(database, "authenticated", f"SELECT count(*) FROM {t}") == [(1,)] for t in tables)
-    assert all(as_role(database, "anon", f"SELECT count(*) FROM {t}") == [(0,)] for t in tables)
     assert all(as_role(database, "service_role", f"SELECT count(*) FROM {t}", jwt_role="service_role") == [(1,)]
                for t in tables)
     for table in SEED_TABLES:
-        assert query(database, "SELECT count(*) FROM pg_policies WHERE tablename = %(t)s", {"t": table}) == [(2,)]
+        policies = query(database, "SELECT policyname FROM pg_policies WHERE tablename = %(t)s", {"t": table})
+        assert [p for (p,) in policies] == [f"Allow service role full access to {table}"[:63]]
+
+
+# What a signed-in user of the Supabase project tried: read private issue text and raw deliveries, queue
+# work with an attacker's clone URL or a `../` id, push to main, change configured repositories, claim work.
+ATTACKS = [
+    "SELECT * FROM archon_agent_work_orders",
+    "SELECT * FROM archon_agent_work_order_steps",
+    "SELECT * FROM archon_agent_work_order_deliveries",
+    "SELECT * FROM archon_configured_repositories",
+    "SELECT * FROM archon_agent_work_order_notices",
+    "SELECT * FROM archon_agent_work_order_migrations",
+    "INSERT INTO archon_agent_work_orders (agent_work_order_id, repository_url, sandbox_identifier, status, "
+    "metadata) VALUES ('../../etc', 'https://github.com/octo/repo', 's', 'pending', "
+    "'{\"clone_url\": \"http://attacker.test/x.git\"}')",
+    "UPDATE archon_agent_work_orders SET git_branch_name = 'main', "
+    "metadata = '{\"clone_url\": \"http://attacker.test/x.git\"}'",
+    "DELETE FROM archon_agent_work_order_steps",
+    "INSERT INTO archon_configured_repositories (repository_url) VALUES ('https://github.com/attacker/x')",
+    "UPDATE archon_configured_repositories SET default_branch = 'attacker'",
+    "DELETE FROM archon_configured_repositories",
+    "INSERT INTO archon_agent_work_order_deliveries (delivery_id, event) VALUES ('forged', 'issues')",
+    "SELECT agent_work_order_id FROM archon_agent_work_order_claim('w1', 60)",
+    "SELECT archon_agent_work_order_heartbeat('wo-1', 'w1', 60)",
+    "SELECT * FROM archon_agent_work_order_finish('wo-1', 'w1', 'completed', '{}')",
+    "SELECT * FROM archon_agent_work_order_fail_exhausted()",
+    "SELECT * FROM archon_agent_work_order_admission_load('octo/repo', 1, 'a', now())",
+    "SELECT archon_agent_work_order_note_refusal('octo/repo', 1, 60)",
+]
+
+
+@pytest.mark.parametrize("role", ["authenticated", "anon"])
+def test_on_supabase_signed_in_and_anonymous_users_touch_nothing(database: str, role: str) -> None:
+    execute(database, SUPABASE_LIKE)
+    migrate(database)
+    execute(database, ROWS)
+    for attack in ATTACKS:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            as_role(database, role, attack, jwt_role=role)
+    assert query(database, "SELECT agent_work_order_id, status, git_branch_name, metadata "
+                           "FROM archon_agent_work_orders") == [("wo-1", "pending", None, {})]
+    assert query(database, "SELECT repository_url, default_branch FROM archon_configured_repositories") == [
+        ("https://github.com/octo/repo", None)]
+    assert query(database, "SELECT delivery_id FROM archon_agent_work_order_deliveries") == [("d-1",)]
+
+
+def test_on_supabase_no_privilege_is_left_to_signed_in_users_even_after_pasting_the_seed_again(
+    database: str,
+) -> None:
+    execute(database, SUPABASE_LIKE)
+    migrate(database)
+    run_raw(database, *migration_files()[:5])  # the seed's files re-create their policies for `authenticated`
+    granted = query(database, """
+        SELECT table_name, privilege_type FROM information_schema.role_table_grants
+        WHERE grantee IN ('anon', 'authenticated', 'PUBLIC')
+          AND (table_name LIKE 'archon_agent_work_order%%' OR table_name = 'archon_configured_repositories')""")
+    assert granted == []
+    functions = query(database, """
+        SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.proname LIKE 'archon_agent_work_order%%'
+          AND (has_function_privilege('authenticated', p.oid, 'EXECUTE')
+               OR has_function_privilege('anon', p.oid, 'EXECUTE'))""")
+    assert functions == []
+    assert as_role(database, "service_role", "SELECT count(*) FROM archon_agent_work_orders",
+                   jwt_role="service_role") == [(0,)]
+
+
+def test_without_supabase_the_security_migration_applies_and_reapplies(database: str) -> None:
+    migrate(database)
+    security = MIGRATIONS_DIR / "007_agent_work_orders_security.sql"
+    run_raw(database, security, security)
+    execute(database, ROWS)
+    assert query(database, "SELECT * FROM archon_agent_work_order_admission_load('x', 1, 'a', now())") == [
+        (0, 0, 0, 1)]
+
+
+def test_the_readme_regrant_restores_the_seed_access(database: str) -> None:
+    readme = (MIGRATIONS_DIR / "README.md").read_text()
+    regrant = readme.split("### Undo migration 007", 1)[1].split("```sql", 1)[1].split("```", 1)[0]
+    execute(database, SUPABASE_LIKE)
+    migrate(database)
+    execute(database, ROWS)
+    execute(database, regrant)
+    assert as_role(database, "authenticated", "SELECT count(*) FROM archon_agent_work_orders") == [(1,)]
+    assert as_role(database, "authenticated", "SELECT count(*) FROM archon_agent_work_order_deliveries") == [(1,)]
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        as_role(database, "anon", "SELECT count(*) FROM archon_agent_work_orders")
 
 
 def test_on_supabase_only_the_service_role_runs_the_queue(database: str) -> None:

@@ -265,3 +265,47 @@ async def test_one_work_order_per_delivery(store: Store) -> None:
 
 async def test_waiting_for_work_returns_within_its_timeout(store: Store) -> None:
     await asyncio.wait_for(store.wait_for_work(0.05), timeout=5)
+
+
+# admission: replays, counts, refusal notices
+
+
+async def test_one_work_order_per_trigger_whatever_its_delivery(store: Store) -> None:
+    key = "octo/repo:comment:2345678901"
+    await store.create_work_order(order(1, issue=5, delivery_id="d-1", trigger_key=key))
+    for n, delivery in enumerate(("d-2", "d-3", "d-4"), start=2):
+        with pytest.raises(Conflict):
+            await store.create_work_order(order(n, issue=5, delivery_id=delivery, trigger_key=key))
+    await store.create_work_order(order(5, issue=5, delivery_id="d-5", trigger_key="octo/repo:comment:2"))
+    await store.create_work_order(order(6, issue=5))
+    await store.create_work_order(order(7, issue=5))  # manual work orders carry no trigger
+    assert sorted(w.id for w in await store.list_work_orders()) == ["wo-0001", "wo-0005", "wo-0006", "wo-0007"]
+    assert (await store.get_work_order("wo-0001")).trigger_key == key
+
+
+async def test_admission_load_counts_the_issue_the_actor_the_repository_and_all_pending(store: Store) -> None:
+    now = datetime.now(UTC)
+    recent = {"created_at": now - timedelta(minutes=5)}
+    await create(
+        store,
+        order(1, issue=7, trigger_actor="alice", **recent),
+        order(2, issue=7, trigger_actor="bob", **recent),
+        order(3, issue=7, trigger_actor="alice", status=Status.COMPLETED, **recent),
+        order(4, issue=8, trigger_actor="alice", created_at=now - timedelta(hours=2)),
+        order(5, issue=9, trigger_actor="alice", repository_url="https://github.com/octo/other",
+              repo_full_name="octo/other", **recent),
+    )
+    await store.claim("w1", 60)  # wo-0004, the oldest: running now, still active on #8
+    load = await store.admission_load("octo/repo", 7, "alice", now - timedelta(hours=1))
+    assert (load.issue_active, load.actor_recent, load.repo_recent, load.pending) == (2, 3, 3, 3)
+    assert (await store.admission_load("octo/repo", 8, "carol", now - timedelta(hours=1))).issue_active == 1
+
+
+async def test_a_refusal_is_said_once_per_issue_per_window(store: Store) -> None:
+    assert await store.note_refusal("octo/repo", 7, 600) is True
+    assert await store.note_refusal("octo/repo", 7, 600) is False
+    assert await store.note_refusal("octo/repo", 8, 600) is True
+    assert await store.note_refusal("octo/other", 7, 600) is True
+    await asyncio.sleep(0.05)
+    assert await store.note_refusal("octo/repo", 7, 0.01) is True  # the window has passed
+    assert await store.note_refusal("octo/repo", 7, 600) is False

@@ -247,3 +247,32 @@ async def test_all_tables_present_is_healthy(store: SupabaseStore, api: respx.Mo
     health = await store.health()
     assert (health.status, health.tables_exist, health.hint) == ("healthy", True, None)
     assert all(params(route) == {"select": "*", "limit": "1"} for route in routes)
+
+
+# admission: RPC
+
+
+async def test_admission_load_calls_its_function_once(store: SupabaseStore, api: respx.MockRouter) -> None:
+    route = api.post("/rpc/archon_agent_work_order_admission_load").respond(
+        200, json=[{"issue_active": 3, "actor_recent": 4, "repo_recent": 5, "pending": 6}])
+    since = datetime(2025, 1, 1, tzinfo=UTC)
+    load = await store.admission_load("octo/repo", 7, "octocat", since)
+    assert (load.issue_active, load.actor_recent, load.repo_recent, load.pending) == (3, 4, 5, 6)
+    assert body(route) == {"p_repo_full_name": "octo/repo", "p_issue_number": 7, "p_actor": "octocat",
+                           "p_since": "2025-01-01T00:00:00+00:00"}
+
+
+async def test_note_refusal_returns_what_the_function_answers(store: SupabaseStore, api: respx.MockRouter) -> None:
+    route = api.post("/rpc/archon_agent_work_order_note_refusal").mock(
+        side_effect=[httpx.Response(200, json=True), httpx.Response(200, json=False)])
+    assert await store.note_refusal("octo/repo", 7, 600) is True
+    assert await store.note_refusal("octo/repo", 7, 600) is False
+    assert body(route) == {"p_repo_full_name": "octo/repo", "p_issue_number": 7, "p_window_seconds": 600.0}
+
+
+async def test_a_replayed_trigger_is_a_conflict(store: SupabaseStore, api: respx.MockRouter) -> None:
+    duplicate = {"code": "23505", "details": "Key (trigger_key)=(octo/repo:comment:1) already exists.",
+                 "hint": None, "message": "duplicate key value violates unique constraint"}
+    api.post("/archon_agent_work_orders").respond(409, json=duplicate)
+    with pytest.raises(Conflict, match="trigger_key"):
+        await store.create_work_order(WorkOrder(repository_url="https://github.com/octo/repo", trigger_key="k"))

@@ -27,7 +27,9 @@ SELECT to_regclass('archon_configured_repositories') IS NOT NULL
    AND to_regclass('archon_agent_work_orders') IS NOT NULL
    AND to_regclass('archon_agent_work_order_steps') IS NOT NULL
    AND to_regclass('archon_agent_work_order_deliveries') IS NOT NULL
-   AND to_regprocedure('archon_agent_work_order_claim(text, double precision)') IS NOT NULL AS ready
+   AND to_regprocedure('archon_agent_work_order_claim(text, double precision)') IS NOT NULL
+   AND to_regprocedure('archon_agent_work_order_admission_load(text, integer, text, timestamptz)') IS NOT NULL
+   AS ready
 
 -- name: listen
 LISTEN agent_work_orders
@@ -85,3 +87,9 @@ SELECT * FROM archon_agent_work_order_fail_exhausted()
 
 -- name: list_steps
 SELECT * FROM archon_agent_work_order_steps WHERE agent_work_order_id = %(id)s ORDER BY step_order, executed_at
+
+-- name: admission_load
+SELECT * FROM archon_agent_work_order_admission_load(%(repo)s, %(issue)s, %(actor)s, %(since)s)
+
+-- name: note_refusal
+SELECT archon_agent_work_order_note_refusal(%(repo)s, %(issue)s, %(window)s) AS say

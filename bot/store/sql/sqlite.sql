@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS archon_agent_work_orders (
     trigger_actor TEXT,
     trigger_comment_id INTEGER,
     delivery_id TEXT,
+    trigger_key TEXT,
     lease_owner TEXT,
     lease_expires_at TEXT,
     attempt INTEGER NOT NULL DEFAULT 0,
@@ -79,6 +80,36 @@ CREATE TABLE IF NOT EXISTS archon_agent_work_order_deliveries (
 );
 CREATE INDEX IF NOT EXISTS idx_agent_work_order_deliveries_unprocessed
     ON archon_agent_work_order_deliveries (received_at) WHERE processed_at IS NULL;
+CREATE TABLE IF NOT EXISTS archon_agent_work_order_notices (
+    repo_full_name TEXT NOT NULL,
+    issue_number INTEGER NOT NULL,
+    said_at TEXT NOT NULL,
+    PRIMARY KEY (repo_full_name, issue_number)
+);
+
+-- name: add_trigger_key
+ALTER TABLE archon_agent_work_orders ADD COLUMN trigger_key TEXT
+
+-- name: security_indexes
+CREATE UNIQUE INDEX IF NOT EXISTS idx_agent_work_orders_trigger_key
+    ON archon_agent_work_orders (trigger_key) WHERE trigger_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS idx_agent_work_orders_actor_recent ON archon_agent_work_orders (trigger_actor, created_at);
+CREATE INDEX IF NOT EXISTS idx_agent_work_orders_repo_recent ON archon_agent_work_orders (repo_full_name, created_at);
+
+-- name: admission_load
+SELECT
+    (SELECT count(*) FROM archon_agent_work_orders
+     WHERE repo_full_name = :repo AND issue_number = :issue AND status IN ('pending', 'running')) AS issue_active,
+    (SELECT count(*) FROM archon_agent_work_orders WHERE trigger_actor = :actor AND created_at >= :since)
+        AS actor_recent,
+    (SELECT count(*) FROM archon_agent_work_orders WHERE repo_full_name = :repo AND created_at >= :since)
+        AS repo_recent,
+    (SELECT count(*) FROM archon_agent_work_orders WHERE status = 'pending') AS pending
+
+-- name: note_refusal
+INSERT INTO archon_agent_work_order_notices (repo_full_name, issue_number, said_at) VALUES (:repo, :issue, :now)
+ON CONFLICT (repo_full_name, issue_number) DO UPDATE SET said_at = excluded.said_at
+WHERE archon_agent_work_order_notices.said_at < :cutoff
 
 -- name: insert_delivery
 INSERT OR IGNORE INTO archon_agent_work_order_deliveries
