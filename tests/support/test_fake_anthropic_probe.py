@@ -204,7 +204,7 @@ def test_api_error_fails_fast(
     assert result["is_error"] is True and result["api_error_status"] == error["status"]
     assert result["result"].startswith(f"API Error: {error['status']} {error['message']}")
     assert result["terminal_reason"] == "api_error" and result["total_cost_usd"] == 0
-    assert run.seconds < 5
+    assert run.seconds < 30  # a retrying CLI backs off for minutes; 30 s leaves room for a loaded machine
     reqs = fake.requests()
     assert all(r["kind"] == "error" and r["status"] == error["status"] for r in reqs)
     assert len(reqs) == requests if requests else 1 <= len(reqs) <= 6
