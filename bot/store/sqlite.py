@@ -46,6 +46,7 @@ class SqliteStore:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
         conn.executescript(Q["schema"])
+        _add_missing_column(conn, Q["add_clone_url"])
         return conn
 
     async def close(self) -> None:
@@ -240,3 +241,12 @@ def _update(
     cells = {name: to_cell(name, v, text_json=True) for name, v in changes.items()}
     sql = f"UPDATE {table} SET {assignments} WHERE {key} = :_key{guard}"
     return conn.execute(sql, {**cells, "_key": value}).rowcount
+
+
+def _add_missing_column(conn: sqlite3.Connection, alter: str) -> None:
+    """SQLite has no ADD COLUMN IF NOT EXISTS: a duplicate column means the file is up to date."""
+    try:
+        conn.execute(alter)
+    except sqlite3.OperationalError as exc:
+        if "duplicate column" not in str(exc):
+            raise
