@@ -41,7 +41,7 @@ async def list_(store: Store, settings: Settings, args: argparse.Namespace) -> i
     for repo in repos:
         verified = "verified" if repo.is_verified else "not verified"
         commands = ",".join(repo.default_commands)
-        print(f"{repo.id}  {repo.full_name}  {repo.default_branch or '-'}  {verified}  {commands}")
+        print(f"{repo.id}  {repo.full_name}  {repo.default_branch or '-'}  {verified}  {commands}  {repo.clone_url}")
     if not repos:
         print("no repositories configured; add one with `awo repos add owner/repo`")
     return 0
