@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 WORK_BRANCHES = "+refs/heads/*:refs/remotes/origin/*"
 IGNORED_BY_BOT = ".claude/\n"
 WORK_ORDER_KEY = re.compile(r"^wo-[0-9a-f]{8}$")
+REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]*$")
 BRANCH = re.compile(r"^claude/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 # Overrides whatever a tampered repository config says: command-line config wins over every file.
 PINNED = (
@@ -112,6 +113,13 @@ def check_key(key: str) -> str:
     return key
 
 
+def check_ref(name: str) -> str:
+    """A branch name read from a row or a payload, before it becomes part of a ref git resolves."""
+    if not REF.match(name) or ".." in name or name.endswith((".lock", "/", ".")):
+        raise GitError(f"refusing branch name {name[:80]!r}")
+    return name
+
+
 def check_branch(branch: str, default_branch: str | None = None) -> str:
     """Branches the bot creates start with `claude/`, are plain ref names and never the default branch."""
     bad = not BRANCH.match(branch) or ".." in branch or branch.endswith((".lock", "."))
@@ -192,7 +200,7 @@ class Checkout:
         mirror = self.mirrors / mirror_name(clone_url)
         async with self._locked(mirror):
             await self._sync_mirror(clone_url, token)
-            default_branch = default_branch or await self._head(mirror)
+            default_branch = check_ref(default_branch or await self._head(mirror))
             check_branch(branch, default_branch)
             base_ref, resumed = await self._start_point(mirror, branch, default_branch)
             await self._discard(mirror, path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.checkout import auth_env, check_branch, check_key, mirror_name
+from bot.checkout import auth_env, check_branch, check_key, check_ref, mirror_name
 from bot.errors import GitError
 from bot.remotes import RemotePolicy, strip_userinfo, web_origin
 
@@ -82,3 +82,10 @@ def test_the_bot_writes_only_claude_branches_never_the_default(branch: str, defa
     with pytest.raises(GitError, match="refusing branch"):
         check_branch(branch, default)
     assert check_branch("claude/issue-7-0123abcd", "main") == "claude/issue-7-0123abcd"
+
+
+@pytest.mark.parametrize("name", ["-x", "a..b", "main.lock", "x y", "refs/../HEAD", "", "a/"])
+def test_a_stored_default_branch_must_be_a_plain_branch_name(name: str) -> None:
+    with pytest.raises(GitError, match="refusing branch name"):
+        check_ref(name)
+    assert check_ref("release/2.x") == "release/2.x"
