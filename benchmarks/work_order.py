@@ -57,8 +57,7 @@ def run_one(stack: Stack, issue: int) -> dict[str, float]:
     stack.model.clear_requests()
     stack.gh.clear_calls()
     sent = time.time()
-    # file:// makes git pack and send objects as over a network, instead of hard-linking a local path
-    stack.deliver("issues", stack.issue_payload(issue, f"Bench {issue}", clone_url=f"file://{stack.remote}"))
+    stack.deliver("issues", stack.issue_payload(issue, f"Bench {issue}"))
     order = stack.finished(issue)
     assert order["status"] == "completed", order
     model = [r for r in stack.model.requests() if r["path"] == "/v1/messages"]
@@ -76,6 +75,10 @@ def main(runs: int = 6) -> None:
         stack = Stack(Path(root))
         try:
             grow(stack.remote)
+            # file:// makes git pack and send objects as over a network, instead of hard-linking a local path;
+            # the bot clones from the configured repository, so GitHub's answer (its clone_url) carries it
+            stack.gh.seed({"repos": {REPO: {"default_branch": "main", "clone_url": f"file://{stack.remote}"}},
+                           "permissions": {REPO: {"Codertocat": "write"}}})
             stack.configure_repo()
             figures = [run_one(stack, 500 + n) for n in range(runs)]
             cold = clone_time(f"file://{stack.remote}", Path(root) / "cold")

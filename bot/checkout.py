@@ -1,4 +1,10 @@
-"""The only code that runs git: a bare mirror per repository, a worktree per work order, commit, push."""
+"""The only code that runs git: a bare mirror per repository, a worktree per work order, commit, push.
+
+Nothing a repository or the agent writes may run code here: hooks, fsmonitor, filters and other config
+are pinned (command-line `-c`, a config file rewritten to what the bot wrote, no system or global
+config), worktree commands name their git folder instead of following the worktree's `.git` file, and
+the token travels as a header scoped to the GitHub host, in the environment of the one command.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import base64
 import fcntl
 import hashlib
 import logging
+import os
 import re
 import shutil
 from collections.abc import AsyncIterator, Mapping
@@ -16,10 +23,19 @@ from pathlib import Path
 
 from bot import process
 from bot.errors import GitError
+from bot.remotes import RemotePolicy, strip_userinfo
 
 log = logging.getLogger(__name__)
 WORK_BRANCHES = "+refs/heads/*:refs/remotes/origin/*"
 IGNORED_BY_BOT = ".claude/\n"
+WORK_ORDER_KEY = re.compile(r"^wo-[0-9a-f]{8}$")
+REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]*$")
+BRANCH = re.compile(r"^claude/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
+# Overrides whatever a tampered repository config says: command-line config wins over every file.
+PINNED = (
+    "core.hooksPath=/dev/null", "core.fsmonitor=false", "core.sshCommand=false", "credential.helper=",
+    "commit.gpgSign=false", "tag.gpgSign=false", "push.gpgSign=false", "protocol.allow=never",
+)
 
 
 @dataclass(frozen=True)
@@ -28,6 +44,10 @@ class Worktree:
     branch: str
     base: str  # the commit the branch started from
     resumed: bool  # the branch already existed on the remote (an earlier attempt pushed it)
+    mirror: Path | None = None  # the bare mirror it belongs to (never read back from the worktree)
+    git_dir: Path | None = None  # its folder inside the mirror, recorded before the agent ran
+    remote: str = ""  # the clone URL the mirror fetches from
+    default_branch: str = ""  # the remote's default branch: never pushed to
 
 
 @dataclass(frozen=True)
@@ -36,41 +56,118 @@ class Identity:
     email: str
 
 
-def auth_env(token: str | None) -> dict[str, str]:
-    """Per-command git config carrying the token as an HTTP header: never in argv, never in a file."""
+def auth_env(token: str | None, origin: str = "https://github.com") -> dict[str, str]:
+    """The token as an HTTP header for the GitHub host only: never in argv, never in a file."""
     if not token:
         return {}
     basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
     return {
         "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": "http.extraheader",
+        "GIT_CONFIG_KEY_0": f"http.{origin.rstrip('/')}/.extraheader",
         "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
     }
 
 
+def hardened_env(base_env: Mapping[str, str], policy: RemotePolicy) -> dict[str, str]:
+    """No system or global config, no prompts, and only the allowed transports."""
+    return {
+        **base_env, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "LC_ALL": "C",
+        "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_ALLOW_PROTOCOL": ":".join(policy.protocols), "GIT_PROTOCOL_FROM_USER": "0",
+    }
+
+
+def pinned_args(policy: RemotePolicy) -> list[str]:
+    allowed = [f"protocol.{name}.allow=always" for name in policy.protocols]
+    return [arg for value in (*PINNED, *allowed) for arg in ("-c", value)]
+
+
+def mirror_config(clone_url: str) -> str:
+    """The whole config of a mirror: what the bot wrote, and nothing a tampering could have added."""
+    return (
+        "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n"
+        f'[remote "origin"]\n\turl = {clone_url}\n\tfetch = {WORK_BRANCHES}\n'
+    )
+
+
 def mirror_name(clone_url: str) -> str:
-    """A stable folder name for a remote: readable slug plus a hash of the exact URL."""
+    """A stable folder name for a remote: readable slug plus a hash of the URL (credentials never in it)."""
+    clone_url = strip_userinfo(clone_url)
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", clone_url.rstrip("/").removesuffix(".git"))[-60:].strip("-.")
     return f"{slug}-{hashlib.sha1(clone_url.encode()).hexdigest()[:8]}.git"
+
+
+def safe_rmtree(root: Path, path: Path) -> None:
+    """Remove `path` only if it resolves to a folder strictly inside `root` (never a link out of it)."""
+    resolved, top = path.resolve(), root.resolve()
+    if path.is_symlink() or resolved == top or not resolved.is_relative_to(top):
+        raise GitError(f"refusing to remove {path}: not inside {top}")
+    if resolved.exists():
+        shutil.rmtree(resolved)
+
+
+def check_key(key: str) -> str:
+    """A worktree is named after its work order id, which must have the shape the bot gives it."""
+    if not WORK_ORDER_KEY.match(key):
+        raise GitError(f"refusing work order id {key[:40]!r}: not of the form wo-<8 hex digits>")
+    return key
+
+
+def check_ref(name: str) -> str:
+    """A branch name read from a row or a payload, before it becomes part of a ref git resolves."""
+    if not REF.match(name) or ".." in name or name.endswith((".lock", "/", ".")):
+        raise GitError(f"refusing branch name {name[:80]!r}")
+    return name
+
+
+def check_branch(branch: str, default_branch: str | None = None) -> str:
+    """Branches the bot creates start with `claude/`, are plain ref names and never the default branch."""
+    bad = not BRANCH.match(branch) or ".." in branch or branch.endswith((".lock", "."))
+    if bad or branch == default_branch:
+        raise GitError(f"refusing branch {branch[:80]!r}: the bot only writes claude/... branches, "
+                       "never the default branch")
+    return branch
 
 
 class Checkout:
     """Mirrors under `<data>/mirrors`, worktrees under `<data>/worktrees`."""
 
-    def __init__(self, data_dir: Path, base_env: Mapping[str, str], timeout: float = 600) -> None:
-        self.mirrors = data_dir / "mirrors"
-        self.worktrees = data_dir / "worktrees"
-        self.base_env = {**base_env, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "LC_ALL": "C"}
+    def __init__(
+        self, data_dir: Path, base_env: Mapping[str, str], timeout: float = 600,
+        policy: RemotePolicy | None = None,
+    ) -> None:
+        self.root = data_dir.resolve()
+        self.mirrors = self.root / "mirrors"
+        self.worktrees = self.root / "worktrees"
+        self.policy = policy or RemotePolicy()
+        self.base_env = hardened_env(base_env, self.policy)
         self.timeout = timeout
+        self._trees: dict[Path, Worktree] = {}
 
     async def git(self, *args: str, cwd: Path, token: str | None = None) -> str:
-        result = await process.run(["git", *args], cwd=cwd, env={**self.base_env, **auth_env(token)},
-                                   timeout=self.timeout)
+        env = {**self.base_env, **auth_env(token, self.policy.origin)}
+        argv = ["git", *pinned_args(self.policy), *self._located(cwd), *args]
+        result = await process.run(argv, cwd=cwd, env=env, timeout=self.timeout)
         if result.returncode != 0:
-            verb = args[0] if args[0] != "-c" else args[2]
+            verb = next((a for a in args if not a.startswith("-") and "=" not in a), "command")
             detail = "timed out" if result.timed_out else result.stderr.strip()[-500:]
             raise GitError(f"git {verb} failed: {detail}")
         return result.stdout.strip()
+
+    def _located(self, cwd: Path) -> list[str]:
+        """In a worktree: its git folder named outright, so a rewritten `.git` file points nowhere."""
+        tree = self._trees.get(cwd)
+        if tree is None or tree.git_dir is None:
+            return []
+        if tree.mirror is not None:
+            self._pin_config(tree.mirror, tree.remote)
+        return [f"--git-dir={tree.git_dir}", f"--work-tree={tree.path}"]
+
+    def _pin_config(self, mirror: Path, clone_url: str) -> None:
+        """Rewrite the mirror's config to what the bot wrote (atomically: other work orders read it)."""
+        staging = mirror / f"config.{os.getpid()}.tmp"
+        staging.write_text(mirror_config(clone_url))
+        os.replace(staging, mirror / "config")
 
     @asynccontextmanager
     async def _locked(self, mirror: Path) -> AsyncIterator[None]:
@@ -86,10 +183,10 @@ class Checkout:
     async def _sync_mirror(self, clone_url: str, token: str | None) -> Path:
         mirror = self.mirrors / mirror_name(clone_url)
         if not (mirror / "HEAD").exists():
-            await self.git("clone", "--bare", "--quiet", clone_url, str(mirror), cwd=self.mirrors, token=token)
-            await self.git("config", "remote.origin.fetch", WORK_BRANCHES, cwd=mirror)
-            (mirror / "info").mkdir(exist_ok=True)
-            (mirror / "info" / "exclude").write_text(IGNORED_BY_BOT)
+            await self.git("clone", "--bare", "--quiet", "--", clone_url, str(mirror), cwd=self.mirrors, token=token)
+        self._pin_config(mirror, clone_url)
+        (mirror / "info").mkdir(exist_ok=True)
+        (mirror / "info" / "exclude").write_text(IGNORED_BY_BOT)
         await self.git("fetch", "--quiet", "--prune", "origin", cwd=mirror, token=token)
         return mirror
 
@@ -97,37 +194,43 @@ class Checkout:
         self, clone_url: str, branch: str, key: str, default_branch: str | None, token: str | None
     ) -> Worktree:
         """Fetch the mirror and add a fresh worktree on `branch` (from the remote branch if it exists)."""
+        clone_url = self.policy.check(strip_userinfo(clone_url))
+        path = self.worktrees / check_key(key)
         self.mirrors.mkdir(parents=True, exist_ok=True)
         mirror = self.mirrors / mirror_name(clone_url)
         async with self._locked(mirror):
             await self._sync_mirror(clone_url, token)
+            default_branch = check_ref(default_branch or await self._head(mirror))
+            check_branch(branch, default_branch)
             base_ref, resumed = await self._start_point(mirror, branch, default_branch)
-            path = self.worktrees / key
             await self._discard(mirror, path)
-            await self.git("worktree", "add", "--quiet", "-B", branch, str(path), base_ref, cwd=mirror)
-        base = await self.git("rev-parse", f"{default_ref(default_branch or await self._head(mirror))}", cwd=mirror)
-        return Worktree(path=path, branch=branch, base=base, resumed=resumed)
+            await self.git("worktree", "add", "--quiet", "-B", branch, "--", str(path), base_ref, cwd=mirror)
+        git_dir = Path(await self.git("rev-parse", "--absolute-git-dir", cwd=path))
+        base = await self.git("rev-parse", "--verify", default_ref(default_branch), cwd=mirror)
+        tree = Worktree(path, branch, base, resumed, mirror, git_dir, clone_url, default_branch)
+        self._trees[path] = tree
+        return tree
 
     async def _head(self, mirror: Path) -> str:
         return (await self.git("symbolic-ref", "--short", "HEAD", cwd=mirror)).strip()
 
-    async def _start_point(self, mirror: Path, branch: str, default_branch: str | None) -> tuple[str, bool]:
+    async def _start_point(self, mirror: Path, branch: str, default_branch: str) -> tuple[str, bool]:
         remote_branch = f"refs/remotes/origin/{branch}"
         listed = await self.git("for-each-ref", "--format=%(refname)", remote_branch, cwd=mirror)
         if listed:
             return remote_branch, True
-        return default_ref(default_branch or await self._head(mirror)), False
+        return default_ref(default_branch), False
 
     async def _discard(self, mirror: Path, path: Path) -> None:
         """Forget a worktree left by a crashed attempt."""
-        if path.exists():
-            shutil.rmtree(path)
+        if path.exists() or path.is_symlink():
+            safe_rmtree(self.worktrees, path)
         await self.git("worktree", "prune", cwd=mirror)
 
     async def changed_files(self, tree: Worktree) -> list[str]:
         """Files the agent changed, added or deleted, relative to the worktree."""
         await self.git("add", "--all", cwd=tree.path)
-        names = await self.git("diff", "--cached", "--name-only", "HEAD", cwd=tree.path)
+        names = await self.git("diff", "--cached", "--no-ext-diff", "--name-only", "HEAD", cwd=tree.path)
         return [line for line in names.splitlines() if line]
 
     async def commit(self, tree: Worktree, message: str, author: Identity) -> str:
@@ -145,16 +248,20 @@ class Checkout:
         return known != head and head != tree.base
 
     async def push(self, tree: Worktree, token: str | None) -> None:
-        await self.git("push", "--quiet", "origin", f"HEAD:refs/heads/{tree.branch}", cwd=tree.path, token=token)
+        """Push the work branch; never the default branch, whatever the stored row says."""
+        check_branch(tree.branch, tree.default_branch)
+        refspec = f"HEAD:refs/heads/{tree.branch}"
+        await self.git("push", "--quiet", "--no-verify", "origin", "--", refspec, cwd=tree.path, token=token)
 
     async def remove(self, tree: Worktree) -> None:
         """Remove the worktree and its local branch, whatever state they are in."""
-        mirror = Path(await self.git("rev-parse", "--git-common-dir", cwd=tree.path)).resolve() \
-            if tree.path.exists() else None
-        if tree.path.exists():
-            shutil.rmtree(tree.path)
+        self._trees.pop(tree.path, None)
+        mirror = tree.mirror
+        if tree.path.exists() or tree.path.is_symlink():
+            safe_rmtree(self.worktrees, tree.path)
         if mirror is not None:
             async with self._locked(mirror):
+                self._pin_config(mirror, tree.remote)
                 await self.git("worktree", "prune", cwd=mirror)
                 await self.git("branch", "-D", "--quiet", tree.branch, cwd=mirror)
 

@@ -33,7 +33,6 @@ def work_order_for(trigger: Trigger, repo: Repository, delivery_id: str, max_att
             "event": f"{trigger.event}.{trigger.action}",
             "issue_title": trigger.issue_title,
             "issue_body": trigger.issue_body,
-            "clone_url": trigger.clone_url,
             "default_branch": repo.default_branch or trigger.default_branch,
             "commands": repo.default_commands,
             "actor_id": trigger.actor_id,

@@ -22,7 +22,7 @@ def local_work_order(
         repository_url=url, user_request=prompt, repo_full_name=path.resolve().name if path.exists() else url,
         status=Status.RUNNING, lease_owner=worker_id, lease_expires_at=utcnow() + timedelta(days=1), attempt=1,
         started_at=utcnow(), max_attempts=1,
-        metadata={"publish": False, "console": True, "clone_url": url, "commands": commands,
+        metadata={"publish": False, "console": True, "commands": commands,
                   "default_branch": base, "source": "awo run"},
     )
 
@@ -32,7 +32,10 @@ async def run_local(settings: Settings, repo: str, prompt: str, commands: list[s
     await store.open()
     try:
         worker_id = new_worker_id()
-        services = build_services(settings, store, github=None)
+        local = Path(repo).expanduser().exists()
+        protocols = (*settings.git_protocols, "file") if local else settings.git_protocols
+        services = build_services(settings.model_copy(update={"git_protocols": protocols}), store, github=None)
+        services.local_remote = str(Path(repo).expanduser().resolve()) if local else repo
         worker = Worker(services, WorkerConfig(concurrency=1, lease_seconds=86400), worker_id=worker_id)
         work_order = await store.create_work_order(local_work_order(repo, prompt, commands, worker_id, base))
         print(f"work order {work_order.id} on {work_order.repository_url}", flush=True)

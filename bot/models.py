@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bot.remotes import strip_userinfo
 
 
 def utcnow() -> datetime:
@@ -92,8 +94,21 @@ class Repository(BaseModel):
     last_verified_at: datetime | None = None
     default_sandbox_type: str = "git_worktree"
     default_commands: list[str] = Field(default_factory=lambda: ["plan", "implement"])
+    # Where the bot clones from: GitHub's answer when verified, else `<repository_url>.git`; never a request's.
+    clone_url: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("repository_url", "clone_url")
+    @classmethod
+    def _no_userinfo(cls, value: str | None) -> str | None:
+        return strip_userinfo(value) if value else value
+
+    @model_validator(mode="after")
+    def _derived_clone_url(self) -> Repository:
+        if not self.clone_url:
+            self.clone_url = f"{self.repository_url.rstrip('/').removesuffix('.git')}.git"
+        return self
 
     @property
     def full_name(self) -> str:
@@ -131,6 +146,12 @@ class WorkOrder(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+    @field_validator("repository_url")
+    @classmethod
+    def _no_userinfo(cls, value: str) -> str:
+        """Credentials in a URL are never stored, listed or shown."""
+        return strip_userinfo(value)
 
     @property
     def id(self) -> str:

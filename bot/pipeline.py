@@ -11,13 +11,13 @@ from typing import Any
 from bot import prompting
 from bot.agent import AgentRequest, AgentResult, AgentRunner
 from bot.checkout import Checkout, Identity, Worktree
-from bot.errors import BotError, LeaseLost, StoreUnavailable
+from bot.errors import BotError, GitError, LeaseLost, StoreUnavailable
 from bot.github import GitHubPort
 from bot.models import Step, WorkOrder, utcnow
 from bot.report import redact
 from bot.reporter import Reporter
 from bot.steps import COMMIT, IMPLEMENT, PLAN, PULL_REQUEST, PUSH, Kind, StepSpec, sequence
-from bot.store import Store
+from bot.store import Store, repository_for
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ class Services:
     identity: Identity = field(default_factory=lambda: Identity("Agent Work Orders", "awo@localhost"))
     draft: bool = True
     secrets: tuple[str, ...] = ()
+    local_remote: str | None = None  # `awo run` only: the path or URL its caller named, not a stored value
 
 
 @dataclass
@@ -200,13 +201,20 @@ class Pipeline:
     async def checkout(self, spec: StepSpec, run: Run) -> StepOutcome:
         wo = run.work_order
         token = self.s.github.git_token() if self.s.github else None
-        run.tree = await self.s.checkout.prepare(
-            wo.metadata.get("clone_url") or wo.repository_url, branch_name(wo), wo.id,
-            wo.metadata.get("default_branch"), token,
-        )
+        clone_url, default_branch = await self._remote(wo)
+        run.tree = await self.s.checkout.prepare(clone_url, branch_name(wo), wo.id, default_branch, token)
         await self.update(run, {"git_branch_name": run.tree.branch, "sandbox_identifier": str(run.tree.path)})
         resumed = " (resumed from the remote branch)" if run.tree.resumed else ""
         return StepOutcome(output=f"{run.tree.branch} from {run.tree.base[:12]}{resumed}")
+
+    async def _remote(self, wo: WorkOrder) -> tuple[str, str | None]:
+        """Clone from the configured repository, never from a request, a payload or a stored row's metadata."""
+        if self.s.local_remote:
+            return self.s.local_remote, wo.metadata.get("default_branch")
+        repo = await repository_for(self.s.store, wo.repo_full_name)
+        if repo is None or not repo.clone_url:
+            raise GitError(f"{wo.repo_full_name or 'this repository'} is not a configured repository (any more)")
+        return repo.clone_url, repo.default_branch or wo.metadata.get("default_branch")
 
     async def commit(self, spec: StepSpec, run: Run) -> StepOutcome:
         assert run.tree is not None
@@ -230,7 +238,7 @@ class Pipeline:
         verb = "reused"
         if pull is None:
             pull = await self.s.github.create_pull_request(
-                repo, head=run.tree.branch, base=wo.metadata.get("default_branch") or "main",
+                repo, head=run.tree.branch, base=run.tree.default_branch or "main",
                 title=title_of(wo), body=redact(pr_body(wo, run.summary), self.s.secrets), draft=self.s.draft,
             )
             verb = "opened"

@@ -30,7 +30,7 @@ async def add(store: Store, settings: Settings, args: argparse.Namespace) -> int
         return 2
     repo = Repository(repository_url=url, owner=full_name_of(url).split("/")[0])
     if not args.no_verify:
-        repo = await verify_repository(repo, build_github(settings))
+        repo = await verify_repository(repo, build_github(settings), settings.remote_policy)
     saved = await store.add_repository(repo)
     print(f"added {saved.full_name} ({saved.id}), default branch {saved.default_branch or 'from each event'}")
     return 0
@@ -41,7 +41,7 @@ async def list_(store: Store, settings: Settings, args: argparse.Namespace) -> i
     for repo in repos:
         verified = "verified" if repo.is_verified else "not verified"
         commands = ",".join(repo.default_commands)
-        print(f"{repo.id}  {repo.full_name}  {repo.default_branch or '-'}  {verified}  {commands}")
+        print(f"{repo.id}  {repo.full_name}  {repo.default_branch or '-'}  {verified}  {commands}  {repo.clone_url}")
     if not repos:
         print("no repositories configured; add one with `awo repos add owner/repo`")
     return 0

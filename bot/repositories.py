@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-from bot.errors import GitHubError
+from bot.errors import GitError, GitHubError
 from bot.github import GitHubPort
 from bot.models import Repository, full_name_of, utcnow
+from bot.remotes import RemotePolicy, strip_userinfo
 
 SLUG = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
@@ -22,12 +23,21 @@ def normalise_url(value: str) -> str:
     return value
 
 
-async def verify_repository(repo: Repository, github: GitHubPort | None) -> Repository:
-    """Fill display name, owner and default branch from GET /repos/{owner}/{repo}."""
+async def verify_repository(repo: Repository, github: GitHubPort | None, policy: RemotePolicy) -> Repository:
+    """Fill display name, owner, default branch and clone URL from GET /repos/{owner}/{repo}."""
     if github is None:
         raise GitHubError("cannot verify: no GitHub credentials configured (set GITHUB_TOKEN)", 503)
     info = await github.get_repository(full_name_of(repo.repository_url))
     return repo.model_copy(update={
         "display_name": info.full_name, "owner": info.owner, "default_branch": info.default_branch,
+        "clone_url": checked_clone_url(info.clone_url, policy),
         "is_verified": True, "last_verified_at": utcnow(), "updated_at": utcnow(),
     })
+
+
+def checked_clone_url(clone_url: str, policy: RemotePolicy) -> str:
+    """GitHub's clone URL, if git may use it: an allowed protocol, on the GitHub host, no credentials."""
+    try:
+        return policy.check(strip_userinfo(clone_url))
+    except GitError as exc:
+        raise GitHubError(f"GitHub answered an unusable clone URL: {exc}", 502) from None

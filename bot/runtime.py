@@ -64,7 +64,7 @@ def build_services(settings: Settings, store: Store, github: GitHubPort | None) 
     base_env = {"PATH": settings.path_env, "HOME": settings.home}
     return Services(
         store=store,
-        checkout=Checkout(settings.data_dir, base_env),
+        checkout=Checkout(settings.data_dir, base_env, policy=settings.remote_policy),
         agent=ClaudeCli(settings.claude_cli_path, agent_env(base_env, settings.agent_env)),
         github=github,
         limits=Limits(settings.model, settings.max_turns, settings.step_timeout_seconds),

@@ -12,6 +12,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.remotes import PROTOCOLS, RemotePolicy, web_origin
 
 StorageType = Literal["sqlite", "memory", "file", "postgres", "supabase"]
 
@@ -62,6 +63,9 @@ class Settings(BaseSettings):
     rate_limit_per_actor: int = Field(10, validation_alias="AWO_RATE_LIMIT_PER_ACTOR", ge=1)
     rate_limit_per_repo: int = Field(30, validation_alias="AWO_RATE_LIMIT_PER_REPO", ge=1)
     max_pending: int = Field(100, validation_alias="AWO_MAX_PENDING", ge=1)
+    # Git: which transports may be used (https; add http/file for local runs and tests) and GitHub's web host.
+    git_protocols: Annotated[tuple[str, ...], NoDecode] = Field(("https",), validation_alias="AWO_GIT_PROTOCOLS")
+    github_web_url: str | None = Field(None, validation_alias="AWO_GITHUB_WEB_URL")
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
@@ -70,12 +74,28 @@ class Settings(BaseSettings):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("git_protocols", mode="before")
+    @classmethod
+    def _split_protocols(cls, value: object) -> object:
+        items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[call-overload]
+        protocols = tuple(str(p).strip().lower() for p in items if str(p).strip())
+        unknown = set(protocols) - PROTOCOLS
+        if unknown or not protocols:
+            raise ValueError(f"unknown git protocol(s) {sorted(unknown)}; choose from {sorted(PROTOCOLS)}")
+        return protocols
+
+    @field_validator("data_dir", "sqlite_path")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        """Resolved once: git runs in other folders, where a relative path would name another place."""
+        return value if str(value) == ":memory:" else value.expanduser().resolve()
+
     @field_validator("storage_type", mode="before")
     @classmethod
     def _lower_storage(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("github_api_url", "supabase_url")
+    @field_validator("github_api_url", "supabase_url", "github_web_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:
@@ -94,6 +114,11 @@ class Settings(BaseSettings):
         if self.github_app_id and self.github_app_private_key is None:
             raise ValueError("GITHUB_APP_ID is set but GITHUB_APP_PRIVATE_KEY is not")
         return self
+
+    @property
+    def remote_policy(self) -> RemotePolicy:
+        """Where git may fetch from and the one origin that receives the token."""
+        return RemotePolicy(web_origin(self.github_api_url, self.github_web_url), self.git_protocols)
 
     @property
     def effective_storage(self) -> StorageType:

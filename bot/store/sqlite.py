@@ -46,8 +46,8 @@ class SqliteStore:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
         conn.executescript(Q["schema"])
-        if "trigger_key" not in {row[1] for row in conn.execute("PRAGMA table_info(archon_agent_work_orders)")}:
-            conn.execute(Q["add_trigger_key"])  # a database made before the column existed
+        _add_missing_column(conn, Q["add_trigger_key"])  # files made before these columns existed
+        _add_missing_column(conn, Q["add_clone_url"])
         conn.executescript(Q["security_indexes"])
         return conn
 
@@ -256,3 +256,12 @@ def _update(
     cells = {name: to_cell(name, v, text_json=True) for name, v in changes.items()}
     sql = f"UPDATE {table} SET {assignments} WHERE {key} = :_key{guard}"
     return conn.execute(sql, {**cells, "_key": value}).rowcount
+
+
+def _add_missing_column(conn: sqlite3.Connection, alter: str) -> None:
+    """SQLite has no ADD COLUMN IF NOT EXISTS: a duplicate column means the file is up to date."""
+    try:
+        conn.execute(alter)
+    except sqlite3.OperationalError as exc:
+        if "duplicate column" not in str(exc):
+            raise

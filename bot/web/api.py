@@ -152,7 +152,7 @@ async def create_repository(request: Request) -> Response:
     runtime = runtime_of(request)
     repo = Repository(repository_url=body.repository_url, owner=full_name_of(body.repository_url).split("/")[0])
     if body.verify:
-        repo = await verify_repository(repo, runtime.github)
+        repo = await verify_repository(repo, runtime.github, runtime.settings.remote_policy)
     return JSONResponse(dump(await runtime.store.add_repository(repo)), status_code=201)
 
 
@@ -171,8 +171,8 @@ async def delete_repository(request: Request) -> Response:
 async def verify_repository_endpoint(request: Request) -> Response:
     runtime = runtime_of(request)
     repo = await runtime.store.get_repository(request.path_params["id"])
-    checked = await verify_repository(repo, runtime.github)
-    fields = ("display_name", "owner", "default_branch", "is_verified", "last_verified_at")
+    checked = await verify_repository(repo, runtime.github, runtime.settings.remote_policy)
+    fields = ("display_name", "owner", "default_branch", "clone_url", "is_verified", "last_verified_at")
     updated = await runtime.store.update_repository(repo.id, {f: getattr(checked, f) for f in fields})
     return JSONResponse(dump(updated))
 

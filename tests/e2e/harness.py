@@ -85,7 +85,7 @@ class Stack:
             "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": self.github.url, "CLAUDE_CLI_PATH": str(CLAUDE),
             "ANTHROPIC_BASE_URL": self.model.url, "ANTHROPIC_API_KEY": API_KEY,
             "AWO_STEP_TIMEOUT_SECONDS": "8", "AWO_POLL_SECONDS": "0.2", "WORKER_CONCURRENCY": "2",
-            "LOG_LEVEL": "INFO", **extra,
+            "LOG_LEVEL": "INFO", "AWO_GIT_PROTOCOLS": "https,file", **extra,  # the remote is a bare repo on disk
         }
 
     def _spawn(self, extra: dict[str, str]) -> subprocess.Popen[bytes]:

@@ -28,6 +28,7 @@ import psycopg
 from githubkit.webhooks import sign
 from psycopg.rows import dict_row
 
+from bot.errors import Conflict
 from bot.migrate import apply_migrations
 from bot.models import Repository, WorkOrder
 from bot.store.postgres import PostgresStore
@@ -197,7 +198,7 @@ class Fleet:
             "AWO_STEP_TIMEOUT_SECONDS": "120", "LOG_LEVEL": "INFO",
             # one person labels hundreds of issues here on purpose: the flood limits are not under test
             "AWO_RATE_LIMIT_PER_ACTOR": "100000", "AWO_RATE_LIMIT_PER_REPO": "100000", "AWO_MAX_PENDING": "100000",
-            **extra,
+            "AWO_GIT_PROTOCOLS": "https,file", **extra,  # the remote is a bare repository on disk
         }
 
     def spawn(self, name: str, argv: list[str], agent_sleep: float, extra: dict[str, str]) -> Proc:
@@ -321,7 +322,7 @@ def work_order(remote: Path, issue: int) -> WorkOrder:
     return WorkOrder(
         repository_url=f"https://github.com/{REPO}", repo_full_name=REPO, issue_number=issue,
         user_request=f"Fleet task {issue}", trigger_actor="Codertocat",
-        metadata={"clone_url": str(remote), "default_branch": "main", "commands": ["implement"],
+        metadata={"default_branch": "main", "commands": ["implement"],
                   "issue_title": f"Fleet task {issue}"},
     )
 
@@ -337,26 +338,29 @@ async def _create(database_url: str, orders: list[WorkOrder]) -> None:
 
 
 def queue(database_url: str, remote: Path, issues: range) -> list[str]:
-    """Queue one work order per issue; returns their ids."""
+    """Queue one work order per issue (on the configured repository); returns their ids."""
     orders = [work_order(remote, issue) for issue in issues]
+    configure_repository(database_url, remote)
     asyncio.run(_create(database_url, orders))
     return [o.id for o in orders]
 
 
-async def _add_repository(database_url: str) -> None:
+async def _add_repository(database_url: str, remote: Path) -> None:
     store = PostgresStore(database_url, max_size=1)
     await store.open()
     try:
         await store.add_repository(Repository(
             repository_url=f"https://github.com/{REPO}", default_branch="main", is_verified=True,
-            default_commands=["implement"]))
+            default_commands=["implement"], clone_url=str(remote)))
+    except Conflict:
+        pass  # configured already
     finally:
         await store.close()
 
 
-def configure_repository(database_url: str) -> None:
-    """Configure the repository (as `awo repos add` would), with the single `implement` agent step."""
-    asyncio.run(_add_repository(database_url))
+def configure_repository(database_url: str, remote: Path) -> None:
+    """Configure the repository (as `awo repos add` would, the clone URL as GitHub would answer it)."""
+    asyncio.run(_add_repository(database_url, remote))
 
 
 def wait_for_all(fleet: Fleet, count: int, timeout: float) -> list[Row]:

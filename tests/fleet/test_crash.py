@@ -28,7 +28,7 @@ def alive(pid: int) -> bool:
 
 
 def test_a_killed_workers_work_order_is_finished_by_another_with_one_pr_and_one_comment(fleet: Fleet) -> None:
-    configure_repository(fleet.database_url)
+    configure_repository(fleet.database_url, fleet.remote)
     receiver = fleet.start_receiver()
     worker_a = fleet.start_worker("worker-a", agent_sleep=300)
     a_id = worker_a.worker_id()

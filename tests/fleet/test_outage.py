@@ -35,7 +35,7 @@ def fleet(tmp_path: Path, cluster: PrivateCluster) -> Iterator[Fleet]:
 
 
 def test_a_database_outage_costs_no_delivery_and_no_work_order(fleet: Fleet, cluster: PrivateCluster) -> None:
-    configure_repository(cluster.url)
+    configure_repository(cluster.url, fleet.remote)
     server = fleet.start_receiver("server", workers=1, agent_sleep=1)
     for issue in BEFORE[:-1]:
         assert server.deliver("issues", fleet.issue_payload(issue), f"delivery-{issue}").status_code == 202

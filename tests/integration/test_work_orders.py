@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.models import Status, WorkOrder
+from bot.models import Repository, Status, WorkOrder
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
 from bot.testing import FakeAgent, FakeGitHub
@@ -21,10 +21,19 @@ def remote(tmp_path: Path) -> Path:
     return make_remote(tmp_path / "remotes")
 
 
-@pytest.fixture
-async def engine(settings: Settings, github: FakeGitHub, agent: FakeAgent) -> Runtime:
+async def configured(settings: Settings, remote: Path, github: FakeGitHub, agent: FakeAgent) -> Runtime:
+    """A runtime whose store configures the repository, cloned from the bare remote on disk."""
+    settings = settings.model_copy(update={"git_protocols": ("https", "file")})
     runtime = build_runtime(settings, github=github, agent=agent, workers=1)
     await runtime.store.open()
+    await runtime.store.add_repository(Repository(
+        repository_url=f"https://github.com/{REPO}", default_branch="main", clone_url=str(remote)))
+    return runtime
+
+
+@pytest.fixture
+async def engine(settings: Settings, github: FakeGitHub, agent: FakeAgent, remote: Path) -> Runtime:
+    runtime = await configured(settings, remote, github, agent)
     yield runtime
     await runtime.store.close()
 
@@ -33,7 +42,7 @@ def order(remote: Path, worker_id: str, **changes: object) -> WorkOrder:
     base = WorkOrder(
         repository_url=f"https://github.com/{REPO}", repo_full_name=REPO, issue_number=7,
         user_request="write hello.txt", trigger_actor="Codertocat", progress_comment_id=None,
-        metadata={"clone_url": str(remote), "default_branch": "main", "issue_title": "Say hello", "actor_id": 21031067},
+        metadata={"default_branch": "main", "issue_title": "Say hello", "actor_id": 21031067},
     )
     return base.model_copy(update=changes)
 
@@ -139,8 +148,7 @@ class CrashOnPullRequest(FakeGitHub):
 async def test_a_resumed_work_order_reuses_plan_branch_and_comment(settings: Settings, remote: Path) -> None:
     github = CrashOnPullRequest(permissions={"Codertocat": "write"})
     agent = FakeAgent(files={"hello.txt": "hello\n"}, answer="Added hello.txt")
-    runtime = build_runtime(settings, github=github, agent=agent, workers=1)
-    await runtime.store.open()
+    runtime = await configured(settings, remote, github, agent)
     assert runtime.worker is not None
     comment_id = await github.create_comment(REPO, 7, "queued")
     work_order = await runtime.store.create_work_order(order(remote, "w", progress_comment_id=comment_id))

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bot.errors import ConfigError
+from bot.remotes import RemotePolicy
 from bot.settings import agent_passthrough, load_settings
 
 
 def test_defaults_follow_the_contract() -> None:
     settings = load_settings()
     assert (settings.host, settings.port, settings.storage_type) == ("0.0.0.0", 8053, "sqlite")
-    assert str(settings.sqlite_path) == "data/work-orders.db"
+    # resolved once at start-up: git runs in other folders, where `data/...` would name another place
+    assert settings.sqlite_path == Path.cwd() / "data/work-orders.db" and settings.data_dir == Path.cwd() / "data"
+    assert settings.remote_policy == RemotePolicy("https://github.com", ("https",))
     assert (settings.trigger_phrase, settings.trigger_label, settings.worker_concurrency) == ("@claude", "claude", 2)
     assert settings.github_api_url == "https://api.github.com" and settings.claude_cli_path == "claude"
     assert len(settings.missing_for_github()) == 2

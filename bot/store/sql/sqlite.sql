@@ -11,6 +11,7 @@ CREATE TABLE IF NOT EXISTS archon_configured_repositories (
     last_verified_at TEXT,
     default_sandbox_type TEXT NOT NULL DEFAULT 'git_worktree',
     default_commands TEXT NOT NULL DEFAULT '["plan", "implement"]',
+    clone_url TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
@@ -161,3 +162,7 @@ WHERE agent_work_order_id = :id AND status = 'running' AND lease_expires_at < :n
 
 -- name: list_steps
 SELECT * FROM archon_agent_work_order_steps WHERE agent_work_order_id = :id ORDER BY step_order, id
+
+-- name: add_clone_url
+-- Files created before the column existed get it (the CREATE above does not change an existing table).
+ALTER TABLE archon_configured_repositories ADD COLUMN clone_url TEXT
