@@ -12,6 +12,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.sandbox import SandboxKind
 
 StorageType = Literal["sqlite", "memory", "file", "postgres", "supabase"]
 
@@ -56,6 +57,7 @@ class Settings(BaseSettings):
     agent_env: dict[str, str] = Field(default_factory=dict, exclude=True)
     api_token: SecretStr | None = Field(None, validation_alias="AWO_API_TOKEN")
     bot_email: str = Field("agent-work-orders@users.noreply.github.com", validation_alias="AWO_BOT_EMAIL")
+    agent_sandbox: SandboxKind = Field("bwrap", validation_alias="AWO_AGENT_SANDBOX")
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
