@@ -110,7 +110,8 @@ def attack(world: World) -> list[dict[str, Any]]:
             call("Read", file_path=config), call("Read", file_path=str(world.other / "notes.txt")),
             call("Read", file_path=str(world.home / "secret.txt")), call("Read", file_path="/proc/self/environ"),
             call("Read", file_path="/proc/1/environ"), call("Read", file_path=str(world.tree / ".git")),
-            call("Grep", pattern="CANARY|PRIVATE|SECRET", path="/", output_mode="content"),
+            call("Grep", pattern="CANARY|PRIVATE|SECRET", path=str(world.settings.data_dir), output_mode="content"),
+            call("Read", file_path=str(world.tree / "README.md")),
         ]},
         {"tool_use": [
             call("Edit", file_path=config, old_string="[core]", new_string="[core]\n\tfsmonitor = touch /tmp/x"),
@@ -138,6 +139,7 @@ async def test_injected_tool_calls_reach_nothing_outside_the_worktree(
     assert (world.tree / "inside.txt").read_text() == "fine\n"  # the worktree itself is writable
     world.untouched()
     seen = tool_results(model)
+    assert "# Hello World" in seen  # what the tools answered did reach the model
     assert [s for s in SECRETS if s in seen] == []
 
 

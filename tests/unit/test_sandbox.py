@@ -11,17 +11,19 @@ from starlette.testclient import TestClient
 
 from bot.agent import AgentRequest
 from bot.doctor import run_doctor
+from bot.local import run_local
 from bot.runtime import build_runtime, build_services
 from bot.sandbox import package_root
 from bot.store.factory import build_store
 from bot.testing import FakeAgent, FakeGitHub
 from bot.web.app import create_app
 from tests.conftest import make_settings
+from tests.gitrepo import make_remote
 
 TOKEN = "ghp_unitTokenThatMustNotReachTheAgent0123"
 
 
-def credentials(tmp_path: Path) -> dict[str, object]:
+def credentials() -> dict[str, object]:
     return {"github_token": TOKEN, "webhook_secrets": ("hook-secret-value",), "api_token": "api-token-value",
             "database_url": "postgresql://u:dbpassword@h/db", "supabase_service_key": "supabase-service-key",
             "github_app_private_key": "-----BEGIN KEY-----", "github_app_id": "1"}
@@ -30,7 +32,7 @@ def credentials(tmp_path: Path) -> dict[str, object]:
 def test_the_agent_environment_holds_none_of_the_bot_credentials(tmp_path: Path) -> None:
     sneaky = {"ANTHROPIC_API_KEY": "sk-ant", "CLAUDE_GITHUB": TOKEN, "CLAUDE_HOOK": "hook-secret-value",
               "ANTHROPIC_CUSTOM_HEADERS": "x-db: postgresql://u:dbpassword@h/db"}
-    settings = make_settings(tmp_path, agent_env=sneaky, **credentials(tmp_path))
+    settings = make_settings(tmp_path, agent_env=sneaky, **credentials())
     agent = build_services(settings, build_store(settings), None).agent
     env = agent.env  # type: ignore[attr-defined]
     values = [v.get_secret_value() for v in (settings.github_token, settings.api_token, settings.database_url,
@@ -101,3 +103,15 @@ def test_only_the_cli_package_is_mounted_never_its_neighbours() -> None:
     assert package_root(native) == Path("/srv/bot/node_modules/@anthropic-ai/claude-code")
     assert package_root(Path("/srv/bot/node_modules/claude/cli.js")) == Path("/srv/bot/node_modules/claude")
     assert package_root(Path("/srv/bot/claude")) is None  # the binary alone, not the bot's folder
+
+
+async def test_a_work_order_fails_with_the_reason_instead_of_running_unsandboxed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli, marker = cli_that_leaves_a_mark(tmp_path)
+    path = f"{failing_bwrap(tmp_path / 'bin')}:/usr/local/bin:/usr/bin:/bin"
+    settings = make_settings(tmp_path, storage_type="sqlite", claude_cli_path=str(cli), path_env=path)
+    code = await run_local(settings, str(make_remote(tmp_path / "remotes")), "Add a file", None, None)
+    out = capsys.readouterr().out
+    assert code == 1 and "bubblewrap cannot create a sandbox" in out, out
+    assert not marker.exists()
