@@ -66,6 +66,7 @@ bench: install
 	$(BIN)/python -m benchmarks.webhooks
 	$(BIN)/python -m benchmarks.work_order
 	$(BIN)/python -m benchmarks.fleet
+	$(BIN)/python -m benchmarks.sandbox
 
 clean:
 	rm -rf $(VENV) node_modules tests/fixtures/node_modules data .pytest_cache

@@ -11,9 +11,11 @@ from starlette.testclient import TestClient
 
 from bot.agent import AgentRequest
 from bot.doctor import run_doctor
+from bot.errors import ConfigError
 from bot.local import run_local
 from bot.runtime import build_runtime, build_services
 from bot.sandbox import package_root
+from bot.settings import load_settings
 from bot.store.factory import build_store
 from bot.testing import FakeAgent, FakeGitHub
 from bot.web.app import create_app
@@ -115,3 +117,10 @@ async def test_a_work_order_fails_with_the_reason_instead_of_running_unsandboxed
     out = capsys.readouterr().out
     assert code == 1 and "bubblewrap cannot create a sandbox" in out, out
     assert not marker.exists()
+
+
+def test_an_unknown_sandbox_kind_stops_start_up_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWO_AGENT_SANDBOX", "docker")
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert error.value.variable == "AWO_AGENT_SANDBOX"
