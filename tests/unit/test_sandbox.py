@@ -3,7 +3,9 @@ is missing or broken (the run fails with the reason; start-up, `awo doctor` and 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -124,3 +126,21 @@ def test_an_unknown_sandbox_kind_stops_start_up_naming_the_variable(monkeypatch:
     with pytest.raises(ConfigError) as error:
         load_settings()
     assert error.value.variable == "AWO_AGENT_SANDBOX"
+
+
+async def test_a_hung_cli_and_its_children_die_at_the_limit_inside_the_sandbox(tmp_path: Path) -> None:
+    """bwrap starts the CLI in a new session, out of the process group the bot kills: the pid namespace
+    and --die-with-parent must take every process with it."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    cli = tmp_path / "claude"
+    cli.write_text("#!/bin/sh\n(sleep 3; touch child-alive) &\n"
+                   'echo \'{"type": "system", "subtype": "init", "session_id": "s"}\'\nsleep 15\n')
+    cli.chmod(0o755)
+    settings = make_settings(tmp_path, claude_cli_path=str(cli), path_env="/usr/local/bin:/usr/bin:/bin")
+    agent = build_services(settings, build_store(settings), None).agent
+    started = time.monotonic()
+    result = await agent.run(AgentRequest("p", tree, "m", 1, ("Read",), timeout=1.0))
+    assert time.monotonic() - started < 3 and result.session_id == "s" and "time limit" in str(result.error)
+    await asyncio.sleep(3.5)
+    assert not (tree / "child-alive").exists(), "a process in the sandbox outlived the kill"
