@@ -258,3 +258,15 @@ async def test_a_compromised_agent_process_sees_only_its_worktree(
     assert f"ANTHROPIC_API_KEY={API_KEY}" in seen  # necessarily inside: the CLI needs it (see docs/sandbox.md)
     assert f"HOME={world.home}" not in seen and f"HOME={tempfile.gettempdir()}/awo-" in seen
     world.untouched()
+
+
+async def test_a_claude_md_symlink_cannot_pull_another_work_order_into_the_prompt(
+    tmp_path: Path, model: FakeAnthropicServer
+) -> None:
+    """The bot copies CLAUDE.md on the host, outside the sandbox: a committed symlink must not be followed."""
+    world = await make_world(tmp_path, model, "bwrap")
+    (world.tree / "CLAUDE.md").symlink_to(world.other / "notes.txt")  # as `git checkout` makes a committed link
+    model.set_script([{"match": OTHER_WORK, "turns": [{"text": "leaked"}]},
+                      {"match": "SYMLINK-TASK", "turns": [{"text": "clean"}]}])
+    result = await world.agent_run("SYMLINK-TASK", PLAN.tools)
+    assert result.success and result.result_text == "clean", result.result_text
