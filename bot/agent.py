@@ -78,10 +78,10 @@ def agent_env(path: str, passthrough: Mapping[str, str], secrets: Iterable[str] 
     HOME, CLAUDE_CONFIG_DIR and TMPDIR are added per run (private, deleted afterwards)."""
     env = {"PATH": path, **QUIET_CLI}
     for key, value in passthrough.items():
-        if key in NEVER_PASSED or key in ("HOME", "PATH") or carries_secret(value, secrets):
+        if key in NEVER_PASSED or carries_secret(value, secrets):
             log.warning("%s is not passed to the agent: it holds one of the bot's own credentials", key)
-            continue
-        env[key] = value
+        elif key not in env and key != "HOME":
+            env[key] = value
     return env
 
 
