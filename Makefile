@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 CLAUDE := $(CURDIR)/node_modules/.bin/claude
 export CLAUDE_CLI_PATH ?= $(CLAUDE)
 
-.PHONY: run test install lint typecheck bench postgres clean mutations
+.PHONY: run test install bubblewrap lint typecheck bench postgres clean mutations
 
 run: install
 	@mkdir -p data
@@ -16,7 +16,18 @@ test: install postgres
 	$(BIN)/mypy bot
 	$(BIN)/pytest -q
 
-install: $(VENV)/.installed node_modules/.installed tests/fixtures/node_modules/.installed
+install: $(VENV)/.installed node_modules/.installed tests/fixtures/node_modules/.installed bubblewrap
+
+# The agent runs under bubblewrap (AWO_AGENT_SANDBOX=bwrap, the default): installed when missing if we can,
+# else the exact command is printed (work orders fail, with that reason, until it is there).
+bubblewrap:
+	@command -v bwrap >/dev/null && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get install -y bubblewrap || { apt-get update && apt-get install -y bubblewrap; }; \
+	else \
+	  echo "bubblewrap (bwrap) is missing: run 'sudo apt-get install -y bubblewrap'" \
+	       "(or set AWO_AGENT_SANDBOX=none to run the agent unsandboxed; see docs/sandbox.md)"; \
+	fi
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -55,6 +66,7 @@ bench: install
 	$(BIN)/python -m benchmarks.webhooks
 	$(BIN)/python -m benchmarks.work_order
 	$(BIN)/python -m benchmarks.fleet
+	$(BIN)/python -m benchmarks.sandbox
 
 # Each named mutation (mutations/*.json) reintroduces a known bug in a scratch copy; its test must fail.
 mutations: install postgres

@@ -6,12 +6,13 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from bot import process
+from bot.sandbox import Jail, NoSandbox, Sandbox, resolve_program
 
 log = logging.getLogger(__name__)
 
@@ -61,23 +62,63 @@ class AgentRunner(Protocol):
     async def run(self, request: AgentRequest, on_progress: ProgressHook | None = None) -> AgentResult: ...
 
 
-def agent_env(base: Mapping[str, str], passthrough: Mapping[str, str]) -> dict[str, str]:
-    """PATH, HOME and the ANTHROPIC_*/CLAUDE_* variables; nothing else (no GitHub token)."""
-    env = {key: base[key] for key in ("PATH", "HOME") if key in base}
-    return {**env, **QUIET_CLI, **passthrough}
+# The bot's own credentials: never in the agent's environment, whatever a passthrough variable is called.
+NEVER_PASSED = frozenset({
+    "GITHUB_TOKEN", "GH_TOKEN", "GITHUB_WEBHOOK_SECRET", "GITHUB_APP_PRIVATE_KEY", "DATABASE_URL",
+    "SUPABASE_SERVICE_KEY", "AWO_API_TOKEN",
+})
+# A variable holding one of the bot's secrets is dropped if it contains one this long, or equals a shorter one.
+MIN_SECRET_MATCH = 8
+CLAUDE_MD_LIMIT = 64 * 1024
 
 
-def cli_argv(cli_path: str, request: AgentRequest) -> list[str]:
-    return [
+def agent_env(path: str, passthrough: Mapping[str, str], secrets: Iterable[str] = ()) -> dict[str, str]:
+    """PATH, the quiet-CLI flags and the ANTHROPIC_*/CLAUDE_* variables, minus anything carrying a bot secret.
+
+    HOME, CLAUDE_CONFIG_DIR and TMPDIR are added per run (private, deleted afterwards)."""
+    env = {"PATH": path, **QUIET_CLI}
+    for key, value in passthrough.items():
+        if key in NEVER_PASSED or carries_secret(value, secrets):
+            log.warning("%s is not passed to the agent: it holds one of the bot's own credentials", key)
+        elif key not in env and key != "HOME":
+            env[key] = value
+    return env
+
+
+def carries_secret(value: str, secrets: Iterable[str]) -> bool:
+    return any(s and (s == value or (len(s) >= MIN_SECRET_MATCH and s in value)) for s in secrets)
+
+
+def cli_argv(cli_path: str, request: AgentRequest, instructions: Path | None = None) -> list[str]:
+    # No --allowedTools: an allow rule for Edit/Write grants every path; without one acceptEdits confines
+    # edits to the working directory. --tools is what removes the rest (Bash, WebFetch...).
+    argv = [
         cli_path, "-p",
         "--output-format", "stream-json", "--verbose",
         "--model", request.model,
         "--max-turns", str(request.max_turns),
         "--permission-mode", "acceptEdits",
-        # --allowedTools alone restricts nothing under acceptEdits; --tools is what removes the rest (Bash...)
         "--tools", ",".join(request.allowed_tools),
-        "--allowedTools", ",".join(request.allowed_tools),
+        # The checkout's .claude/settings.json (hooks, apiKeyHelper, permissions, env) and .mcp.json are code
+        # from the repository: only the private, empty user settings are read, and no MCP server is started.
+        "--setting-sources", "user",
+        "--strict-mcp-config",
     ]
+    if instructions is not None:
+        argv += ["--append-system-prompt-file", str(instructions)]
+    return argv
+
+
+def copy_instructions(worktree: Path, scratch: Path) -> Path | None:
+    """The checkout's CLAUDE.md still guides the agent (project settings no longer load it): a regular file,
+    not a symlink that could point out of the worktree, size-capped, copied into the run's scratch."""
+    source = worktree / "CLAUDE.md"
+    if not source.is_file() or source.is_symlink() or source.stat().st_size > CLAUDE_MD_LIMIT:
+        return None
+    target = scratch / "project-instructions.md"
+    text = source.read_text(errors="replace")
+    target.write_text(f"The repository's CLAUDE.md (project instructions):\n\n{text}")
+    return target
 
 
 def describe_tool_use(block: dict[str, Any]) -> str:
@@ -112,13 +153,20 @@ def absorb(result: AgentResult, event: dict[str, Any]) -> bool:
 
 
 class ClaudeCli:
-    """AgentRunner over the real `claude` binary."""
+    """AgentRunner over the real `claude` binary, inside the sandbox, with a private HOME per run."""
 
-    def __init__(self, cli_path: str, env: Mapping[str, str]) -> None:
+    def __init__(self, cli_path: str, env: Mapping[str, str], sandbox: Sandbox | None = None,
+                 scratch_root: Path | None = None) -> None:
         self.cli_path = cli_path
         self.env = dict(env)
+        self.sandbox: Sandbox = sandbox or NoSandbox()
+        self.scratch_root = scratch_root
 
     async def run(self, request: AgentRequest, on_progress: ProgressHook | None = None) -> AgentResult:
+        refused = await self.sandbox.check()
+        program = resolve_program(self.cli_path, self.env.get("PATH", ""))
+        if refused is not None or program is None:
+            return AgentResult(error=refused or f"the Claude CLI was not found at {self.cli_path!r}")
         result = AgentResult()
 
         async def on_line(line: str) -> None:
@@ -131,14 +179,24 @@ class ClaudeCli:
                 await on_progress(result)
 
         started = time.monotonic()
-        # A short private temp dir: the CLI keeps a unix socket there (path length is limited).
-        with tempfile.TemporaryDirectory(prefix="awo-") as scratch:
-            done = await process.stream(
-                cli_argv(self.cli_path, request), on_line=on_line, cwd=request.cwd,
-                env={**self.env, "CLAUDE_CODE_TMPDIR": scratch}, timeout=request.timeout, stdin=request.prompt,
-            )
+        # A short private temp dir (the CLI keeps a unix socket there; path length is limited): the run's
+        # HOME, config and transcripts, gone when it ends, so no later work order can read them.
+        with tempfile.TemporaryDirectory(prefix="awo-", dir=self.scratch_root) as scratch:
+            jail = Jail(request.cwd.resolve(), Path(scratch), program)
+            argv = self.sandbox.wrap(cli_argv(self.cli_path, request, copy_instructions(jail.worktree, jail.scratch)),
+                                     jail)
+            done = await process.stream(argv, on_line=on_line, cwd=jail.worktree, env=self._env(jail.scratch),
+                                        timeout=request.timeout, stdin=request.prompt)
         result.error = failure_of(result, done, time.monotonic() - started, request.timeout)
         return result
+
+    def _env(self, scratch: Path) -> dict[str, str]:
+        home, tmp = scratch / "home", scratch / "tmp"
+        home.mkdir()
+        tmp.mkdir()
+        private = {"HOME": str(home), "CLAUDE_CONFIG_DIR": str(home / ".claude"), "TMPDIR": str(tmp),
+                   "CLAUDE_CODE_TMPDIR": str(tmp)}
+        return {**self.env, **private}
 
 
 def failure_of(result: AgentResult, done: process.Completed, elapsed: float, limit: float) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.errors import BotError
 from bot.runtime import build_github, probe_tool
+from bot.sandbox import build_sandbox, probe_sandbox
 from bot.settings import Settings
 from bot.store.factory import build_store
 
@@ -12,6 +13,7 @@ async def run_doctor(settings: Settings) -> int:
     checks = [
         await _tool("Claude CLI", settings.claude_cli_path, "set CLAUDE_CLI_PATH or run `make install`"),
         await _tool("git", "git", "install git"),
+        await _sandbox(settings),
         await _store(settings),
         _secret(settings),
         await _github(settings),
@@ -24,6 +26,11 @@ async def run_doctor(settings: Settings) -> int:
 async def _tool(name: str, path: str, fix: str) -> tuple[bool, str]:
     tool = await probe_tool(path, "--version")
     return (True, f"{name}: {tool.version}") if tool.available else (False, f"{name}: not found at {path!r}; {fix}")
+
+
+async def _sandbox(settings: Settings) -> tuple[bool, str]:
+    status = await probe_sandbox(build_sandbox(settings.agent_sandbox, settings.path_env))
+    return status.available, f"agent sandbox ({status.kind}): {status.detail}"
 
 
 async def _store(settings: Settings) -> tuple[bool, str]:

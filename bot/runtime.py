@@ -15,6 +15,7 @@ from bot.checkout import Checkout, Identity
 from bot.github import GitHubClient, GitHubPort
 from bot.intake import Intake
 from bot.pipeline import Limits, Services
+from bot.sandbox import SandboxStatus, build_sandbox, probe_sandbox
 from bot.settings import Settings
 from bot.store import Store
 from bot.store.factory import build_store
@@ -47,12 +48,22 @@ def build_github(settings: Settings) -> GitHubPort | None:
     return GitHubClient(settings.github_token.get_secret_value(), settings.github_api_url)
 
 
+def bot_secrets(settings: Settings) -> tuple[str, ...]:
+    """The bot's own credentials: what the agent must never see."""
+    values = [*settings.webhook_secrets, settings.github_token, settings.github_app_private_key,
+              settings.database_url, settings.supabase_service_key, settings.api_token]
+    return tuple(v.get_secret_value() for v in values if v is not None)
+
+
 def secret_values(settings: Settings) -> tuple[str, ...]:
     """Every secret the bot knows, for redaction."""
-    values = [*settings.webhook_secrets, settings.github_token, settings.github_app_private_key,
-              settings.database_url, settings.supabase_service_key]
-    plain = [v.get_secret_value() for v in values if v is not None]
-    return tuple(plain + [v for k, v in settings.agent_env.items() if "KEY" in k or "TOKEN" in k])
+    return bot_secrets(settings) + tuple(v for k, v in settings.agent_env.items() if "KEY" in k or "TOKEN" in k)
+
+
+def build_agent(settings: Settings) -> ClaudeCli:
+    """The CLI in its sandbox, with an environment that holds none of the bot's credentials."""
+    env = agent_env(settings.path_env, settings.agent_env, bot_secrets(settings))
+    return ClaudeCli(settings.claude_cli_path, env, build_sandbox(settings.agent_sandbox, settings.path_env))
 
 
 def admission_limits(settings: Settings) -> AdmissionLimits:
@@ -65,7 +76,7 @@ def build_services(settings: Settings, store: Store, github: GitHubPort | None) 
     return Services(
         store=store,
         checkout=Checkout(settings.data_dir, base_env, policy=settings.remote_policy),
-        agent=ClaudeCli(settings.claude_cli_path, agent_env(base_env, settings.agent_env)),
+        agent=build_agent(settings),
         github=github,
         limits=Limits(settings.model, settings.max_turns, settings.step_timeout_seconds),
         identity=Identity(settings.bot_name, settings.bot_email),
@@ -85,6 +96,7 @@ class Runtime:
     intake: Intake
     worker: Worker | None
     tools: dict[str, Tool] = field(default_factory=dict)
+    sandbox: SandboxStatus | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -92,12 +104,21 @@ class Runtime:
         await self.store.open()
         self.tools = {"claude_cli": await probe_tool(self.settings.claude_cli_path, "--version"),
                       "git": await probe_tool("git", "--version")}
+        await self._probe_sandbox()
         self._tasks.append(asyncio.create_task(self.intake.run(), name="intake"))
         recovered = await self.intake.recover()
         if recovered:
             log.info("re-processing %d deliveries recorded before the last stop", recovered)
         if self.worker is not None:
             self._tasks.append(asyncio.create_task(self.worker.run(self._stop), name="worker"))
+
+    async def _probe_sandbox(self) -> None:
+        """One line at start-up when the agent would run unsandboxed, or cannot run at all."""
+        self.sandbox = await probe_sandbox(build_sandbox(self.settings.agent_sandbox, self.settings.path_env))
+        if not self.sandbox.available:
+            log.error("%s; work orders fail until then", self.sandbox.detail)
+        elif self.sandbox.kind == "none":
+            log.warning("%s", self.sandbox.detail)
 
     async def stop(self) -> None:
         self._stop.set()

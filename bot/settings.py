@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
 from bot.remotes import PROTOCOLS, RemotePolicy, web_origin
+from bot.sandbox import SandboxKind
 
 StorageType = Literal["sqlite", "memory", "file", "postgres", "supabase"]
 
@@ -66,6 +67,7 @@ class Settings(BaseSettings):
     # Git: which transports may be used (https; add http/file for local runs and tests) and GitHub's web host.
     git_protocols: Annotated[tuple[str, ...], NoDecode] = Field(("https",), validation_alias="AWO_GIT_PROTOCOLS")
     github_web_url: str | None = Field(None, validation_alias="AWO_GITHUB_WEB_URL")
+    agent_sandbox: SandboxKind = Field("bwrap", validation_alias="AWO_AGENT_SANDBOX")
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod

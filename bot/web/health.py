@@ -23,8 +23,10 @@ async def health(request: Request) -> JSONResponse:
         "auth": "token" if settings.github_token else ("app" if settings.github_app_id else None),
         "webhook_secret_configured": bool(settings.webhook_secrets),
     }
+    sandbox = runtime.sandbox  # known once the runtime has started; without it no work order can run
+    sandboxed = sandbox is None or sandbox.available
     healthy = db.status == "healthy" and db.tables_exist
-    status = "healthy" if healthy and all(t["available"] for t in tools.values()) else (
+    status = "healthy" if healthy and sandboxed and all(t["available"] for t in tools.values()) else (
         "degraded" if healthy else "unhealthy")
     body = {
         "status": status,
@@ -33,6 +35,8 @@ async def health(request: Request) -> JSONResponse:
         "storage_type": settings.storage_type,
         "database": database,
         "dependencies": {**tools, "github": github},
+        "agent_sandbox": sandbox and {"kind": sandbox.kind, "available": sandbox.available,
+                                      "detail": sandbox.detail},
         "worker": {"enabled": runtime.worker is not None,
                    "concurrency": runtime.worker.config.concurrency if runtime.worker else 0},
     }

@@ -194,6 +194,9 @@ class Fleet:
             "AWO_DATA_DIR": str(self.root / name), "GITHUB_WEBHOOK_SECRET": SECRET,
             "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": self.github.url,
             "CLAUDE_CLI_PATH": str(fake_cli(self.root, agent_sleep)),
+            # The fake CLI is the project's Python script run by the venv's Python, which the sandbox (rightly)
+            # does not mount; the sandbox is tested with the real CLI in tests/e2e/test_sandbox.py.
+            "AWO_AGENT_SANDBOX": "none",
             "AWO_LEASE_SECONDS": f"{self.lease_seconds:g}", "AWO_POLL_SECONDS": f"{self.poll_seconds:g}",
             "AWO_STEP_TIMEOUT_SECONDS": "120", "LOG_LEVEL": "INFO",
             # one person labels hundreds of issues here on purpose: the flood limits are not under test

@@ -146,6 +146,15 @@ def request_text(body: JSON) -> str:
     return "\n".join(parts)
 
 
+def tool_results(body: JSON) -> list[str]:
+    """The tool results in the request's last user message (the ones new in this turn), as text."""
+    last = (body.get("messages") or [{}])[-1]
+    content = last.get("content") if last.get("role") == "user" else None
+    blocks = [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"] \
+        if isinstance(content, list) else []
+    return [json.dumps(b.get("content")) if not isinstance(b.get("content"), str) else b["content"] for b in blocks]
+
+
 def assistant_turns(body: JSON) -> int:
     return sum(1 for m in body.get("messages", []) if m.get("role") == "assistant")
 
@@ -187,6 +196,7 @@ class RecordedRequest:
     status: int | None = None
     finished: float | None = None  # when the response was fully sent
     disconnected: float | None = None  # when the client went away from a hang
+    tool_results: list[str] = field(default_factory=list)  # what the tools answered, as the model reads it
 
     def finish(self) -> None:
         self.finished = time.time()
@@ -354,6 +364,7 @@ def _record(request: Request, body: JSON | None = None) -> RecordedRequest:
         model=body.get("model"),
         stream=body.get("stream"),
         session_id=request.headers.get("x-claude-code-session-id"),
+        tool_results=tool_results(body),
     )
     return _state(request).add(rec)
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from bot import process
-from bot.agent import AgentRequest, AgentResult, ClaudeCli, absorb, agent_env, cli_argv, failure_of
+from bot.agent import QUIET_CLI, AgentRequest, AgentResult, ClaudeCli, absorb, agent_env, cli_argv, failure_of
 
 REQUEST = AgentRequest(prompt="p", cwd=Path("."), model="claude-sonnet-4-5", max_turns=9,
                        allowed_tools=("Read", "Write"), timeout=5)
@@ -17,16 +17,20 @@ def test_argv_is_a_list_with_every_limit() -> None:
     argv = cli_argv("claude", REQUEST)
     assert argv[:2] == ["claude", "-p"]
     for flag, value in (("--output-format", "stream-json"), ("--model", "claude-sonnet-4-5"), ("--max-turns", "9"),
-                        ("--permission-mode", "acceptEdits"), ("--tools", "Read,Write"),
-                        ("--allowedTools", "Read,Write")):
+                        ("--permission-mode", "acceptEdits"), ("--tools", "Read,Write"), ("--setting-sources", "user")):
         assert argv[argv.index(flag) + 1] == value
-    assert "--verbose" in argv
+    assert "--verbose" in argv and "--strict-mcp-config" in argv
+    assert not [a for a in argv if a.lower().startswith("--allowed")]  # an allow rule for Write grants every path
 
 
-def test_agent_environment_holds_no_github_token() -> None:
-    env = agent_env({"PATH": "/bin", "HOME": "/h", "GITHUB_TOKEN": "g", "GH_TOKEN": "g"}, {"ANTHROPIC_API_KEY": "k"})
-    assert env["PATH"] == "/bin" and env["HOME"] == "/h" and env["ANTHROPIC_API_KEY"] == "k"
-    assert not [k for k in env if k.startswith("GH") or k.startswith("GITHUB")]
+def test_agent_environment_holds_no_bot_credential_whatever_its_name() -> None:
+    token = "ghp_botTokenValue0123456789"
+    passthrough = {"ANTHROPIC_API_KEY": "k", "CLAUDE_SNEAKY": token, "ANTHROPIC_BASE_URL": f"https://x:{token}@h",
+                   "GITHUB_TOKEN": token, "GH_TOKEN": token, "DATABASE_URL": "postgres://", "HOME": "/root",
+                   "CLAUDE_SHORT": "abc"}
+    env = agent_env("/bin", passthrough, [token, "abc"])
+    assert env["PATH"] == "/bin" and env["ANTHROPIC_API_KEY"] == "k"
+    assert [k for k in env if k not in QUIET_CLI] == ["PATH", "ANTHROPIC_API_KEY"]
 
 
 def test_stream_json_is_folded_into_a_result() -> None:
