@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     agent_env: dict[str, str] = Field(default_factory=dict, exclude=True)
     api_token: SecretStr | None = Field(None, validation_alias="AWO_API_TOKEN")
     bot_email: str = Field("agent-work-orders@users.noreply.github.com", validation_alias="AWO_BOT_EMAIL")
+    # The HTTP server's bounds: a slow or idle client cannot hold a connection, a task or memory for long.
+    http_timeout_seconds: float = Field(10, validation_alias="AWO_HTTP_TIMEOUT_SECONDS", gt=0)
+    http_keep_alive_seconds: float = Field(5, validation_alias="AWO_HTTP_KEEP_ALIVE_SECONDS", gt=0)
+    http_max_connections: int = Field(2048, validation_alias="AWO_HTTP_MAX_CONNECTIONS", ge=1)
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
