@@ -17,7 +17,7 @@ from bot.models import Repository, Status, WorkOrder, full_name_of
 from bot.repositories import SLUG, normalise_url, verify_repository
 from bot.steps import agent_steps
 from bot.store import repository_for
-from bot.web.body import BodyRefused, read_bounded
+from bot.web.body import CLOSE, BodyRefused, read_bounded
 from bot.web.context import runtime_of
 
 log = logging.getLogger(__name__)
@@ -92,8 +92,8 @@ class UpdateRepository(BaseModel):
         return value
 
 
-def problem(status: int, detail: Any) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status)
+def problem(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
 class InvalidBody(Exception):
@@ -150,7 +150,7 @@ def guarded(handler: Any) -> Any:
         try:
             return await handler(request)  # type: ignore[no-any-return]
         except Refused as exc:
-            return problem(exc.status, exc.detail)
+            return problem(exc.status, exc.detail, CLOSE if exc.status in (408, 413, 415) else None)
         except InvalidBody as exc:
             return problem(422, exc.detail)
         except NotFound as exc:

@@ -6,6 +6,9 @@ import asyncio
 
 from starlette.requests import ClientDisconnect, Request
 
+# On a refusal that leaves the body unread: uvicorn would otherwise read and discard the rest of it.
+CLOSE = {"Connection": "close"}
+
 
 class BodyRefused(Exception):
     """The body was refused before it was read whole; `status` is 413 (too large) or 408 (too slow)."""

@@ -7,6 +7,8 @@ import hmac
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bot.web.body import CLOSE
+
 # An allow-list, so a route added later is closed until someone opens it here on purpose.
 PUBLIC = {
     "/webhooks/github": frozenset({"POST"}),  # signed with GITHUB_WEBHOOK_SECRET instead
@@ -44,9 +46,9 @@ class ApiToken:
         if scope["type"] != "http" or is_public(scope["method"], scope["path"]):
             await self.app(scope, receive, send)
         elif self.expected is None:
-            await JSONResponse({"detail": DISABLED}, status_code=403)(scope, receive, send)
+            await JSONResponse({"detail": DISABLED}, status_code=403, headers=CLOSE)(scope, receive, send)
         elif not token_matches(scope["headers"], self.expected):
             await JSONResponse({"detail": "missing or wrong API token"}, status_code=401,
-                               headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
+                               headers={"WWW-Authenticate": "Bearer", **CLOSE})(scope, receive, send)
         else:
             await self.app(scope, receive, send)

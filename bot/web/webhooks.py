@@ -12,28 +12,28 @@ from starlette.responses import JSONResponse
 from bot.errors import StoreUnavailable
 from bot.github import signature_valid
 from bot.models import Delivery
-from bot.web.body import BodyRefused, read_bounded
+from bot.web.body import CLOSE, BodyRefused, read_bounded
 from bot.web.context import runtime_of
 
 log = logging.getLogger(__name__)
 MAX_BODY = 25 * 1024 * 1024
 
 
-def problem(status: int, detail: str) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status)
+def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
 def refusal_before_body(request: Request, secrets: tuple[str, ...]) -> JSONResponse | None:
     """What the headers alone already refuse, so an unsigned body is never read (nor buffered)."""
     delivery_id = request.headers.get("x-github-delivery")
     if not request.headers.get("x-github-event") or not delivery_id:
-        return problem(400, "missing X-GitHub-Event or X-GitHub-Delivery header")
+        return problem(400, "missing X-GitHub-Event or X-GitHub-Delivery header", CLOSE)
     if not secrets:
         log.warning("delivery %s refused: GITHUB_WEBHOOK_SECRET is not set, so no signature can be checked",
                     delivery_id)
-        return problem(401, "webhook secret not configured on the server")
+        return problem(401, "webhook secret not configured on the server", CLOSE)
     if not request.headers.get("x-hub-signature-256", "").startswith("sha256="):
-        return problem(401, "invalid or missing X-Hub-Signature-256 signature")
+        return problem(401, "invalid or missing X-Hub-Signature-256 signature", CLOSE)
     return None
 
 
@@ -46,7 +46,7 @@ async def receive_github(request: Request) -> JSONResponse:
     try:
         body = await read_bounded(request, MAX_BODY, runtime.settings.http_timeout_seconds)
     except BodyRefused as exc:
-        return problem(exc.status, exc.detail)
+        return problem(exc.status, exc.detail, CLOSE)
     if not signature_valid(secrets, body, request.headers.get("x-hub-signature-256")):
         return problem(401, "invalid or missing X-Hub-Signature-256 signature")
     return await _record(request, request.headers["x-github-event"], request.headers["x-github-delivery"], body)
