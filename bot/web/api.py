@@ -17,7 +17,7 @@ from bot.models import Repository, Status, WorkOrder, full_name_of
 from bot.repositories import SLUG, normalise_url, verify_repository
 from bot.steps import agent_steps
 from bot.store import repository_for
-from bot.web.body import CLOSE, BodyRefused, read_bounded
+from bot.web.body import CLOSE, BodyRefused, has_nul, read_bounded
 from bot.web.context import runtime_of
 
 log = logging.getLogger(__name__)
@@ -127,9 +127,12 @@ async def parse(request: Request, model: type[M]) -> M:
     except BodyRefused as exc:
         raise Refused(exc.status, exc.detail) from None
     try:
-        return model.model_validate_json(body)
+        parsed = model.model_validate_json(body)
     except ValidationError as exc:
         raise InvalidBody([{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]) from None
+    if has_nul(body, parsed.model_dump()):
+        raise Refused(422, "NUL characters (\\u0000) are not accepted")
+    return parsed
 
 
 def path_id(request: Request) -> str:

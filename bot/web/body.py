@@ -48,3 +48,18 @@ async def read_bounded(request: Request, limit: int, timeout: float) -> bytes:
 
 def _size(limit: int) -> str:
     return f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
+
+
+def has_nul(body: bytes, value: object) -> bool:
+    """True if a parsed body holds a NUL character, which Postgres cannot store in text or JSONB."""
+    return b"\\u0000" in body and _holds_nul(value)
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False

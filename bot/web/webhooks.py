@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse
 from bot.errors import StoreUnavailable
 from bot.github import signature_valid
 from bot.models import Delivery
-from bot.web.body import CLOSE, BodyRefused, read_bounded
+from bot.web.body import CLOSE, BodyRefused, has_nul, read_bounded
 from bot.web.context import runtime_of
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,8 @@ async def _record(request: Request, event: str, delivery_id: str, body: bytes) -
     payload = parse_payload(body)
     if payload is None:
         return problem(400, "body is not a JSON object (set the webhook's content type to application/json)")
+    if has_nul(body, payload):
+        return problem(400, "body holds a NUL character (\\u0000), which the store cannot hold")
     action = payload.get("action")
     delivery = Delivery(
         delivery_id=delivery_id, event=event, action=action if isinstance(action, str) else "",
