@@ -69,6 +69,8 @@ class CreateRepository(BaseModel):
     @field_validator("repository_url")
     @classmethod
     def _github_url(cls, value: str) -> str:
+        if "@" in urlparse(value.strip()).netloc:
+            raise ValueError("credentials in the URL are not accepted: the bot uses its own token")
         return normalise_url(value)
 
 

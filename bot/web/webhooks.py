@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import pydantic_core
@@ -17,6 +18,9 @@ from bot.web.context import runtime_of
 
 log = logging.getLogger(__name__)
 MAX_BODY = 25 * 1024 * 1024
+# GitHub sends a GUID and a snake_case event name; anything far off is not GitHub (and a long id cannot be a key).
+DELIVERY_ID = re.compile(r"^[\x21-\x7e]{1,200}$")
+EVENT = re.compile(r"^[a-z_]{1,64}$")
 
 
 def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -28,6 +32,8 @@ def refusal_before_body(request: Request, secrets: tuple[str, ...]) -> JSONRespo
     delivery_id = request.headers.get("x-github-delivery")
     if not request.headers.get("x-github-event") or not delivery_id:
         return problem(400, "missing X-GitHub-Event or X-GitHub-Delivery header", CLOSE)
+    if not EVENT.match(request.headers["x-github-event"]) or not DELIVERY_ID.match(delivery_id):
+        return problem(400, "X-GitHub-Event or X-GitHub-Delivery is not shaped like GitHub's", CLOSE)
     if not secrets:
         log.warning("delivery %s refused: GITHUB_WEBHOOK_SECRET is not set, so no signature can be checked",
                     delivery_id)

@@ -59,3 +59,13 @@ def test_a_signed_delivery_with_a_nul_character_is_a_400_on_postgres(pg_client: 
                "X-Hub-Signature-256": sign(SECRET, body)}
     response = pg_client.post("/webhooks/github", content=body, headers=headers)
     assert response.status_code == 400, response.text
+
+
+def test_a_delivery_id_too_long_for_the_primary_key_is_a_400_on_postgres(pg_client: TestClient) -> None:
+    body = json.dumps(example("ping")).encode()
+    for delivery, event in (("d" * 9000, "ping"), ("ok-id", "Ping Event"), ("sp ace", "ping")):
+        headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery, "X-Hub-Signature-256": sign(SECRET, body)}
+        assert pg_client.post("/webhooks/github", content=body, headers=headers).status_code == 400
+    assert pg_client.post("/webhooks/github", content=body, headers={
+        "X-GitHub-Event": "ping", "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+        "X-Hub-Signature-256": sign(SECRET, body)}).status_code == 202

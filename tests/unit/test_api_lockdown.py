@@ -239,3 +239,11 @@ def test_an_anonymous_400_mb_body_is_never_read(no_token: tuple[Runtime, TestCli
     status, pulled = client.portal.call(call, client.app, "POST", f"{API}/", headers, megabytes(400))  # type: ignore[union-attr]
     assert (status, pulled) == (403, 0)
     assert store_is_untouched(runtime, client)
+
+
+def test_a_repository_url_with_credentials_is_refused(with_token: tuple[Runtime, TestClient]) -> None:
+    runtime, client = with_token
+    for url in ("https://x-access-token:ghp_secret@github.com/octo/repo", "https://user@github.com/octo/repo"):
+        response = client.post(f"{API}/repositories", json={"repository_url": url, "verify": False}, headers=AUTH)
+        assert response.status_code == 422 and "ghp_secret" not in response.text
+    assert store_is_untouched(runtime, client)
