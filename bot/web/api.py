@@ -183,7 +183,8 @@ async def configured_repository(request: Request, requested: str) -> Repository:
 
 
 def _host(url: str) -> str:
-    return urlparse(url).netloc.lower()
+    """The host (and port) of a URL, never its userinfo: this text is compared and shown in errors."""
+    return urlparse(url).netloc.rpartition("@")[2].lower()
 
 
 async def create_work_order(request: Request) -> Response:

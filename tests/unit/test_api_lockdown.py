@@ -149,6 +149,7 @@ def test_a_work_order_for_an_unconfigured_repository_or_host_is_refused(
     runtime, client = with_token
     response = client.post(f"{API}/", json={**ATTACK, "repository_url": url}, headers=AUTH)
     assert response.status_code == 422, response.text
+    assert "x-access-token" not in response.text
     assert store_is_untouched(runtime, client)
 
 
