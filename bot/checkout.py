@@ -233,6 +233,11 @@ class Checkout:
         names = await self.git("diff", "--cached", "--no-ext-diff", "--name-only", "HEAD", cwd=tree.path)
         return [line for line in names.splitlines() if line]
 
+    async def staged_diff(self, tree: Worktree) -> str:
+        """What would be committed, every file as text; no diff driver or textconv from the repository runs."""
+        return await self.git("diff", "--cached", "--text", "--no-color", "--no-ext-diff", "--no-textconv",
+                              "HEAD", "--", cwd=tree.path)
+
     async def commit(self, tree: Worktree, message: str, author: Identity) -> str:
         await self.git(
             "-c", f"user.name={author.name}", "-c", f"user.email={author.email}",

@@ -24,14 +24,17 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.runtime import build_runtime
     from bot.web.app import create_app
+    from bot.web.server import uvicorn_options
 
     for line in settings.missing_for_github():
         log.warning("%s", line)
+    if settings.api_token is None:
+        log.warning("AWO_API_TOKEN is not set: the REST API under /api answers 403 (webhooks and /health work)")
     app = create_app(build_runtime(settings, workers=args.workers))
     host, port = args.host or settings.host, args.port if args.port is not None else settings.port
     log.info("serving on http://%s:%d (storage: %s)", host, port, settings.storage_type)
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False,
-                lifespan="on", timeout_graceful_shutdown=10)
+                lifespan="on", timeout_graceful_shutdown=10, **uvicorn_options(settings))
     return 0
 
 

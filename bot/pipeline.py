@@ -14,8 +14,9 @@ from bot.checkout import Checkout, Identity, Worktree
 from bot.errors import BotError, GitError, LeaseLost, StoreUnavailable
 from bot.github import GitHubPort
 from bot.models import Step, WorkOrder, utcnow
-from bot.report import redact
+from bot.report import redact, strip_trailers
 from bot.reporter import Reporter
+from bot.secret_scan import scan_diff
 from bot.steps import COMMIT, IMPLEMENT, PLAN, PULL_REQUEST, PUSH, Kind, StepSpec, sequence
 from bot.store import Store, repository_for
 
@@ -221,6 +222,10 @@ class Pipeline:
         run.changed = await self.s.checkout.changed_files(run.tree)
         if not run.changed:
             return StepOutcome(output="no changes")
+        leaks = scan_diff(await self.s.checkout.staged_diff(run.tree), self.s.secrets)
+        if leaks:
+            where = ", ".join(sorted({f"{hit.path} ({hit.encoding})" for hit in leaks}))
+            return StepOutcome(error=f"the changes contain a secret of the bot's in {where}; nothing was committed")
         sha = await self.s.checkout.commit(run.tree, commit_message(run.work_order, run.summary), self.s.identity)
         return StepOutcome(output="\n".join([sha, *run.changed]))
 
@@ -280,12 +285,12 @@ def commit_message(work_order: WorkOrder, summary: str) -> str:
     subject = title_of(work_order)
     if work_order.issue_number:
         subject = f"{subject} (#{work_order.issue_number})"
-    body = summary.strip()[:2000]
+    body = strip_trailers(summary)[:2000]
     return f"{subject}\n\n{body}\n\nWork order: {work_order.id}{co_author(work_order)}".replace("\n\n\n", "\n\n")
 
 
 def pr_body(work_order: WorkOrder, summary: str) -> str:
-    lines = [summary.strip() or "Changes made by Claude for this issue."]
+    lines = [strip_trailers(summary) or "Changes made by Claude for this issue."]
     if work_order.issue_number:
         lines.append(f"Closes #{work_order.issue_number}")
     requester = f" · requested by @{work_order.trigger_actor}" if work_order.trigger_actor else ""

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from bot.models import Status, Step, WorkOrder, utcnow
+from bot.secret_scan import without_secrets
 
 MARKER = "<!-- agent-work-order:{id} -->"
 SECRET_PATTERNS = (
@@ -27,12 +28,25 @@ HEADLINES = {
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Remove every known secret value and anything shaped like a credential."""
+    """Remove every known secret value (raw or encoded) and anything shaped like a credential."""
+    secrets = tuple(secrets)
+    text = without_secrets(text, secrets)
     for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
         text = text.replace(secret, "***")
     for pattern in SECRET_PATTERNS:
         text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "***", text)
     return text
+
+
+# A line the agent wrote that git or GitHub would read as a trailer: `Co-authored-by: ...`, `Signed-off-by: ...`,
+# any `Key-With-Dashes: value`, or a one-word key git itself treats as a trailer.
+TRAILER = re.compile(r"^[ \t>]*(?:[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+|Cc|Fixes|Closes|Resolves|Refs|Link|Bug)[ \t]*:",
+                     re.IGNORECASE)
+
+
+def strip_trailers(text: str) -> str:
+    """The agent's text without trailer-shaped lines: only the bot adds trailers (its own, after this text)."""
+    return "\n".join(line for line in text.splitlines() if not TRAILER.match(line)).strip()
 
 
 def marker(work_order_id: str) -> str:

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     git_protocols: Annotated[tuple[str, ...], NoDecode] = Field(("https",), validation_alias="AWO_GIT_PROTOCOLS")
     github_web_url: str | None = Field(None, validation_alias="AWO_GITHUB_WEB_URL")
     agent_sandbox: SandboxKind = Field("bwrap", validation_alias="AWO_AGENT_SANDBOX")
+    # The HTTP server's bounds: a slow or idle client cannot hold a connection, a task or memory for long.
+    http_timeout_seconds: float = Field(10, validation_alias="AWO_HTTP_TIMEOUT_SECONDS", gt=0)
+    http_keep_alive_seconds: float = Field(5, validation_alias="AWO_HTTP_KEEP_ALIVE_SECONDS", gt=0)
+    http_max_connections: int = Field(2048, validation_alias="AWO_HTTP_MAX_CONNECTIONS", ge=1)
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod

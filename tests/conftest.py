@@ -15,13 +15,15 @@ from bot.testing import FakeAgent, FakeGitHub
 from bot.web.app import create_app
 
 SECRET = "s3cret-for-tests"
+API_TOKEN = "api-token-for-tests"
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 
 
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "storage_type": "memory", "data_dir": tmp_path / "data", "sqlite_path": tmp_path / "data/wo.db",
         "webhook_secrets": (SECRET,), "worker_concurrency": 0, "agent_env": {}, "poll_seconds": 0.05,
-        "github_token": "ghp_testtokenvalue0123456789abcdefABCDEF",
+        "github_token": "ghp_testtokenvalue0123456789abcdefABCDEF", "api_token": API_TOKEN,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -60,5 +62,5 @@ def runtime(settings: Settings, github: FakeGitHub, agent: FakeAgent) -> Runtime
 
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime)) as test_client:
+    with TestClient(create_app(runtime), headers=AUTH) as test_client:
         yield test_client

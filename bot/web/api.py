@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, TypeVar
+import re
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlparse
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.requests import Request
@@ -12,22 +14,41 @@ from starlette.routing import Route
 
 from bot.errors import BotError, Conflict, GitHubError, NotFound
 from bot.models import Repository, Status, WorkOrder, full_name_of
-from bot.repositories import normalise_url, verify_repository
+from bot.repositories import SLUG, normalise_url, verify_repository
 from bot.steps import agent_steps
+from bot.store import repository_for
+from bot.web.body import CLOSE, BodyRefused, has_nul, read_bounded
 from bot.web.context import runtime_of
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
+MAX_BODY = 64 * 1024
+# The seed's CHECK constraint on default_sandbox_type: anything else would be a 500 from the database.
+SandboxType = Literal["git_branch", "git_worktree", "e2b", "dagger"]
+ISSUE_NUMBER_MAX = 2**31 - 1  # the column is an integer on Postgres
+PATH_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+BRANCH = re.compile(r"^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,255}$")
 
 
 class CreateWorkOrder(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    repository_url: str = Field(min_length=1)
-    sandbox_type: str = "git_worktree"
+    repository_url: str = Field(min_length=1, max_length=500)
+    sandbox_type: SandboxType = "git_worktree"
     user_request: str = Field(min_length=1, max_length=65536)
     selected_commands: list[str] | None = None
-    github_issue_number: int | str | None = None
+    github_issue_number: int | None = None
+
+    @field_validator("github_issue_number", mode="before")
+    @classmethod
+    def _issue_number(cls, value: object) -> int | None:
+        """The seed sends it as a string or a number; either way it must fit the column."""
+        text = str(value if value is not None else "").strip()
+        if not text:
+            return None
+        if not text.isdecimal() or not 0 < int(text) <= ISSUE_NUMBER_MAX:
+            raise ValueError(f"an issue number between 1 and {ISSUE_NUMBER_MAX}")
+        return int(text)
 
     @field_validator("selected_commands")
     @classmethod
@@ -48,13 +69,15 @@ class CreateRepository(BaseModel):
     @field_validator("repository_url")
     @classmethod
     def _github_url(cls, value: str) -> str:
+        if "@" in urlparse(value.strip()).netloc:
+            raise ValueError("credentials in the URL are not accepted: the bot uses its own token")
         return normalise_url(value)
 
 
 class UpdateRepository(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    default_sandbox_type: str | None = None
+    default_sandbox_type: SandboxType | None = None
     default_commands: list[str] | None = None
     default_branch: str | None = None
 
@@ -63,9 +86,16 @@ class UpdateRepository(BaseModel):
     def _known(cls, value: list[str] | None) -> list[str] | None:
         return CreateWorkOrder._known(value)  # type: ignore[operator]
 
+    @field_validator("default_branch")
+    @classmethod
+    def _branch_name(cls, value: str | None) -> str | None:
+        if value is not None and not BRANCH.match(value):
+            raise ValueError("a git branch name (letters, digits, . _ / -)")
+        return value
 
-def problem(status: int, detail: Any) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status)
+
+def problem(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
 class InvalidBody(Exception):
@@ -76,11 +106,43 @@ class InvalidBody(Exception):
         self.detail = detail
 
 
+class Refused(Exception):
+    """A request refused with a status and a message before any work was done."""
+
+    def __init__(self, status: int, detail: Any) -> None:
+        super().__init__(str(detail))
+        self.status = status
+        self.detail = detail
+
+
+def is_json(request: Request) -> bool:
+    """Only JSON bodies: a browser cannot send this cross-site without a CORS preflight, which we never allow."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    return media_type == "application/json"
+
+
 async def parse(request: Request, model: type[M]) -> M:
+    if not is_json(request):
+        raise Refused(415, "the body must be JSON: send Content-Type: application/json")
     try:
-        return model.model_validate_json(await request.body())
+        body = await read_bounded(request, MAX_BODY, runtime_of(request).settings.http_timeout_seconds)
+    except BodyRefused as exc:
+        raise Refused(exc.status, exc.detail) from None
+    try:
+        parsed = model.model_validate_json(body)
     except ValidationError as exc:
         raise InvalidBody([{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]) from None
+    if has_nul(body, parsed.model_dump()):
+        raise Refused(422, "NUL characters (\\u0000) are not accepted")
+    return parsed
+
+
+def path_id(request: Request) -> str:
+    """The `{id}` in the path; one no store could hold is simply not found."""
+    value = str(request.path_params["id"])
+    if not PATH_ID.match(value):
+        raise NotFound(f"{value[:40]!r} not found")
+    return value
 
 
 def dump(model: BaseModel) -> dict[str, Any]:
@@ -92,6 +154,8 @@ def guarded(handler: Any) -> Any:
     async def endpoint(request: Request) -> Response:
         try:
             return await handler(request)  # type: ignore[no-any-return]
+        except Refused as exc:
+            return problem(exc.status, exc.detail, CLOSE if exc.status in (408, 413, 415) else None)
         except InvalidBody as exc:
             return problem(422, exc.detail)
         except NotFound as exc:
@@ -104,15 +168,35 @@ def guarded(handler: Any) -> Any:
     return endpoint
 
 
+async def configured_repository(request: Request, requested: str) -> Repository:
+    """The configured repository the request names; its URL, never the request's text, is what gets cloned."""
+    try:
+        url = normalise_url(requested)
+    except ValueError as exc:
+        raise Refused(422, str(exc)) from None
+    repo = await repository_for(runtime_of(request).store, full_name_of(url))
+    if repo is None:
+        raise Refused(422, f"{full_name_of(url)} is not a configured repository: add it under /repositories first")
+    if not SLUG.match(requested.strip()) and _host(url) != _host(repo.repository_url):
+        raise Refused(422, f"{repo.full_name} is configured on {_host(repo.repository_url)}, not {_host(url)}")
+    return repo
+
+
+def _host(url: str) -> str:
+    """The host (and port) of a URL, never its userinfo: this text is compared and shown in errors."""
+    return urlparse(url).netloc.rpartition("@")[2].lower()
+
+
 async def create_work_order(request: Request) -> Response:
     body = await parse(request, CreateWorkOrder)
     runtime = runtime_of(request)
-    issue_text = str(body.github_issue_number or "")
-    issue = int(issue_text) if issue_text.isdigit() else None
+    repo = await configured_repository(request, body.repository_url)
     work_order = WorkOrder(
-        repository_url=body.repository_url, user_request=body.user_request, issue_number=issue,
-        repo_full_name=full_name_of(body.repository_url), max_attempts=runtime.settings.max_attempts,
-        metadata={"commands": body.selected_commands, "sandbox_type": body.sandbox_type, "source": "api"},
+        repository_url=repo.repository_url, user_request=body.user_request,
+        issue_number=body.github_issue_number,
+        repo_full_name=repo.full_name, max_attempts=runtime.settings.max_attempts,
+        metadata={"commands": body.selected_commands, "sandbox_type": body.sandbox_type, "source": "api",
+                  "default_branch": repo.default_branch},
     )
     await runtime.store.create_work_order(work_order)
     if runtime.worker is not None:
@@ -131,12 +215,12 @@ async def list_work_orders(request: Request) -> Response:
 
 
 async def get_work_order(request: Request) -> Response:
-    order = await runtime_of(request).store.get_work_order(request.path_params["id"])
+    order = await runtime_of(request).store.get_work_order(path_id(request))
     return JSONResponse(dump(order))
 
 
 async def get_steps(request: Request) -> Response:
-    work_order_id = request.path_params["id"]
+    work_order_id = path_id(request)
     store = runtime_of(request).store
     await store.get_work_order(work_order_id)
     steps = await store.list_steps(work_order_id)
@@ -159,18 +243,18 @@ async def create_repository(request: Request) -> Response:
 async def update_repository(request: Request) -> Response:
     body = await parse(request, UpdateRepository)
     changes = body.model_dump(exclude_none=True)
-    updated = await runtime_of(request).store.update_repository(request.path_params["id"], changes)
+    updated = await runtime_of(request).store.update_repository(path_id(request), changes)
     return JSONResponse(dump(updated))
 
 
 async def delete_repository(request: Request) -> Response:
-    await runtime_of(request).store.delete_repository(request.path_params["id"])
+    await runtime_of(request).store.delete_repository(path_id(request))
     return Response(status_code=204)
 
 
 async def verify_repository_endpoint(request: Request) -> Response:
     runtime = runtime_of(request)
-    repo = await runtime.store.get_repository(request.path_params["id"])
+    repo = await runtime.store.get_repository(path_id(request))
     checked = await verify_repository(repo, runtime.github, runtime.settings.remote_policy)
     fields = ("display_name", "owner", "default_branch", "clone_url", "is_verified", "last_verified_at")
     updated = await runtime.store.update_repository(repo.id, {f: getattr(checked, f) for f in fields})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,30 +11,14 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.runtime import Runtime
 from bot.web import api
+from bot.web.guard import ApiToken
 from bot.web.health import health
 from bot.web.webhooks import receive_github
 
 log = logging.getLogger(__name__)
-
-
-class ApiToken:
-    """With AWO_API_TOKEN set, the REST API needs `Authorization: Bearer <token>` (webhooks are signed)."""
-
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
-        self.app = app
-        self.expected = f"Bearer {token}".encode() if token else None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.expected and scope["type"] == "http" and scope["path"].startswith(api.PREFIX):
-            given = dict(scope["headers"]).get(b"authorization", b"")
-            if not hmac.compare_digest(given, self.expected):
-                await JSONResponse({"detail": "missing or wrong API token"}, status_code=401)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 async def server_error(request: Request, exc: Exception) -> JSONResponse:

@@ -2,73 +2,87 @@
 
 from __future__ import annotations
 
-import json
 import logging
+import re
+from typing import Any
 
+import pydantic_core
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from bot.errors import StoreUnavailable
 from bot.github import signature_valid
 from bot.models import Delivery
+from bot.web.body import CLOSE, BodyRefused, has_nul, read_bounded
 from bot.web.context import runtime_of
 
 log = logging.getLogger(__name__)
 MAX_BODY = 25 * 1024 * 1024
+# GitHub sends a GUID and a snake_case event name; anything far off is not GitHub (and a long id cannot be a key).
+DELIVERY_ID = re.compile(r"^[\x21-\x7e]{1,200}$")
+EVENT = re.compile(r"^[a-z_]{1,64}$")
 
 
-class TooLarge(Exception):
-    """The body passed the size limit while it was being read."""
+def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
-def problem(status: int, detail: str) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status)
-
-
-async def read_limited(request: Request, limit: int = MAX_BODY) -> bytes:
-    """The body, refused as soon as it passes `limit` (a declared length is checked before reading)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise TooLarge
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+def refusal_before_body(request: Request, secrets: tuple[str, ...]) -> JSONResponse | None:
+    """What the headers alone already refuse, so an unsigned body is never read (nor buffered)."""
+    delivery_id = request.headers.get("x-github-delivery")
+    if not request.headers.get("x-github-event") or not delivery_id:
+        return problem(400, "missing X-GitHub-Event or X-GitHub-Delivery header", CLOSE)
+    if not EVENT.match(request.headers["x-github-event"]) or not DELIVERY_ID.match(delivery_id):
+        return problem(400, "X-GitHub-Event or X-GitHub-Delivery is not shaped like GitHub's", CLOSE)
+    if not secrets:
+        log.warning("delivery %s refused: GITHUB_WEBHOOK_SECRET is not set, so no signature can be checked",
+                    delivery_id)
+        return problem(401, "webhook secret not configured on the server", CLOSE)
+    if not request.headers.get("x-hub-signature-256", "").startswith("sha256="):
+        return problem(401, "invalid or missing X-Hub-Signature-256 signature", CLOSE)
+    return None
 
 
 async def receive_github(request: Request) -> JSONResponse:
     runtime = runtime_of(request)
-    event = request.headers.get("x-github-event")
-    delivery_id = request.headers.get("x-github-delivery")
-    if not event or not delivery_id:
-        return problem(400, "missing X-GitHub-Event or X-GitHub-Delivery header")
-    try:
-        body = await read_limited(request)
-    except TooLarge:
-        return problem(413, f"payload larger than {MAX_BODY // (1024 * 1024)} MB")
     secrets = tuple(s.get_secret_value() for s in runtime.settings.webhook_secrets)
-    if not secrets:
-        log.warning("delivery %s refused: GITHUB_WEBHOOK_SECRET is not set, so no signature can be checked",
-                    delivery_id)
-        return problem(401, "webhook secret not configured on the server")
+    refused = refusal_before_body(request, secrets)
+    if refused is not None:
+        return refused
+    try:
+        body = await read_bounded(request, MAX_BODY, runtime.settings.http_timeout_seconds)
+    except BodyRefused as exc:
+        return problem(exc.status, exc.detail, CLOSE)
     if not signature_valid(secrets, body, request.headers.get("x-hub-signature-256")):
         return problem(401, "invalid or missing X-Hub-Signature-256 signature")
-    return await _record(request, event, delivery_id, body)
+    return await _record(request, request.headers["x-github-event"], request.headers["x-github-delivery"], body)
+
+
+def parse_payload(body: bytes) -> dict[str, Any] | None:
+    """The JSON object, or None for anything else: invalid, too deep, a lone surrogate, NaN, a huge number."""
+    try:
+        payload = pydantic_core.from_json(body, allow_inf_nan=False)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def repo_name_of(payload: dict[str, Any]) -> str:
+    repository = payload.get("repository")
+    name = repository.get("full_name") if isinstance(repository, dict) else None
+    return name if isinstance(name, str) else ""
 
 
 async def _record(request: Request, event: str, delivery_id: str, body: bytes) -> JSONResponse:
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return problem(400, "body is not JSON (set the webhook's content type to application/json)")
-    if not isinstance(payload, dict):
-        return problem(400, "body is not a JSON object")
+    payload = parse_payload(body)
+    if payload is None:
+        return problem(400, "body is not a JSON object (set the webhook's content type to application/json)")
+    if has_nul(body, payload):
+        return problem(400, "body holds a NUL character (\\u0000), which the store cannot hold")
+    action = payload.get("action")
     delivery = Delivery(
-        delivery_id=delivery_id, event=event, action=str(payload.get("action") or ""),
-        repo_full_name=str((payload.get("repository") or {}).get("full_name") or ""), payload=payload,
+        delivery_id=delivery_id, event=event, action=action if isinstance(action, str) else "",
+        repo_full_name=repo_name_of(payload), payload=payload,
     )
     runtime = runtime_of(request)
     try:

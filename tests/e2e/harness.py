@@ -30,6 +30,7 @@ REPO = "Codertocat/Hello-World"
 SECRET = "e2e-webhook-secret"
 TOKEN = "ghs_e2eTokenThatMustNeverLeak0123456789"
 API_KEY = "sk-ant-e2e-key-that-must-never-leak"
+API_TOKEN = "e2e-api-token"
 
 
 def free_port() -> int:
@@ -66,7 +67,7 @@ class Stack:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = root / "server.log"
         self.server = self._spawn(env)
-        self.http = httpx.Client(base_url=self.url, timeout=30)
+        self.http = httpx.Client(base_url=self.url, timeout=30, headers={"Authorization": f"Bearer {API_TOKEN}"})
         self.rules: list[dict[str, Any]] = []
 
     def script(self, rules: list[dict[str, Any]]) -> None:
@@ -83,6 +84,7 @@ class Stack:
             "STATE_STORAGE_TYPE": "sqlite", "SQLITE_PATH": str(self.root / "data/work-orders.db"),
             "AWO_DATA_DIR": str(self.root / "data"), "GITHUB_WEBHOOK_SECRET": SECRET,
             "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": self.github.url, "CLAUDE_CLI_PATH": str(CLAUDE),
+            "AWO_API_TOKEN": API_TOKEN,
             "ANTHROPIC_BASE_URL": self.model.url, "ANTHROPIC_API_KEY": API_KEY,
             "AWO_STEP_TIMEOUT_SECONDS": "8", "AWO_POLL_SECONDS": "0.2", "WORKER_CONCURRENCY": "2",
             "LOG_LEVEL": "INFO", "AWO_GIT_PROTOCOLS": "https,file", **extra,  # the remote is a bare repo on disk

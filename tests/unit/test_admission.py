@@ -25,7 +25,7 @@ from bot.store.sqlite import Q as SQLITE_SQL
 from bot.store.sqlite import SqliteStore
 from bot.testing import FakeAgent, FakeGitHub
 from bot.web.app import create_app
-from tests.conftest import make_settings
+from tests.conftest import AUTH, make_settings
 from tests.payloads import example
 from tests.support.fake_github import FakeGitHub as FakeGitHubServer
 from tests.support.fake_github import FakeGitHubClient
@@ -46,7 +46,7 @@ def wait_for(probe: Callable[[], Any], timeout: float = 20.0) -> Any:
 
 
 def app(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime)) as client:
+    with TestClient(create_app(runtime), headers=AUTH) as client:
         response = client.post("/api/agent-work-orders/repositories",
                                json={"repository_url": f"https://github.com/{REPO}", "verify": False})
         assert response.status_code == 201, response.text

@@ -9,6 +9,7 @@ from bot.github import RepoInfo
 from bot.runtime import Runtime
 from bot.testing import FakeGitHub
 from bot.web.app import create_app
+from tests.conftest import AUTH
 
 API = "/api/agent-work-orders"
 HELLO = RepoInfo("Codertocat/Hello-World", "Codertocat", "Hello-World", "trunk",
@@ -47,6 +48,7 @@ def test_repository_errors_are_clear(client: TestClient) -> None:
 
 
 def test_manual_work_order_is_queued_and_readable(client: TestClient) -> None:
+    client.post(f"{API}/repositories", json={"repository_url": "Codertocat/Hello-World", "verify": False})
     created = client.post(f"{API}/", json={
         "repository_url": "https://github.com/Codertocat/Hello-World", "sandbox_type": "git_worktree",
         "user_request": "Add a CONTRIBUTING file", "selected_commands": ["planning", "execute"],
@@ -55,6 +57,7 @@ def test_manual_work_order_is_queued_and_readable(client: TestClient) -> None:
     order = created.json()
     assert order["status"] == "pending" and order["issue_number"] == 12
     assert order["repo_full_name"] == "Codertocat/Hello-World"
+    assert order["repository_url"] == "https://github.com/Codertocat/Hello-World"
     assert client.get(f"{API}/{order['agent_work_order_id']}").json()["user_request"] == "Add a CONTRIBUTING file"
     assert client.get(f"{API}/?status=pending").json()[0]["agent_work_order_id"] == order["agent_work_order_id"]
     assert client.get(f"{API}/?status=completed").json() == []
@@ -85,7 +88,7 @@ def test_an_unexpected_error_is_a_500_without_internals(runtime: Runtime, caplog
         raise RuntimeError("secret internals /etc/passwd")
 
     runtime.store.list_repositories = explode  # type: ignore[method-assign]
-    with TestClient(create_app(runtime), raise_server_exceptions=False) as client:
+    with TestClient(create_app(runtime), raise_server_exceptions=False, headers=AUTH) as client:
         response = client.get(f"{API}/repositories")
     assert response.status_code == 500
     assert response.json() == {"detail": "internal server error"}
@@ -101,4 +104,5 @@ def test_api_token_guards_the_api_but_not_webhooks_or_health(tmp_path, github: F
     with TestClient(create_app(runtime)) as guarded:
         assert guarded.get(f"{API}/").status_code == 401
         assert guarded.get(f"{API}/", headers={"Authorization": "Bearer t0ken"}).status_code == 200
+        assert guarded.get(f"{API}/", headers={"Authorization": "bearer t0ken"}).status_code == 200
         assert guarded.get("/health").status_code == 200

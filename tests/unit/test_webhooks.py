@@ -10,11 +10,13 @@ import pytest
 from githubkit.webhooks import sign
 from starlette.testclient import TestClient
 
+from bot.github import signature_valid
 from bot.runtime import build_runtime
 from bot.testing import FakeGitHub
 from bot.web.app import create_app
 from tests.conftest import SECRET, make_settings
 from tests.payloads import example
+from tests.support.raw_asgi import call, megabytes
 
 
 def post(client: TestClient, payload: object, *, event: str = "issues", delivery: str = "d-1",
@@ -109,7 +111,8 @@ def test_oversize_body_is_refused_while_streaming(idle_client: TestClient) -> No
 
 
 def test_oversize_declared_length_is_refused_before_reading(idle_client: TestClient) -> None:
-    headers = {"X-GitHub-Event": "ping", "X-GitHub-Delivery": "big", "Content-Length": str(30 * 1024 * 1024)}
+    headers = {"X-GitHub-Event": "ping", "X-GitHub-Delivery": "big", "Content-Length": str(30 * 1024 * 1024),
+               "X-Hub-Signature-256": "sha256=0"}
     response = idle_client.post("/webhooks/github", content=b"{}", headers=headers)
     assert response.status_code == 413
 
@@ -182,3 +185,51 @@ def _wait_for(probe, timeout: float = 5.0):
 
 
 
+
+
+def test_an_unsigned_25_mb_delivery_is_refused_before_its_body_is_read(idle_client: TestClient) -> None:
+    for signature in ({}, {"X-Hub-Signature-256": "sha1=" + "0" * 40}, {"X-Hub-Signature-256": "0" * 64}):
+        headers = {"X-GitHub-Event": "issues", "X-GitHub-Delivery": "unsigned", "Content-Length": str(25 << 20),
+                   "Content-Type": "application/json", **signature}
+        status, pulled = idle_client.portal.call(  # type: ignore[union-attr]
+            call, idle_client.app, "POST", "/webhooks/github", headers, megabytes(25))
+        assert (status, pulled) == (401, 0)
+    assert deliveries(idle_client) == []
+
+
+def test_a_sha1_hmac_inside_the_sha256_header_is_refused(idle_client: TestClient) -> None:
+    raw = json.dumps(example("ping")).encode()
+    response = post(idle_client, None, event="ping", secret=None, body=raw,
+                    **{"X-Hub-Signature-256": sign(SECRET, raw, "sha1")})
+    assert response.status_code == 401
+    assert deliveries(idle_client) == []
+
+
+def test_signature_check_only_takes_sha256() -> None:
+    raw = b'{"zen": "Keep it logically awesome."}'
+    assert signature_valid((SECRET,), raw, sign(SECRET, raw, "sha256"))
+    assert not signature_valid((SECRET,), raw, sign(SECRET, raw, "sha1"))
+    assert not signature_valid((SECRET,), raw, sign(SECRET, raw, "sha256").removeprefix("sha256="))
+    assert not signature_valid((SECRET,), raw, None)
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * 100_000 + b"]" * 100_000,
+    b'{"a": ' * 5000 + b"1" + b"}" * 5000,
+    b'{"action": "opened", "issue": {"body": "\\ud800"}}',
+    b'{"action": "opened", "n": NaN}',
+    b'{"action": "opened", "n": 1e999}',
+    b'{"action": "opened", "n": ' + b"9" * 5000 + b"}",
+    b'{"action": "opened", "repository": "x"}',
+    b'{"action": ["opened"], "repository": {"full_name": 7}}',
+    b'{"action": "opened", "repository": null, "issue": []}',
+    b'["not", "an", "object"]',
+    b"\xff\xfe\x00",
+    b"",
+])
+def test_malformed_signed_deliveries_are_a_4xx_or_recorded_never_a_500(idle_client: TestClient, body: bytes) -> None:
+    response = post(idle_client, None, body=body)
+    assert response.status_code in (202, 400), response.text
+    if response.status_code == 202:
+        [recorded] = deliveries(idle_client)
+        assert recorded.action in ("", "opened") and recorded.repo_full_name == ""
