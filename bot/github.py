@@ -80,6 +80,16 @@ async def _translated(what: str) -> AsyncIterator[None]:
         raise GitHubError(f"{what}: {type(exc).__name__} {exc!r}") from None
 
 
+def _json_of(what: str, response: Any) -> Any:
+    """The answer's JSON; a proxy's HTML page or a truncated body is a GitHubError (no status: worth a retry)."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        raise GitHubError(f"{what}: GitHub answered {response.status_code} with a body that is not JSON") from None
+
+
 def _message_of(exc: RequestFailed) -> str:
     try:
         body = exc.response.json()
@@ -104,7 +114,7 @@ class GitHubClient:
     async def _call(self, what: str, request: Callable[[], Awaitable[Any]]) -> Any:
         async with _translated(what):
             response = await request()
-            return response.json() if response.content else None
+        return _json_of(what, response)
 
     async def get_repository(self, full_name: str) -> RepoInfo:
         owner, name = _split(full_name)
