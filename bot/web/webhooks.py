@@ -66,9 +66,11 @@ async def _record(request: Request, event: str, delivery_id: str, body: bytes) -
         return problem(400, "body is not JSON (set the webhook's content type to application/json)")
     if not isinstance(payload, dict):
         return problem(400, "body is not a JSON object")
+    repository = payload.get("repository")  # a signed payload may still be malformed: intake says so later
     delivery = Delivery(
-        delivery_id=delivery_id, event=event, action=str(payload.get("action") or ""),
-        repo_full_name=str((payload.get("repository") or {}).get("full_name") or ""), payload=payload,
+        delivery_id=delivery_id, event=event, action=str(payload.get("action") or "")[:100],
+        repo_full_name=str(repository.get("full_name") or "")[:300] if isinstance(repository, dict) else "",
+        payload=payload,
     )
     runtime = runtime_of(request)
     try:
