@@ -90,6 +90,13 @@ def _json_of(what: str, response: Any) -> Any:
         raise GitHubError(f"{what}: GitHub answered {response.status_code} with a body that is not JSON") from None
 
 
+def _object(what: str, data: Any) -> dict[str, Any]:
+    """An answer that must be a JSON object (an empty 200 or a list from a proxy is not)."""
+    if not isinstance(data, dict):
+        raise GitHubError(f"{what}: GitHub answered {type(data).__name__} where an object was expected")
+    return data
+
+
 def _message_of(exc: RequestFailed) -> str:
     try:
         body = exc.response.json()
@@ -135,6 +142,7 @@ class GitHubClient:
             if exc.status == 404:
                 return "none"
             raise
+        data = _object(f"permission of {login}", data)
         return str(data.get("role_name") or data.get("permission") or "none")
 
     async def add_reaction(self, full_name: str, issue_number: int, comment_id: int | None, content: str) -> None:

@@ -37,9 +37,8 @@ HTML_TAG = re.compile(rf"</?(?:{HTML_NAMES})\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*(?:
 # Elements whose content a reader never sees: removed with their content (unclosed: to the end).
 HIDDEN_ELEMENT = re.compile(
     r"<(script|style|template|noscript|textarea|title)\b.*?(?:</\1\s*>|\Z)"
-    r"|<([a-z][a-z0-9]*)\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*?"
-    r"(?:\bhidden\b|display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0)"
-    r"(?:[^>\"']|\"[^\"]*\"|'[^']*')*>.*?(?:</\2\s*>|\Z)",
+    r"|<([a-z][a-z0-9]*)\b[^>]*?(?:\bhidden\b|display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0)"
+    r"[^>]*>.*?(?:</\2\s*>|\Z)",
     re.IGNORECASE | re.DOTALL,
 )
 IMAGE = re.compile(r"!\[[^\]]*\](?:\([^)]*\)|\[[^\]]*\])")
