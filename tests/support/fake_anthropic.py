@@ -187,6 +187,7 @@ class RecordedRequest:
     status: int | None = None
     finished: float | None = None  # when the response was fully sent
     disconnected: float | None = None  # when the client went away from a hang
+    prompt: str | None = None  # the user messages' text (not the system prompt): what the model was asked
 
     def finish(self) -> None:
         self.finished = time.time()
@@ -354,6 +355,8 @@ def _record(request: Request, body: JSON | None = None) -> RecordedRequest:
         model=body.get("model"),
         stream=body.get("stream"),
         session_id=request.headers.get("x-claude-code-session-id"),
+        prompt="\n".join(t for m in body.get("messages", []) if m.get("role") == "user"
+                         for t in _text_of(m.get("content"))) or None,
     )
     return _state(request).add(rec)
 
