@@ -8,9 +8,11 @@ saying it, so a trigger phrase counts only where a writer wrote it themselves.
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 import unicodedata
+from collections import defaultdict
 
 MAX_CHARS = 100_000  # GitHub caps a body at 65,536; more than that is not a real issue
 ROUNDS = 4  # decoding can reveal markup ("&lt;!--"); repeat until nothing changes, a few times at most
@@ -24,32 +26,32 @@ INVISIBLE_EXTRA = frozenset(
 INVISIBLE_CATEGORIES = frozenset({"Cf", "Cc", "Cs", "Co"})
 KEPT_CONTROLS = frozenset("\n\t")
 
+# Every pattern below is linear on hostile input (possessive quantifiers, scans that stop at the next
+# delimiter): a 100 KB body of `<a ` or `![` once took minutes. tests/unit/test_sanitize.py times them.
 HTML_COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.DOTALL)
+# A tag: its name and attributes (quoted values may hold `>`); it ends at `>`, before the next `<`, or at the end.
+TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*+)((?:[^<>\"']++|\"[^\"]*+\"|'[^']*+')*+)(?:>|(?=<)|\Z)")
 # Elements GitHub renders (or drops) as HTML; `List<String>` or `<T>` are left alone.
-HTML_NAMES = (
-    "a|abbr|audio|b|bdi|bdo|big|blockquote|br|button|caption|center|cite|code|col|colgroup|dd|del|details|dfn|"
-    "div|dl|dt|em|embed|figcaption|figure|font|form|h[1-6]|hr|i|iframe|img|input|ins|kbd|label|li|link|map|mark|"
-    "math|meta|noscript|object|ol|option|p|picture|pre|q|rp|rt|ruby|s|samp|script|section|select|small|source|"
-    "span|strike|strong|style|sub|summary|sup|svg|table|tbody|td|template|textarea|tfoot|th|thead|time|title|tr|"
-    "track|tt|u|ul|var|video|wbr"
-)
-HTML_TAG = re.compile(rf"</?(?:{HTML_NAMES})\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*(?:>|\Z)", re.IGNORECASE)
+HTML_ELEMENTS = frozenset((
+    "a abbr audio b bdi bdo big blockquote br button caption center cite code col colgroup dd del details dfn "
+    "div dl dt em embed figcaption figure font form h1 h2 h3 h4 h5 h6 hr i iframe img input ins kbd label li "
+    "link map mark math meta noscript object ol option p picture pre q rp rt ruby s samp script section select "
+    "small source span strike strong style sub summary sup svg table tbody td template textarea tfoot th thead "
+    "time title tr track tt u ul var video wbr"
+).split())
 # Elements whose content a reader never sees: removed with their content (unclosed: to the end).
-HIDDEN_ELEMENT = re.compile(
-    r"<(script|style|template|noscript|textarea|title)\b.*?(?:</\1\s*>|\Z)"
-    r"|<([a-z][a-z0-9]*)\b[^>]*?(?:\bhidden\b|display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0)"
-    r"[^>]*>.*?(?:</\2\s*>|\Z)",
-    re.IGNORECASE | re.DOTALL,
-)
-IMAGE = re.compile(r"!\[[^\]]*\](?:\([^)]*\)|\[[^\]]*\])")
-LINK_TITLE = re.compile(r"(\]\(\s*(?:<[^>\n]*>|[^\s)]+))\s+(?:\"[^\"]*\"|'[^']*'|\([^)]*\))\s*\)")
-DEFINITION_TITLE = re.compile(r"^( {0,3}\[[^\]\n]+\]:[ \t]*\S+)[ \t]+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^)\n]*\))[ \t]*$",
-                              re.MULTILINE)
+HIDDEN_CONTENT = frozenset({"script", "style", "template", "noscript", "textarea", "title"})
+HIDDEN_ATTRIBUTE = re.compile(
+    r"\bhidden\b|display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|opacity\s*:\s*0", re.IGNORECASE)
+IMAGE = re.compile(r"!\[[^\[\]]*+\](?:\([^()]*+\)|\[[^\[\]]*+\])")
+LINK_TITLE = re.compile(r"(\]\(\s*+(?:<[^<>\n]*+>|[^\s()\[\]<>]++))\s++(?:\"[^\"]*+\"|'[^']*+'|\([^()]*+\))\s*+\)")
+DEFINITION_TITLE = re.compile(
+    r"^( {0,3}\[[^\]\n]++\]:[ \t]*+\S++)[ \t]++(?:\"[^\"\n]*+\"|'[^'\n]*+'|\([^)\n]*+\))[ \t]*$", re.MULTILINE)
 
 FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 QUOTED = re.compile(r"^ {0,3}>")
 INDENTED = re.compile(r"^(?: {4}|\t)")
-INLINE_CODE = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)
+BACKTICKS = re.compile(r"`+")
 
 
 def is_invisible(char: str) -> bool:
@@ -64,11 +66,27 @@ def without_invisible(text: str) -> str:
     return "".join(char for char in text if not is_invisible(char))
 
 
+def without_tags(text: str) -> str:
+    """HTML tags go with their attributes; hidden elements go with their content; other `<...>` stays."""
+    kept, pos = [], 0
+    while (tag := TAG.search(text, pos)) is not None:
+        kept.append(text[pos:tag.start()])
+        name = tag.group(2).lower()
+        if name not in HTML_ELEMENTS:  # `List<String>`: text, and a tag inside it is still looked at
+            kept.append("<")
+            pos = tag.start() + 1
+            continue
+        pos = tag.end()
+        if not tag.group(1) and (name in HIDDEN_CONTENT or HIDDEN_ATTRIBUTE.search(tag.group(3))):
+            close = re.compile(rf"</{name}\s*>", re.IGNORECASE).search(text, pos)
+            pos = close.end() if close else len(text)
+    kept.append(text[pos:])
+    return "".join(kept)
+
+
 def without_hidden_markup(text: str) -> str:
     """Comments, hidden elements, tags with their attributes, image alt text and link titles go."""
-    text = HTML_COMMENT.sub("", text)
-    text = HIDDEN_ELEMENT.sub("", text)
-    text = HTML_TAG.sub("", text)
+    text = without_tags(HTML_COMMENT.sub("", text))
     text = IMAGE.sub("[image]", text)
     text = LINK_TITLE.sub(r"\1)", text)
     return DEFINITION_TITLE.sub(r"\1", text)
@@ -127,8 +145,30 @@ def _block_kinds(lines: list[str]) -> list[bool]:
     return hidden
 
 
+def code_spans(text: str) -> list[tuple[int, int]]:
+    """Where inline code is: a run of backticks up to the next run of the same length (found in one pass)."""
+    runs = [(m.start(), m.end()) for m in BACKTICKS.finditer(text)]
+    by_length: dict[int, list[int]] = defaultdict(list)
+    for index, (start, end) in enumerate(runs):
+        by_length[end - start].append(index)
+    spans, index = [], 0
+    while index < len(runs):
+        start, end = runs[index]
+        same = by_length[end - start]
+        after = bisect.bisect_right(same, index)
+        if after == len(same):
+            index += 1
+            continue
+        spans.append((start, runs[same[after]][1]))
+        index = same[after] + 1
+    return spans
+
+
 def prose(text: str) -> str:
     """The text with quoted lines and code (fenced, indented, inline) blanked, same length and lines."""
     lines = text.split("\n")
-    kept = [_blank(line) if hidden else line for line, hidden in zip(lines, _block_kinds(lines), strict=True)]
-    return INLINE_CODE.sub(lambda m: _blank(m.group(0)), "\n".join(kept))
+    kept = "\n".join(_blank(line) if hidden else line for line, hidden in zip(lines, _block_kinds(lines), strict=True))
+    chars = list(kept)
+    for start, end in code_spans(kept):
+        chars[start:end] = _blank(kept[start:end])
+    return "".join(chars)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import unicodedata
 
 import pytest
@@ -104,3 +105,19 @@ def test_visible_is_stable(text: str) -> None:
 def test_prose_keeps_length_and_line_breaks(text: str) -> None:
     blanked = prose(text)
     assert len(blanked) == len(text) and blanked.count("\n") == text.count("\n")
+
+
+HOSTILE = {
+    "unclosed tags": "<a " * 33000, "unclosed unknown tags": '<x "' * 25000, "hidden, unclosed": "<div hidden>x" * 8000,
+    "image openers": "![" * 50000, "image links": "![x](" * 20000, "link titles": '](x "' * 20000,
+    "backtick ladder": "".join("`" * k + "a" for k in range(1, 440)), "code spans": "`a` " * 25000,
+    "comment openers": "<!--" * 25000, "quotes": "> a\n" * 25000, "fences": "```\n" * 25000,
+}
+
+
+@pytest.mark.parametrize("text", HOSTILE.values(), ids=HOSTILE.keys())
+def test_hostile_bodies_are_cleaned_in_linear_time(text: str) -> None:
+    """100 KB of openers with no closers once took minutes (a regex scanning to the end from every opener)."""
+    started = time.perf_counter()
+    prose(visible(text))
+    assert time.perf_counter() - started < 3.0
