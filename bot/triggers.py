@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.events import Comment, IssueEvent, parse_issue_event
 from bot.models import Ignored, Trigger
-from bot.sanitize import one_line, prose, visible
+from bot.sanitize import one_line, prose, visible, without_invisible
 
 Payload = dict[str, Any]
 
@@ -106,7 +106,8 @@ def route(event: str, payload: Payload, rules: TriggerRules) -> Trigger | Ignore
     action = payload.get("action")
     action = action if isinstance(action, str) else ""
     handler = ROUTES.get((event, action))
-    if handler is None:
+    if handler is None:  # both are the sender's text: shown bounded and without invisible characters
+        event, action = without_invisible(event)[:100], without_invisible(action)[:100]
         return Ignored(reason=f"{event}.{action} is not a trigger" if action else f"{event} is not a trigger")
     parsed = parse_issue_event(payload)
     if isinstance(parsed, Ignored):

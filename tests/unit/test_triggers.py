@@ -208,3 +208,10 @@ def test_routing_never_raises_on_what_a_signed_payload_holds(kind: tuple[str, st
     else:
         payload[target] = value
     assert isinstance(route(event, payload, RULES), Trigger | Ignored)
+
+
+def test_an_unknown_action_is_named_bounded_and_without_invisible_characters() -> None:
+    payload = {**example("issues", "opened"), "action": "x\ud800\u202e" + "y" * 10_000}
+    result = routed("issues", payload)
+    assert isinstance(result, Ignored)
+    assert result.reason == f"issues.x{'y' * 99} is not a trigger"
