@@ -42,7 +42,8 @@ def work_order_for(trigger: Trigger, repo: Repository, delivery_id: str, max_att
     )
 
 
-RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)  # a transient failure is retried this many times, then recorded
+# A transient failure is retried this many times, then recorded (while the store is down, at the last pace).
+RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 
 def is_transient(exc: BotError) -> bool:
@@ -152,15 +153,19 @@ class Intake:
         """Record the failure on the delivery, so it is visible and never re-queued at the next start."""
         reason = self._reason(exc)
         self.tries.pop(delivery.delivery_id, None)
-        self.queued.pop(delivery.delivery_id, None)
-        self.state.failed += 1
         self.state.last_error = f"delivery {delivery.delivery_id}: {reason}"
-        log.error("delivery %s (%s.%s) failed: %s", delivery.delivery_id, delivery.event, delivery.action, reason)
         try:
             await self.store.mark_delivery(delivery.delivery_id, f"failed: {reason}")
         except StoreUnavailable as down:
-            # nothing can be recorded now; the delivery stays unprocessed and is queued again at the next start
-            log.warning("delivery %s: failure not recorded (%s)", delivery.delivery_id, down)
+            # Nothing can be recorded while the store is down, so nothing is lost by trying again later
+            # (a long outage must not leave deliveries waiting for the next start).
+            log.warning("delivery %s: store unavailable (%s); trying again later", delivery.delivery_id, down)
+            self.waiting += 1
+            asyncio.get_running_loop().call_later(self.retry_delays[-1], self._resubmit, delivery)
+            return
+        self.queued.pop(delivery.delivery_id, None)
+        self.state.failed += 1
+        log.error("delivery %s (%s.%s) failed: %s", delivery.delivery_id, delivery.event, delivery.action, reason)
 
     def _reason(self, exc: BaseException) -> str:
         text = str(exc) if isinstance(exc, BotError) else f"{type(exc).__name__}: {exc}"

@@ -13,7 +13,7 @@ import respx
 from githubkit.webhooks import sign
 from starlette.testclient import TestClient
 
-from bot.errors import GitHubError
+from bot.errors import GitHubError, StoreUnavailable
 from bot.models import Delivery
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
@@ -199,6 +199,40 @@ class MarkFails:
         if delivery_id == self._poison:
             raise RuntimeError("disk I/O error")
         await self._store.mark_delivery(delivery_id, outcome)
+
+
+class Outage:
+    """The real store, unreachable while `down` is set (as Postgres is when its server stops)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store, self.down = store, True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def list_repositories(self) -> Any:
+        if self.down:
+            raise StoreUnavailable("Postgres: connection refused")
+        return await self._store.list_repositories()
+
+    async def mark_delivery(self, delivery_id: str, outcome: str) -> None:
+        if self.down:
+            raise StoreUnavailable("Postgres: connection refused")
+        await self._store.mark_delivery(delivery_id, outcome)
+
+
+def test_a_store_outage_longer_than_the_retries_loses_no_delivery(app: TestClient) -> None:
+    runtime: Runtime = app.app.state.runtime  # type: ignore[attr-defined]
+    outage = Outage(runtime.store)
+    runtime.intake.store = outage  # type: ignore[assignment]
+    deliver(app, good_issue(), "during")
+    deadline = time.monotonic() + 5
+    while "connection refused" not in (runtime.intake.state.last_error or "") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.1)  # every retry is used up and then some, while nothing can be recorded
+    assert runtime.intake.backlog == 1 and runtime.intake.state.failed == 0
+    outage.down = False
+    assert outcome(app, "during").startswith("queued wo-")
 
 
 def test_the_supervisor_restarts_intake_and_health_says_so(app: TestClient) -> None:
