@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -38,11 +39,15 @@ class Issue(Part):
     body: str | None = None
     state: str = "open"
     pull_request: dict[str, Any] | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 class Comment(Part):
     id: GitHubId
     body: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 class Label(Part):

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.events import parse_issue_event
 from bot.models import Ignored, Trigger
 from bot.triggers import TriggerRules, request_after, route
 from tests.payloads import example
@@ -215,3 +216,12 @@ def test_an_unknown_action_is_named_bounded_and_without_invisible_characters() -
     result = routed("issues", payload)
     assert isinstance(result, Ignored)
     assert result.reason == f"issues.x{'y' * 99} is not a trigger"
+
+
+def test_the_typed_event_keeps_the_times_a_trigger_is_known_by() -> None:
+    payload = example("issue_comment", "created", comment__body="@claude go")
+    event = parse_issue_event(payload)
+    assert not isinstance(event, Ignored) and event.comment is not None
+    assert event.comment.created_at is not None and event.issue.updated_at is not None
+    bad = parse_issue_event(example("issue_comment", "created", comment__created_at="yesterday"))
+    assert isinstance(bad, Ignored) and "comment.created_at" in bad.reason
