@@ -27,7 +27,8 @@ def test_the_model_never_sees_hidden_text_and_the_title_is_fenced(stack: Stack) 
     payload = stack.issue_payload(201, title)
     payload["issue"]["body"] = body
     assert stack.deliver("issues", payload).status_code == 202
-    assert stack.finished(201)["status"] == "completed"
+    order = stack.finished(201)
+    assert order["status"] == "completed", order["error_message"]
 
     for step in ("plan", "implement"):
         [first, *_] = prompts(stack.model, f"{REPO}#201 — step: {step}")
