@@ -87,6 +87,23 @@ async def _translated(what: str) -> AsyncIterator[None]:
         raise GitHubError(f"{what}: {type(exc).__name__} {exc!r}") from None
 
 
+def _json_of(what: str, response: Any) -> Any:
+    """The answer's JSON; a proxy's HTML page or a truncated body is a GitHubError (no status: worth a retry)."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        raise GitHubError(f"{what}: GitHub answered {response.status_code} with a body that is not JSON") from None
+
+
+def _object(what: str, data: Any) -> dict[str, Any]:
+    """An answer that must be a JSON object (an empty 200 or a list from a proxy is not)."""
+    if not isinstance(data, dict):
+        raise GitHubError(f"{what}: GitHub answered {type(data).__name__} where an object was expected")
+    return data
+
+
 def _message_of(exc: RequestFailed) -> str:
     try:
         body = exc.response.json()
@@ -112,7 +129,7 @@ class GitHubClient:
     async def _call(self, what: str, request: Callable[[], Awaitable[Any]]) -> Any:
         async with _translated(what):
             response = await request()
-            return response.json() if response.content else None
+        return _json_of(what, response)
 
     async def get_repository(self, full_name: str) -> RepoInfo:
         owner, name = _split(full_name)
@@ -133,7 +150,7 @@ class GitHubClient:
             if exc.status == 404:
                 return "none"
             raise
-        return role_of(data)
+        return role_of(_object(f"permission of {login}", data))
 
     async def viewer_login(self) -> str | None:
         if self._viewer is None:

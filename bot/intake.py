@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot.admission import MARKER_PREFIX, Admission, Limits, Refused
-from bot.errors import Conflict, GitHubError, StoreUnavailable
+from bot.errors import BotError, Conflict, GitHubError, StoreUnavailable
 from bot.github import GitHubPort
 from bot.models import Delivery, Ignored, Repository, Trigger, WorkOrder
-from bot.report import render_comment
+from bot.report import redact, render_comment
 from bot.reporter import CommentReporter, show_outcome
 from bot.store import Store, repository_for
 from bot.triggers import TriggerRules, route
@@ -41,13 +42,40 @@ def work_order_for(trigger: Trigger, repo: Repository, delivery_id: str, max_att
     )
 
 
+# A transient failure is retried this many times, then recorded (while the store is down, at the last pace).
+RETRY_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+
+
+def is_transient(exc: BotError) -> bool:
+    """Worth another try later: the store is down, GitHub timed out or answered 5xx/429 or not JSON."""
+    if isinstance(exc, StoreUnavailable):
+        return True
+    return isinstance(exc, GitHubError) and (exc.status is None or exc.status >= 500 or exc.status == 429)
+
+
+@dataclass
+class IntakeState:
+    """What /health says about intake."""
+
+    status: str = "running"  # "running", or "restarting" after the loop itself failed
+    failed: int = 0
+    restarts: int = 0
+    last_error: str | None = None
+
+
 class Intake:
-    """Turns recorded deliveries into queued work orders, a few at a time, in arrival order."""
+    """Turns recorded deliveries into queued work orders, a few at a time, in arrival order.
+
+    A delivery that fails is recorded as `failed: <reason>` and intake goes on; a transient failure is
+    retried with backoff first. Intake never stops for one delivery: that once let a single malformed
+    payload stop every later one.
+    """
 
     def __init__(
         self, store: Store, github: GitHubPort | None, rules: TriggerRules, max_attempts: int,
         on_queued: Callable[[], None] = lambda: None, secrets: tuple[str, ...] = (),
         limits: Limits = Limits(),  # noqa: B008 - frozen
+        retry_delays: tuple[float, ...] = RETRY_DELAYS,
     ) -> None:
         self.store = store
         self.github = github
@@ -56,12 +84,20 @@ class Intake:
         self.on_queued = on_queued
         self.secrets = secrets
         self.admission = Admission(store, limits)
+        self.retry_delays = retry_delays
         self.queue: asyncio.Queue[Delivery] = asyncio.Queue()
+        self.state = IntakeState()
         # by delivery id: work orders created here whose delivery is not marked yet; a retry resumes, not redoes
         self.queued: dict[str, WorkOrder] = {}
+        self.tries: dict[str, int] = {}  # by delivery id: transient failures so far
+        self.waiting = 0  # deliveries waiting for a retry
 
     def submit(self, delivery: Delivery) -> None:
         self.queue.put_nowait(delivery)
+
+    @property
+    def backlog(self) -> int:
+        return self.queue.qsize() + self.waiting
 
     async def recover(self) -> int:
         """Queue deliveries recorded but never processed (the process stopped after answering)."""
@@ -71,19 +107,78 @@ class Intake:
         return len(pending)
 
     async def run(self) -> None:
+        """Consume deliveries forever; should the loop itself fail, say so in /health and start it again."""
+        while True:
+            try:
+                await self._consume()
+            except Exception as exc:  # noqa: BLE001 - the supervisor: nothing may end intake
+                self.state.status, self.state.last_error = "restarting", self._reason(exc)
+                self.state.restarts += 1
+                log.exception("intake stopped (%s); restarting it", self.state.last_error)
+                await asyncio.sleep(min(5.0, 0.1 * 2 ** min(self.state.restarts, 6)))
+
+    async def _consume(self) -> None:
         while True:
             delivery = await self.queue.get()
-            try:
-                await self.process(delivery)
-            except (StoreUnavailable, GitHubError) as exc:
-                log.warning("delivery %s: not processed yet (%s); will retry", delivery.delivery_id, exc)
-                asyncio.get_running_loop().call_later(5, self.submit, delivery)
+            self.state.status = "running"
+            await self.handle(delivery)
+
+    async def handle(self, delivery: Delivery) -> None:
+        """One delivery, one unit of work: processed, retried later, or recorded as failed."""
+        try:
+            await self.process(delivery)
+        except BotError as exc:
+            if is_transient(exc) and self._retry(delivery, exc):
+                return
+            await self._fail(delivery, exc)
+        except Exception as exc:  # noqa: BLE001 - one broad except per unit of work; recorded on the delivery
+            log.exception("delivery %s: unexpected failure", delivery.delivery_id)
+            await self._fail(delivery, exc)
+
+    def _retry(self, delivery: Delivery, exc: BotError) -> bool:
+        """Try again later with backoff; False once the retries are used up."""
+        tries = self.tries.get(delivery.delivery_id, 0)
+        if tries >= len(self.retry_delays):
+            return False
+        self.tries[delivery.delivery_id] = tries + 1
+        delay = self.retry_delays[tries]
+        log.warning("delivery %s: not processed yet (%s); retry %d in %gs", delivery.delivery_id, exc, tries + 1, delay)
+        self.waiting += 1
+        asyncio.get_running_loop().call_later(delay, self._resubmit, delivery)
+        return True
+
+    def _resubmit(self, delivery: Delivery) -> None:
+        self.waiting -= 1
+        self.submit(delivery)
+
+    async def _fail(self, delivery: Delivery, exc: Exception) -> None:
+        """Record the failure on the delivery, so it is visible and never re-queued at the next start."""
+        reason = self._reason(exc)
+        self.tries.pop(delivery.delivery_id, None)
+        self.state.last_error = f"delivery {delivery.delivery_id}: {reason}"
+        try:
+            await self.store.mark_delivery(delivery.delivery_id, f"failed: {reason}")
+        except StoreUnavailable as down:
+            # Nothing can be recorded while the store is down, so nothing is lost by trying again later
+            # (a long outage must not leave deliveries waiting for the next start).
+            log.warning("delivery %s: store unavailable (%s); trying again later", delivery.delivery_id, down)
+            self.waiting += 1
+            asyncio.get_running_loop().call_later(self.retry_delays[-1], self._resubmit, delivery)
+            return
+        self.queued.pop(delivery.delivery_id, None)
+        self.state.failed += 1
+        log.error("delivery %s (%s.%s) failed: %s", delivery.delivery_id, delivery.event, delivery.action, reason)
+
+    def _reason(self, exc: BaseException) -> str:
+        text = str(exc) if isinstance(exc, BotError) else f"{type(exc).__name__}: {exc}"
+        return redact(" ".join(text.split()), self.secrets)[:300] or type(exc).__name__
 
     async def process(self, delivery: Delivery) -> str:
         """Route, admit and queue; record the outcome on the delivery."""
         outcome = await self._decide(delivery)
         await self.store.mark_delivery(delivery.delivery_id, outcome)
         self.queued.pop(delivery.delivery_id, None)
+        self.tries.pop(delivery.delivery_id, None)
         log.info("delivery %s (%s.%s): %s", delivery.delivery_id, delivery.event, delivery.action, outcome)
         return outcome
 

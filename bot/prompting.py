@@ -1,4 +1,4 @@
-"""Prompt templates (bot/prompts/*.md), filled with the issue's text fenced as untrusted input."""
+"""Prompt templates (bot/prompts/*.md), filled with the issue's text made visible-only and fenced as untrusted."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from string import Template
 
 from bot.models import WorkOrder
 from bot.report import fence
+from bot.sanitize import one_line, visible
 
 
 @cache
@@ -15,13 +16,20 @@ def template(name: str) -> Template:
     return Template(resources.files("bot").joinpath("prompts", name).read_text())
 
 
+def untrusted(text: str, default: str) -> str:
+    """Text a GitHub user wrote, as a reader sees it, in a fence it cannot close."""
+    return fence(visible(text) or default)
+
+
 def render(name: str, work_order: WorkOrder, plan: str = "") -> str:
+    # Stored rows are sanitised at trigger time; sanitising again covers rows written by the API or by
+    # hand, and is cheap.
     meta = work_order.metadata
     return template(name).safe_substitute(
         repo=work_order.repo_full_name or work_order.repository_url,
         issue_number=work_order.issue_number or "-",
-        issue_title=str(meta.get("issue_title", "")).replace("\n", " ")[:300],
-        issue_body=fence(str(meta.get("issue_body", "")) or "(no description)"),
-        request=fence(work_order.user_request or "Resolve this issue."),
+        issue_title=fence(one_line(str(meta.get("issue_title", ""))) or "(no title)"),
+        issue_body=untrusted(str(meta.get("issue_body", "")), "(no description)"),
+        request=untrusted(work_order.user_request, "Resolve this issue."),
         plan=fence(plan or "(no separate plan: work from the request)"),
     )

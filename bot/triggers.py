@@ -1,4 +1,8 @@
-"""Route a webhook event to a Trigger or Ignored(reason): a pure table of (event, action) → handler."""
+"""Route a webhook event to a Trigger or Ignored(reason): a pure table of (event, action) → handler.
+
+Every text taken from the payload is made visible-only (bot.sanitize) here, so what a work order stores is
+the safe text as it was when the trigger arrived.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.events import Comment, IssueEvent, parse_issue_event
 from bot.models import Ignored, Trigger
+from bot.sanitize import one_line, prose, visible, without_invisible
 
 Payload = dict[str, Any]
 
@@ -21,7 +27,7 @@ class TriggerRules:
     label: str = "claude"
 
 
-Handler = Callable[[Payload, TriggerRules], "Trigger | Ignored"]
+Handler = Callable[[IssueEvent, TriggerRules], "Trigger | Ignored"]
 
 
 def phrase_pattern(phrase: str) -> re.Pattern[str]:
@@ -30,80 +36,81 @@ def phrase_pattern(phrase: str) -> re.Pattern[str]:
 
 
 def request_after(phrase: str, text: str | None) -> str | None:
-    """The text after the first whole-word phrase, or None if the phrase is absent."""
-    match = phrase_pattern(phrase).search(text or "")
+    """The visible text after the first phrase a writer wrote themselves (not quoted, not code), or None."""
+    shown = visible(text)
+    match = phrase_pattern(phrase).search(prose(shown))
     if match is None:
         return None
-    return (text or "")[match.end():].lstrip(" \t,:;.!?)").strip()
+    return shown[match.end():].lstrip(" \t,:;.!?)").strip()
 
 
-def _trigger(event: str, payload: Payload, request: str, comment: Payload | None = None) -> Trigger:
-    issue, repo, sender = payload["issue"], payload["repository"], payload.get("sender") or {}
-    moment = str((comment or issue).get("created_at" if comment else "updated_at") or "")
+def _trigger(event: str, payload: IssueEvent, request: str, comment: Comment | None = None) -> Trigger:
+    issue, repo, sender = payload.issue, payload.repository, payload.sender
+    moment = comment.created_at if comment else issue.updated_at
     return Trigger(
         event=event,
-        action=str(payload.get("action", "")),
-        repo_full_name=repo["full_name"],
-        clone_url=repo.get("clone_url") or f"{repo.get('html_url', '')}.git",
-        html_url=repo.get("html_url", ""),
-        default_branch=repo.get("default_branch") or "main",
-        issue_number=int(issue["number"]),
-        is_pull_request="pull_request" in issue,
-        issue_title=issue.get("title") or "",
-        issue_body=issue.get("body") or "",
+        action=payload.action,
+        repo_full_name=repo.full_name,
+        clone_url=repo.clone_url or f"{repo.html_url}.git",
+        html_url=repo.html_url,
+        default_branch=repo.default_branch or "main",
+        issue_number=issue.number,
+        is_pull_request=issue.pull_request is not None,
+        issue_title=one_line(issue.title),
+        issue_body=visible(issue.body),
         request=request or "Resolve this issue.",
-        actor=sender.get("login", ""),
-        actor_id=int(sender.get("id") or 0),
-        actor_type=sender.get("type") or "User",
-        comment_id=int(comment["id"]) if comment else None,
-        installation_id=(payload.get("installation") or {}).get("id"),
+        actor=sender.login,
+        actor_id=sender.id or 0,
+        actor_type=sender.type or "User",
+        comment_id=comment.id if comment else None,
+        installation_id=payload.installation.id if payload.installation else None,
         trigger_key=_trigger_key(payload, comment, moment),
-        occurred_at=_moment(moment),
+        occurred_at=_utc(moment),
     )
 
 
-def _trigger_key(payload: Payload, comment: Payload | None, moment: str) -> str:
+def _trigger_key(payload: IssueEvent, comment: Comment | None, moment: datetime | None) -> str:
     """What the trigger is: a comment by its id; an issue event by issue, action, label and event time."""
-    repo = str(payload["repository"]["full_name"]).lower()
+    repo = payload.repository.full_name.lower()
     if comment is not None:
-        return f"{repo}:comment:{int(comment['id'])}"
-    label = str((payload.get("label") or {}).get("name", "")).lower()
-    return f"{repo}#{int(payload['issue']['number'])}:{payload.get('action', '')}:{label}:{moment}"
+        return f"{repo}:comment:{comment.id}"
+    label = (payload.label.name if payload.label else "").lower()
+    when = moment.astimezone(UTC).isoformat() if moment else ""
+    return f"{repo}#{payload.issue.number}:{payload.action}:{label}:{when}"
 
 
-def _moment(text: str) -> datetime | None:
-    """GitHub's ISO 8601 time (`2019-05-15T15:20:21Z`); None when absent or unreadable."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
+def _utc(moment: datetime | None) -> datetime | None:
+    """GitHub's times are UTC; a naive one is read as such."""
+    if moment is None:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def on_issue_labeled(payload: Payload, rules: TriggerRules) -> Trigger | Ignored:
-    label = (payload.get("label") or {}).get("name", "")
+def on_issue_labeled(payload: IssueEvent, rules: TriggerRules) -> Trigger | Ignored:
+    label = payload.label.name if payload.label else ""
     if label.lower() != rules.label.lower():
         return Ignored(reason=f"label {label!r} is not the trigger label {rules.label!r}")
-    issue = payload["issue"]
-    request = request_after(rules.phrase, issue.get("body")) or ""
+    request = request_after(rules.phrase, payload.issue.body) or ""
     return _trigger("issues", payload, request)
 
 
-def on_issue_opened(payload: Payload, rules: TriggerRules) -> Trigger | Ignored:
-    issue = payload["issue"]
-    for text in (issue.get("body"), issue.get("title")):
+def on_issue_opened(payload: IssueEvent, rules: TriggerRules) -> Trigger | Ignored:
+    issue = payload.issue
+    for text in (issue.body, issue.title):
         request = request_after(rules.phrase, text)
         if request is not None:
             return _trigger("issues", payload, request)
     return Ignored(reason=f"the issue does not mention {rules.phrase}")
 
 
-def on_issue_comment_created(payload: Payload, rules: TriggerRules) -> Trigger | Ignored:
-    comment = payload["comment"]
-    request = request_after(rules.phrase, comment.get("body"))
+def on_issue_comment_created(payload: IssueEvent, rules: TriggerRules) -> Trigger | Ignored:
+    comment = payload.comment
+    if comment is None:
+        return Ignored(reason="malformed payload: comment: Field required")
+    request = request_after(rules.phrase, comment.body)
     if request is None:
         return Ignored(reason=f"the comment does not mention {rules.phrase}")
-    if "pull_request" in payload["issue"]:
+    if payload.issue.pull_request is not None:
         return Ignored(reason="comments on pull requests are not handled yet")
     return _trigger("issue_comment", payload, request, comment)
 
@@ -116,11 +123,16 @@ ROUTES: dict[tuple[str, str], Handler] = {
 
 
 def route(event: str, payload: Payload, rules: TriggerRules) -> Trigger | Ignored:
-    """The Trigger this delivery asks for, or why it asks for nothing."""
-    action = str(payload.get("action", ""))
+    """The Trigger this delivery asks for, or why it asks for nothing; never raises on what GitHub sent."""
+    action = payload.get("action")
+    action = action if isinstance(action, str) else ""
     handler = ROUTES.get((event, action))
-    if handler is None:
+    if handler is None:  # both are the sender's text: shown bounded and without invisible characters
+        event, action = without_invisible(event)[:100], without_invisible(action)[:100]
         return Ignored(reason=f"{event}.{action} is not a trigger" if action else f"{event} is not a trigger")
-    if payload.get("issue", {}).get("state") == "closed":
+    parsed = parse_issue_event(payload)
+    if isinstance(parsed, Ignored):
+        return parsed
+    if parsed.issue.state == "closed":
         return Ignored(reason="the issue is closed")
-    return handler(payload, rules)
+    return handler(parsed, rules)

@@ -135,6 +135,16 @@ class PostgresStore:
     async def mark_delivery(self, delivery_id: str, outcome: str) -> None:
         await self._execute(Q["mark_delivery"], {"delivery_id": delivery_id, "outcome": outcome})
 
+    async def list_deliveries(self, limit: int = 100, outcome: str | None = None) -> list[Delivery]:
+        rows = await self._all(Q["list_deliveries"], {"limit": limit, "outcome": outcome})
+        return [from_row(Delivery, r) for r in rows]
+
+    async def get_delivery(self, delivery_id: str) -> Delivery:
+        row = await self._one(Q["get_delivery"], {"id": delivery_id})
+        if row is None:
+            raise NotFound(f"delivery {delivery_id} not found")
+        return from_row(Delivery, row)
+
     # repositories
 
     async def add_repository(self, repo: Repository) -> Repository:

@@ -23,6 +23,7 @@ T = TypeVar("T")
 Q = load("sqlite.sql")
 WORK_ORDERS = "archon_agent_work_orders"
 REPOSITORIES = "archon_configured_repositories"
+DELIVERIES = "archon_agent_work_order_deliveries"
 
 
 class SqliteStore:
@@ -98,6 +99,17 @@ class SqliteStore:
     async def mark_delivery(self, delivery_id: str, outcome: str) -> None:
         params = {"delivery_id": delivery_id, "outcome": outcome, "now": iso(utcnow())}
         await self._run(lambda c: c.execute(Q["mark_delivery"], params))
+
+    async def list_deliveries(self, limit: int = 100, outcome: str | None = None) -> list[Delivery]:
+        params = {"limit": limit, "outcome": outcome}
+        rows = await self._run(lambda c: c.execute(Q["list_deliveries"], params).fetchall())
+        return [from_row(Delivery, dict(r)) for r in rows]
+
+    async def get_delivery(self, delivery_id: str) -> Delivery:
+        row = await self._run(lambda c: _select_one(c, DELIVERIES, "delivery_id", delivery_id))
+        if row is None:
+            raise NotFound(f"delivery {delivery_id} not found")
+        return from_row(Delivery, row)
 
     # repositories
 

@@ -88,6 +88,17 @@ class SupabaseStore:
         changes = jsonable({"outcome": outcome, "processed_at": utcnow()})
         await _data(self.client.table(DELIVERIES).update(changes).eq("delivery_id", delivery_id))
 
+    async def list_deliveries(self, limit: int = 100, outcome: str | None = None) -> list[Delivery]:
+        columns = "delivery_id,event,action,repo_full_name,outcome,received_at,processed_at"
+        query = self.client.table(DELIVERIES).select(columns)
+        if outcome is not None:  # the API lets only letters through, so no LIKE wildcard can be in it
+            query = query.like("outcome", f"{outcome}*")
+        return [from_row(Delivery, r) for r in await _data(query.order("received_at", desc=True).limit(limit))]
+
+    async def get_delivery(self, delivery_id: str) -> Delivery:
+        rows = await _data(self.client.table(DELIVERIES).select("*").eq("delivery_id", delivery_id))
+        return from_row(Delivery, _only(rows, f"delivery {delivery_id}"))
+
     # repositories
 
     async def add_repository(self, repo: Repository) -> Repository:

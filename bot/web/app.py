@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.runtime import Runtime
-from bot.web import api
+from bot.web import api, deliveries
 from bot.web.guard import ApiToken
 from bot.web.health import health
 from bot.web.webhooks import receive_github
@@ -40,6 +40,7 @@ def create_app(runtime: Runtime) -> Starlette:
         routes=[
             Route("/webhooks/github", receive_github, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
+            *deliveries.routes,  # before api.routes, whose /{id} would take "deliveries" for an id
             *api.routes,
         ],
         middleware=[Middleware(ApiToken, token=token)],

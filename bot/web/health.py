@@ -6,7 +6,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from bot import __version__
+from bot.intake import Intake
 from bot.web.context import runtime_of
+
+
+def intake_state(intake: Intake) -> dict[str, object]:
+    state = intake.state
+    return {"status": state.status, "queued": intake.backlog, "failed": state.failed,
+            "restarts": state.restarts, "last_error": state.last_error}
 
 
 async def health(request: Request) -> JSONResponse:
@@ -26,7 +33,8 @@ async def health(request: Request) -> JSONResponse:
     sandbox = runtime.sandbox  # known once the runtime has started; without it no work order can run
     sandboxed = sandbox is None or sandbox.available
     healthy = db.status == "healthy" and db.tables_exist
-    status = "healthy" if healthy and sandboxed and all(t["available"] for t in tools.values()) else (
+    ready = all(t["available"] for t in tools.values()) and runtime.intake.state.status == "running"
+    status = "healthy" if healthy and sandboxed and ready else (
         "degraded" if healthy else "unhealthy")
     body = {
         "status": status,
@@ -37,6 +45,7 @@ async def health(request: Request) -> JSONResponse:
         "dependencies": {**tools, "github": github},
         "agent_sandbox": sandbox and {"kind": sandbox.kind, "available": sandbox.available,
                                       "detail": sandbox.detail},
+        "intake": intake_state(runtime.intake),
         "worker": {"enabled": runtime.worker is not None,
                    "concurrency": runtime.worker.config.concurrency if runtime.worker else 0},
     }

@@ -70,7 +70,7 @@ def parse_payload(body: bytes) -> dict[str, Any] | None:
 def repo_name_of(payload: dict[str, Any]) -> str:
     repository = payload.get("repository")
     name = repository.get("full_name") if isinstance(repository, dict) else None
-    return name if isinstance(name, str) else ""
+    return name[:300] if isinstance(name, str) else ""
 
 
 async def _record(request: Request, event: str, delivery_id: str, body: bytes) -> JSONResponse:
@@ -81,7 +81,7 @@ async def _record(request: Request, event: str, delivery_id: str, body: bytes) -
         return problem(400, "body holds a NUL character (\\u0000), which the store cannot hold")
     action = payload.get("action")
     delivery = Delivery(
-        delivery_id=delivery_id, event=event, action=action if isinstance(action, str) else "",
+        delivery_id=delivery_id, event=event, action=action[:100] if isinstance(action, str) else "",
         repo_full_name=repo_name_of(payload), payload=payload,
     )
     runtime = runtime_of(request)

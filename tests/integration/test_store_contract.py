@@ -85,6 +85,28 @@ async def test_unprocessed_deliveries_come_oldest_first_until_marked(store: Stor
     assert [d.delivery_id for d in await store.unprocessed_deliveries()] == ["d-2", "d-3"]
 
 
+async def test_deliveries_are_listed_newest_first_without_payload_and_filtered_by_outcome(store: Store) -> None:
+    for n in (1, 2, 3):
+        await store.record_delivery(Delivery(delivery_id=f"d-{n}", event="issues", payload={"n": n},
+                                             received_at=BASE + timedelta(n)))
+    await store.mark_delivery("d-1", "failed: KeyError: 'x'")
+    await store.mark_delivery("d-2", "queued wo-1")
+    listed = await store.list_deliveries()
+    assert [d.delivery_id for d in listed] == ["d-3", "d-2", "d-1"] and all(d.payload == {} for d in listed)
+    assert [d.delivery_id for d in await store.list_deliveries(limit=1)] == ["d-3"]
+    [failed] = await store.list_deliveries(outcome="failed")
+    assert (failed.delivery_id, failed.outcome) == ("d-1", "failed: KeyError: 'x'") and failed.processed_at
+    assert await store.list_deliveries(outcome="fail%") == []
+
+
+async def test_one_delivery_is_read_with_its_payload(store: Store) -> None:
+    await store.record_delivery(Delivery(delivery_id="d-1", event="issues", action="opened", payload={"a": 1}))
+    got = await store.get_delivery("d-1")
+    assert (got.event, got.action, got.payload, got.outcome) == ("issues", "opened", {"a": 1}, None)
+    with pytest.raises(NotFound):
+        await store.get_delivery("missing")
+
+
 # repositories
 
 

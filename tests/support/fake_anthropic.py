@@ -197,6 +197,7 @@ class RecordedRequest:
     finished: float | None = None  # when the response was fully sent
     disconnected: float | None = None  # when the client went away from a hang
     tool_results: list[str] = field(default_factory=list)  # what the tools answered, as the model reads it
+    prompt: str | None = None  # the user messages' text (not the system prompt): what the model was asked
 
     def finish(self) -> None:
         self.finished = time.time()
@@ -365,6 +366,8 @@ def _record(request: Request, body: JSON | None = None) -> RecordedRequest:
         stream=body.get("stream"),
         session_id=request.headers.get("x-claude-code-session-id"),
         tool_results=tool_results(body),
+        prompt="\n".join(t for m in body.get("messages", []) if m.get("role") == "user"
+                         for t in _text_of(m.get("content"))) or None,
     )
     return _state(request).add(rec)
 

@@ -147,6 +147,25 @@ async def test_unprocessed_deliveries_and_marking_one(store: SupabaseStore, api:
     assert body(marking)["outcome"] == "ignored: not a trigger"
 
 
+async def test_deliveries_are_listed_without_payload_and_read_one_by_one(
+    store: SupabaseStore, api: respx.MockRouter
+) -> None:
+    row = {"delivery_id": "d-1", "event": "issues", "action": "opened", "repo_full_name": "octo/repo",
+           "outcome": "failed: KeyError: 'x'", "received_at": "2025-01-01T00:00:00+00:00",
+           "processed_at": "2025-01-01T00:00:01+00:00"}
+    route = api.get("/archon_agent_work_order_deliveries").mock(side_effect=[
+        httpx.Response(200, json=[row]), httpx.Response(200, json=[{**row, "payload": {"a": 1}}]),
+        httpx.Response(200, json=[])])
+    [listed] = await store.list_deliveries(limit=5, outcome="failed")
+    assert (listed.delivery_id, listed.outcome, listed.payload) == ("d-1", "failed: KeyError: 'x'", {})
+    assert params(route) == {"select": "delivery_id,event,action,repo_full_name,outcome,received_at,processed_at",
+                             "outcome": "like.failed*", "order": "received_at.desc", "limit": "5"}
+    assert (await store.get_delivery("d-1")).payload == {"a": 1}
+    assert params(route, 1) == {"select": "*", "delivery_id": "eq.d-1"}
+    with pytest.raises(NotFound):
+        await store.get_delivery("d-2")
+
+
 async def test_a_work_order_is_read_by_its_id(store: SupabaseStore, api: respx.MockRouter) -> None:
     route = api.get("/archon_agent_work_orders").mock(
         side_effect=[httpx.Response(200, json=[WORK_ORDER_ROW]), httpx.Response(200, json=[])])

@@ -52,6 +52,15 @@ ON CONFLICT (delivery_id) DO NOTHING
 SELECT * FROM archon_agent_work_order_deliveries
 WHERE processed_at IS NULL ORDER BY received_at LIMIT %(limit)s
 
+-- name: list_deliveries
+SELECT delivery_id, event, action, repo_full_name, outcome, received_at, processed_at
+FROM archon_agent_work_order_deliveries
+WHERE %(outcome)s::text IS NULL OR starts_with(outcome, %(outcome)s::text)
+ORDER BY received_at DESC, delivery_id LIMIT %(limit)s
+
+-- name: get_delivery
+SELECT * FROM archon_agent_work_order_deliveries WHERE delivery_id = %(id)s
+
 -- name: mark_delivery
 UPDATE archon_agent_work_order_deliveries SET outcome = %(outcome)s, processed_at = NOW()
 WHERE delivery_id = %(delivery_id)s
