@@ -2,7 +2,7 @@
 
 The CLI's own permission rules keep honest edits in the worktree; this is what holds when they do not
 (a prompt-injected tool call, a CLI bug): the data folder, the mirrors, other worktrees, the bot's home and
-environment are simply not there. See docs/sandbox.md for what it does not cover.
+environment are simply not there. See SECURITY.md for what it does not cover.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ class Bubblewrap:
         done = await process.run([self.bwrap, *ISOLATION, *system_binds(), "--", "/bin/true"], timeout=20)
         if done.returncode != 0:
             why = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1][:200]
-            return f"AWO_AGENT_SANDBOX=bwrap but bubblewrap cannot create a sandbox here ({why}); see docs/sandbox.md"
+            return f"AWO_AGENT_SANDBOX=bwrap but bubblewrap cannot create a sandbox here ({why}); see SECURITY.md"
         self._working = True
         return None
 

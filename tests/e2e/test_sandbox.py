@@ -256,7 +256,7 @@ async def test_a_compromised_agent_process_sees_only_its_worktree(
     seen = (world.tree / "seen.txt").read_text()
     assert [s for s in SECRETS if s in seen] == [], seen
     assert f"\n{bot_process}\n" not in seen  # the bot's processes are not even listed
-    assert f"ANTHROPIC_API_KEY={API_KEY}" in seen  # necessarily inside: the CLI needs it (see docs/sandbox.md)
+    assert f"ANTHROPIC_API_KEY={API_KEY}" in seen  # necessarily inside: the CLI needs it (see SECURITY.md)
     assert f"HOME={world.home}" not in seen and f"HOME={tempfile.gettempdir()}/awo-" in seen
     world.untouched()
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from bot.store.sqlite import SqliteStore
 from bot.testing import FakeAgent, FakeGitHub
 from bot.web.app import create_app
 from tests.conftest import AUTH, make_settings
+from tests.e2e.harness import wait_until
 from tests.payloads import example
 from tests.support.fake_github import FakeGitHub as FakeGitHubServer
 from tests.support.fake_github import FakeGitHubClient
@@ -34,15 +34,6 @@ from tests.unit.test_webhooks import post
 REPO = "Codertocat/Hello-World"
 WRITERS = ("Codertocat", "alice", "bob", "carol", "dave")
 
-
-def wait_for(probe: Callable[[], Any], timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def app(runtime: Runtime) -> Iterator[TestClient]:
@@ -68,7 +59,7 @@ def bot(tmp_path: Path, writers: FakeGitHub) -> Iterator[TestClient]:
 def settle(client: TestClient) -> None:
     """Wait until intake has processed every recorded delivery."""
     store = client.app.state.runtime.store  # type: ignore[attr-defined]
-    wait_for(lambda: client.portal.call(store.unprocessed_deliveries) == [])  # type: ignore[union-attr]
+    wait_until(lambda: client.portal.call(store.unprocessed_deliveries) == [])  # type: ignore[union-attr]
 
 
 def work_orders(client: TestClient) -> list[WorkOrder]:

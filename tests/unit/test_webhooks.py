@@ -15,6 +15,7 @@ from bot.runtime import build_runtime
 from bot.testing import FakeGitHub
 from bot.web.app import create_app
 from tests.conftest import SECRET, make_settings
+from tests.e2e.harness import wait_until
 from tests.payloads import example
 from tests.support.raw_asgi import call, megabytes
 
@@ -152,7 +153,7 @@ def test_intake_turns_a_labelled_issue_into_a_queued_work_order(client: TestClie
     client.post("/api/agent-work-orders/repositories",
                 json={"repository_url": "https://github.com/Codertocat/Hello-World", "verify": False})
     assert post(client, example("issues", "labeled", label__name="claude"), delivery="q1").status_code == 202
-    orders = _wait_for(lambda: [o for o in client.get("/api/agent-work-orders/").json() if o["progress_comment_id"]])
+    orders = wait_until(lambda: [o for o in client.get("/api/agent-work-orders/").json() if o["progress_comment_id"]])
     assert orders[0]["status"] == "pending" and orders[0]["issue_number"] == 1
     assert github.reactions == [("Codertocat/Hello-World", 1, None, "eyes")]
     [(repo, issue, body)] = github.comments.values()
@@ -167,21 +168,10 @@ def test_an_unauthorised_commenter_gets_no_work_order(client: TestClient, github
     github.permissions["Codertocat"] = "read"
     post(client, example("issue_comment", "created", comment__body="@claude do it"), event="issue_comment")
     store = client.app.state.runtime.store  # type: ignore[attr-defined]
-    _wait_for(lambda: client.portal.call(store.unprocessed_deliveries) == [] or None)  # type: ignore[union-attr]
+    wait_until(lambda: client.portal.call(store.unprocessed_deliveries) == [] or None)  # type: ignore[union-attr]
     assert client.get("/api/agent-work-orders/").json() == []
     assert github.comments == {}
 
-
-def _wait_for(probe, timeout: float = 5.0):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 
