@@ -26,7 +26,7 @@ bubblewrap:
 	  apt-get install -y bubblewrap || { apt-get update && apt-get install -y bubblewrap; }; \
 	else \
 	  echo "bubblewrap (bwrap) is missing: run 'sudo apt-get install -y bubblewrap'" \
-	       "(or set AWO_AGENT_SANDBOX=none to run the agent unsandboxed; see docs/sandbox.md)"; \
+	       "(or set AWO_AGENT_SANDBOX=none to run the agent unsandboxed; see SECURITY.md)"; \
 	fi
 
 $(VENV)/.installed: pyproject.toml
