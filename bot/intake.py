@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from bot.admission import MARKER_PREFIX, Admission, Limits, Refused
 from bot.errors import BotError, Conflict, GitHubError, StoreUnavailable
 from bot.github import GitHubPort
+from bot.logs import fields
 from bot.models import Delivery, Ignored, Repository, Trigger, WorkOrder
 from bot.report import redact, render_comment
 from bot.reporter import CommentReporter, show_outcome
@@ -253,6 +254,7 @@ class Intake:
             comment_id = await self.github.create_comment(
                 trigger.repo_full_name, trigger.issue_number, render_comment(work_order, []))
         except GitHubError as exc:
-            log.warning("work order %s: could not acknowledge on GitHub: %s", work_order.id, exc)
+            log.warning("work order %s: could not acknowledge on GitHub: %s", work_order.id, exc,
+                        extra=fields(work_order))
             return None
         return comment_id

@@ -105,6 +105,9 @@ class SqliteStore:
         rows = await self._run(lambda c: c.execute(Q["list_deliveries"], params).fetchall())
         return [from_row(Delivery, dict(r)) for r in rows]
 
+    async def prune_deliveries(self, before: datetime) -> int:
+        return await self._run(lambda c: c.execute(Q["prune_deliveries"], {"before": iso(before)}).rowcount)
+
     async def get_delivery(self, delivery_id: str) -> Delivery:
         row = await self._run(lambda c: _select_one(c, DELIVERIES, "delivery_id", delivery_id))
         if row is None:
