@@ -70,7 +70,7 @@ def _repositories(repos: list[Repository] | None) -> Check:
         return False, "configured repositories: unknown until the store can be read"
     if not repos:
         return False, "configured repositories: none; events of every repository are ignored (`awo repos add`)"
-    return True, f"configured repositories: {', '.join(r.display_name or r.repository_url for r in repos)}"
+    return True, f"configured repositories: {', '.join(r.full_name for r in repos)}"
 
 
 def _secret(settings: Settings) -> Check:
