@@ -20,7 +20,8 @@ from bot.models import WorkOrder
 
 CONTEXT: ContextVar[Mapping[str, object]] = ContextVar("awo_log_context", default=MappingProxyType({}))
 # Attributes every LogRecord has; anything else on a record was passed in `extra=` and belongs in the line.
-STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+# uvicorn's `color_message` repeats the message with terminal colour codes.
+STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName", "color_message"}
 TEXT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # uvicorn installs its own handlers and format unless they are emptied; then its records reach ours.
 THIRD_PARTY = ("uvicorn", "uvicorn.error", "uvicorn.access", "psycopg", "psycopg.pool")

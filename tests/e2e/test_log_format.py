@@ -47,6 +47,7 @@ def test_serve_logs_one_json_object_per_line_with_refusals_and_their_reason(tmp_
     lines = [json.loads(line) for line in text.splitlines() if line.strip()]  # a non-JSON line fails here
     assert {"time", "level", "logger", "message"} <= set(lines[0])
     assert any(line["logger"].startswith("uvicorn") for line in lines), text  # uvicorn's format is gone
+    assert "\x1b[" not in text and "\\u001b" not in text  # nor its terminal colours
     [refusal] = [line for line in lines if line.get("delivery_id") == "forged-1"]
     assert refusal["level"] == "WARNING" and refusal["status"] == 401
     assert "X-Hub-Signature-256" in refusal["reason"] and "body-marker" not in text
