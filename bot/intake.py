@@ -168,7 +168,8 @@ class Intake:
             return
         self.queued.pop(delivery.delivery_id, None)
         self.state.failed += 1
-        log.error("delivery %s (%s.%s) failed: %s", delivery.delivery_id, delivery.event, delivery.action, reason)
+        log.error("delivery %s (%s.%s) failed: %s", delivery.delivery_id, delivery.event, delivery.action, reason,
+                  extra={"delivery_id": delivery.delivery_id, "repo": delivery.repo_full_name or None})
 
     def _reason(self, exc: BaseException) -> str:
         text = str(exc) if isinstance(exc, BotError) else f"{type(exc).__name__}: {exc}"
@@ -180,7 +181,8 @@ class Intake:
         await self.store.mark_delivery(delivery.delivery_id, outcome)
         self.queued.pop(delivery.delivery_id, None)
         self.tries.pop(delivery.delivery_id, None)
-        log.info("delivery %s (%s.%s): %s", delivery.delivery_id, delivery.event, delivery.action, outcome)
+        log.info("delivery %s (%s.%s): %s", delivery.delivery_id, delivery.event, delivery.action, outcome,
+                 extra={"delivery_id": delivery.delivery_id, "repo": delivery.repo_full_name or None})
         return outcome
 
     async def _decide(self, delivery: Delivery) -> str:

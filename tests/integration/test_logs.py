@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
 from bot.logs import handler
 from bot.models import Status
@@ -17,6 +19,8 @@ from bot.settings import Settings
 from bot.testing import FakeAgent, FakeGitHub
 from tests.gitrepo import make_remote
 from tests.integration.test_work_orders import REPO, claim_and_run, configured, order
+from tests.payloads import example
+from tests.unit.test_webhooks import post
 
 
 @pytest.fixture
@@ -85,3 +89,18 @@ def test_text_lines_keep_the_context_at_their_end() -> None:
     out.handle(record)
     line = stream.getvalue().strip()
     assert "WARNING bot.worker: work order wo-1: failed [work_order_id=wo-1 repo=o/r issue=3]" in line
+
+
+def test_a_routed_delivery_is_logged_with_its_id_and_repository(
+    client: TestClient, json_lines: io.StringIO,
+) -> None:
+    response = post(client, example("issues", "labeled", label__name="claude"), delivery="labelled-1")
+    assert response.status_code == 202
+    def about() -> list[dict[str, object]]:
+        return [line for line in parsed(json_lines) if line.get("delivery_id") == "labelled-1"]
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not about():
+        time.sleep(0.02)
+    [line] = about()
+    assert line["repo"] == "Codertocat/Hello-World" and line["level"] == "INFO", line
