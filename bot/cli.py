@@ -14,9 +14,10 @@ from bot.settings import Settings, load_settings
 log = logging.getLogger("bot")
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+def configure_logging(level: str, fmt: str = "text") -> None:
+    from bot.logs import configure
+
+    configure(level, fmt)
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -34,7 +35,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     host, port = args.host or settings.host, args.port if args.port is not None else settings.port
     log.info("serving on http://%s:%d (storage: %s)", host, port, settings.storage_type)
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False,
-                lifespan="on", timeout_graceful_shutdown=10, **uvicorn_options(settings))
+                lifespan="on", timeout_graceful_shutdown=10, log_config=None, **uvicorn_options(settings))
     return 0
 
 
@@ -136,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"awo: configuration error: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     try:
         return int(args.func(settings, args))
     except BotError as exc:

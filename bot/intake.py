@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from bot.admission import MARKER_PREFIX, Admission, Limits, Refused
 from bot.errors import BotError, Conflict, GitHubError, StoreUnavailable
 from bot.github import GitHubPort
+from bot.logs import fields
 from bot.models import Delivery, Ignored, Repository, Trigger, WorkOrder
 from bot.report import redact, render_comment
 from bot.reporter import CommentReporter, show_outcome
@@ -167,7 +168,8 @@ class Intake:
             return
         self.queued.pop(delivery.delivery_id, None)
         self.state.failed += 1
-        log.error("delivery %s (%s.%s) failed: %s", delivery.delivery_id, delivery.event, delivery.action, reason)
+        log.error("delivery %s (%s.%s) failed: %s", delivery.delivery_id, delivery.event, delivery.action, reason,
+                  extra={"delivery_id": delivery.delivery_id, "repo": delivery.repo_full_name or None})
 
     def _reason(self, exc: BaseException) -> str:
         text = str(exc) if isinstance(exc, BotError) else f"{type(exc).__name__}: {exc}"
@@ -179,7 +181,8 @@ class Intake:
         await self.store.mark_delivery(delivery.delivery_id, outcome)
         self.queued.pop(delivery.delivery_id, None)
         self.tries.pop(delivery.delivery_id, None)
-        log.info("delivery %s (%s.%s): %s", delivery.delivery_id, delivery.event, delivery.action, outcome)
+        log.info("delivery %s (%s.%s): %s", delivery.delivery_id, delivery.event, delivery.action, outcome,
+                 extra={"delivery_id": delivery.delivery_id, "repo": delivery.repo_full_name or None})
         return outcome
 
     async def _decide(self, delivery: Delivery) -> str:
@@ -253,6 +256,7 @@ class Intake:
             comment_id = await self.github.create_comment(
                 trigger.repo_full_name, trigger.issue_number, render_comment(work_order, []))
         except GitHubError as exc:
-            log.warning("work order %s: could not acknowledge on GitHub: %s", work_order.id, exc)
+            log.warning("work order %s: could not acknowledge on GitHub: %s", work_order.id, exc,
+                        extra=fields(work_order))
             return None
         return comment_id

@@ -15,6 +15,7 @@ from bot.checkout import Checkout, Identity
 from bot.github import GitHubClient, GitHubPort
 from bot.intake import Intake
 from bot.pipeline import Limits, Services
+from bot.retention import Retention
 from bot.sandbox import SandboxStatus, build_sandbox, probe_sandbox
 from bot.settings import Settings
 from bot.store import Store
@@ -97,6 +98,7 @@ class Runtime:
     worker: Worker | None
     tools: dict[str, Tool] = field(default_factory=dict)
     sandbox: SandboxStatus | None = None
+    retention: Retention | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -111,6 +113,8 @@ class Runtime:
             log.info("re-processing %d deliveries recorded before the last stop", recovered)
         if self.worker is not None:
             self._tasks.append(asyncio.create_task(self.worker.run(self._stop), name="worker"))
+        if self.retention is not None:
+            self._tasks.append(asyncio.create_task(self.retention.run(self._stop), name="retention"))
 
     async def _probe_sandbox(self) -> None:
         """One line at start-up when the agent would run unsandboxed, or cannot run at all."""
@@ -149,4 +153,5 @@ def build_runtime(
     rules = TriggerRules(settings.trigger_phrase, settings.trigger_label)
     intake = Intake(store, github, rules, settings.max_attempts, worker.notify if worker else lambda: None,
                     secrets=services.secrets, limits=admission_limits(settings))
-    return Runtime(settings, store, github, services, intake, worker)
+    retention = Retention(store, settings.data_dir, settings.delivery_retention_days, settings.sweep_seconds)
+    return Runtime(settings, store, github, services, intake, worker, retention=retention)

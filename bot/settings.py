@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     trigger_label: str = Field("claude", validation_alias="TRIGGER_LABEL", min_length=1)
     worker_concurrency: int = Field(2, validation_alias="WORKER_CONCURRENCY", ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", validation_alias="LOG_LEVEL")
+    log_format: Literal["text", "json"] = Field("text", validation_alias=AliasChoices("LOG_FORMAT", "AWO_LOG_FORMAT"))
     # Beyond the contract: the agent's limits and the PR's shape, each with a sensible default.
     model: str = Field("claude-sonnet-4-5", validation_alias="AWO_MODEL")
     max_turns: int = Field(30, validation_alias="AWO_MAX_TURNS", ge=1)
@@ -72,6 +73,9 @@ class Settings(BaseSettings):
     http_timeout_seconds: float = Field(10, validation_alias="AWO_HTTP_TIMEOUT_SECONDS", gt=0)
     http_keep_alive_seconds: float = Field(5, validation_alias="AWO_HTTP_KEEP_ALIVE_SECONDS", gt=0)
     http_max_connections: int = Field(2048, validation_alias="AWO_HTTP_MAX_CONNECTIONS", ge=1)
+    # Retention: what the periodic sweep prunes, and how often it runs.
+    delivery_retention_days: float = Field(30, validation_alias="AWO_DELIVERY_RETENTION_DAYS", gt=0)
+    sweep_seconds: float = Field(3600, validation_alias="AWO_SWEEP_SECONDS", gt=0)
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
@@ -96,7 +100,7 @@ class Settings(BaseSettings):
         """Resolved once: git runs in other folders, where a relative path would name another place."""
         return value if str(value) == ":memory:" else value.expanduser().resolve()
 
-    @field_validator("storage_type", mode="before")
+    @field_validator("storage_type", "log_format", mode="before")
     @classmethod
     def _lower_storage(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value

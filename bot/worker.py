@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from bot.admission import recheck
 from bot.errors import LeaseLost, StoreUnavailable
+from bot.logs import work_order_context
 from bot.models import Status, WorkOrder
 from bot.pipeline import Pipeline, Run, Services
 from bot.report import redact
@@ -73,7 +74,9 @@ class Worker:
 
     async def _claim(self) -> WorkOrder | None:
         for expired in await self.s.store.fail_exhausted():
-            await show_outcome(self.s.store, self.reporter_for(expired), expired)
+            with work_order_context(expired):
+                log.warning("work order %s: failed, its attempts are used up", expired.id)
+                await show_outcome(self.s.store, self.reporter_for(expired), expired)
         return await self.s.store.claim(self.worker_id, self.config.lease_seconds)
 
     async def _idle(self, stop: asyncio.Event) -> None:
@@ -98,13 +101,14 @@ class Worker:
 
     async def work(self, work_order: WorkOrder) -> WorkOrder:
         """Run one claimed work order to its end, with a heartbeat holding its lease."""
-        log.info("work order %s: claimed (attempt %d)", work_order.id, work_order.attempt)
-        run = Run(work_order, self.worker_id, self.reporter_for(work_order))
-        heartbeat = asyncio.create_task(self._heartbeat(asyncio.current_task(), work_order.id))
-        try:
-            return await self._execute(run, heartbeat)
-        finally:
-            heartbeat.cancel()
+        with work_order_context(work_order):  # every line below, and in the heartbeat, names it
+            log.info("work order %s: claimed (attempt %d)", work_order.id, work_order.attempt)
+            run = Run(work_order, self.worker_id, self.reporter_for(work_order))
+            heartbeat = asyncio.create_task(self._heartbeat(asyncio.current_task(), work_order.id))
+            try:
+                return await self._execute(run, heartbeat)
+            finally:
+                heartbeat.cancel()
 
     async def _execute(self, run: Run, heartbeat: asyncio.Task[None]) -> WorkOrder:
         status, error = Status.COMPLETED, None
@@ -143,7 +147,8 @@ class Worker:
             metadata["answer"] = run.summary
         finished = await self.s.store.finish(
             run.work_order.id, self.worker_id, status, {"error_message": error, "metadata": metadata})
-        log.info("work order %s: %s%s", finished.id, status, f" ({error})" if error else "")
+        level = logging.WARNING if status is Status.FAILED else logging.INFO  # a failure must stand out
+        log.log(level, "work order %s: %s%s", finished.id, status, f" ({error})" if error else "")
         run.work_order = finished
         await show_outcome(self.s.store, run.reporter, finished, run.shown)
         return finished

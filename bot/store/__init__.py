@@ -44,6 +44,10 @@ class Store(Protocol):
         """Newest first, without their payloads; `outcome` keeps those whose outcome starts with it."""
         ...
 
+    async def prune_deliveries(self, before: datetime) -> int:
+        """Delete deliveries received before `before` (retention); how many went."""
+        ...
+
     async def get_delivery(self, delivery_id: str) -> Delivery:
         """One delivery with its payload (else NotFound)."""
         ...

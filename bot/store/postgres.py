@@ -139,6 +139,9 @@ class PostgresStore:
         rows = await self._all(Q["list_deliveries"], {"limit": limit, "outcome": outcome})
         return [from_row(Delivery, r) for r in rows]
 
+    async def prune_deliveries(self, before: datetime) -> int:
+        return await self._execute(Q["prune_deliveries"], {"before": before})
+
     async def get_delivery(self, delivery_id: str) -> Delivery:
         row = await self._one(Q["get_delivery"], {"id": delivery_id})
         if row is None:

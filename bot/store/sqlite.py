@@ -53,9 +53,14 @@ class SqliteStore:
         return conn
 
     async def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        """Under the lock: closing a connection another thread is querying crashes the process (SIGSEGV)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         return await asyncio.to_thread(self._locked, work)
@@ -104,6 +109,9 @@ class SqliteStore:
         params = {"limit": limit, "outcome": outcome}
         rows = await self._run(lambda c: c.execute(Q["list_deliveries"], params).fetchall())
         return [from_row(Delivery, dict(r)) for r in rows]
+
+    async def prune_deliveries(self, before: datetime) -> int:
+        return await self._run(lambda c: c.execute(Q["prune_deliveries"], {"before": iso(before)}).rowcount)
 
     async def get_delivery(self, delivery_id: str) -> Delivery:
         row = await self._run(lambda c: _select_one(c, DELIVERIES, "delivery_id", delivery_id))

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 import httpx
 from postgrest import APIError, APIResponse
+from postgrest.types import CountMethod, ReturnMethod
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 from bot.errors import Conflict, LeaseLost, NotFound, StoreUnavailable
@@ -94,6 +95,11 @@ class SupabaseStore:
         if outcome is not None:  # the API lets only letters through, so no LIKE wildcard can be in it
             query = query.like("outcome", f"{outcome}*")
         return [from_row(Delivery, r) for r in await _data(query.order("received_at", desc=True).limit(limit))]
+
+    async def prune_deliveries(self, before: datetime) -> int:
+        # minimal: a deleted row's payload is not worth sending back; the count says how many went
+        query = self.client.table(DELIVERIES).delete(count=CountMethod.exact, returning=ReturnMethod.minimal)
+        return (await _response(query.lt("received_at", before.isoformat()))).count or 0
 
     async def get_delivery(self, delivery_id: str) -> Delivery:
         rows = await _data(self.client.table(DELIVERIES).select("*").eq("delivery_id", delivery_id))
@@ -209,9 +215,13 @@ class SupabaseStore:
 
 
 async def _data(request: Executable) -> Any:
+    return (await _response(request)).data
+
+
+async def _response(request: Executable) -> Any:
     """Run one PostgREST request; its errors become the bot's, once, here."""
     try:
-        return (await request.execute()).data
+        return await request.execute()
     except APIError as exc:
         raise _translated(exc) from exc
     except httpx.HTTPError as exc:

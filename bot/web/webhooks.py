@@ -27,19 +27,31 @@ def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> 
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
+def refuse(
+    request: Request, status: int, detail: str, headers: dict[str, str] | None = None, why: str | None = None,
+) -> JSONResponse:
+    """Answer a refused delivery and log why (never its body): a 401 is someone's misconfiguration or a probe."""
+    delivery_id = request.headers.get("x-github-delivery", "")
+    reason = why or detail
+    context = {"delivery_id": delivery_id[:80], "status": status, "reason": reason,
+               "client": request.client.host if request.client else None}
+    level = logging.WARNING if status == 401 else logging.INFO
+    log.log(level, "delivery %s refused (%d): %s", delivery_id[:80] or "-", status, reason, extra=context)
+    return problem(status, detail, headers)
+
+
 def refusal_before_body(request: Request, secrets: tuple[str, ...]) -> JSONResponse | None:
     """What the headers alone already refuse, so an unsigned body is never read (nor buffered)."""
     delivery_id = request.headers.get("x-github-delivery")
     if not request.headers.get("x-github-event") or not delivery_id:
-        return problem(400, "missing X-GitHub-Event or X-GitHub-Delivery header", CLOSE)
+        return refuse(request, 400, "missing X-GitHub-Event or X-GitHub-Delivery header", CLOSE)
     if not EVENT.match(request.headers["x-github-event"]) or not DELIVERY_ID.match(delivery_id):
-        return problem(400, "X-GitHub-Event or X-GitHub-Delivery is not shaped like GitHub's", CLOSE)
+        return refuse(request, 400, "X-GitHub-Event or X-GitHub-Delivery is not shaped like GitHub's", CLOSE)
     if not secrets:
-        log.warning("delivery %s refused: GITHUB_WEBHOOK_SECRET is not set, so no signature can be checked",
-                    delivery_id)
-        return problem(401, "webhook secret not configured on the server", CLOSE)
+        return refuse(request, 401, "webhook secret not configured on the server", CLOSE,
+                      why="GITHUB_WEBHOOK_SECRET is not set, so no signature can be checked")
     if not request.headers.get("x-hub-signature-256", "").startswith("sha256="):
-        return problem(401, "invalid or missing X-Hub-Signature-256 signature", CLOSE)
+        return refuse(request, 401, "invalid or missing X-Hub-Signature-256 signature", CLOSE)
     return None
 
 
@@ -52,9 +64,9 @@ async def receive_github(request: Request) -> JSONResponse:
     try:
         body = await read_bounded(request, MAX_BODY, runtime.settings.http_timeout_seconds)
     except BodyRefused as exc:
-        return problem(exc.status, exc.detail, CLOSE)
+        return refuse(request, exc.status, exc.detail, CLOSE)
     if not signature_valid(secrets, body, request.headers.get("x-hub-signature-256")):
-        return problem(401, "invalid or missing X-Hub-Signature-256 signature")
+        return refuse(request, 401, "invalid or missing X-Hub-Signature-256 signature")
     return await _record(request, request.headers["x-github-event"], request.headers["x-github-delivery"], body)
 
 
@@ -76,9 +88,9 @@ def repo_name_of(payload: dict[str, Any]) -> str:
 async def _record(request: Request, event: str, delivery_id: str, body: bytes) -> JSONResponse:
     payload = parse_payload(body)
     if payload is None:
-        return problem(400, "body is not a JSON object (set the webhook's content type to application/json)")
+        return refuse(request, 400, "body is not a JSON object (set the webhook's content type to application/json)")
     if has_nul(body, payload):
-        return problem(400, "body holds a NUL character (\\u0000), which the store cannot hold")
+        return refuse(request, 400, "body holds a NUL character (\\u0000), which the store cannot hold")
     action = payload.get("action")
     delivery = Delivery(
         delivery_id=delivery_id, event=event, action=action[:100] if isinstance(action, str) else "",

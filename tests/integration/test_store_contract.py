@@ -107,6 +107,14 @@ async def test_one_delivery_is_read_with_its_payload(store: Store) -> None:
         await store.get_delivery("missing")
 
 
+async def test_deliveries_received_before_a_time_are_pruned_and_later_ones_kept(store: Store) -> None:
+    for day, name in ((1, "old"), (10, "edge"), (20, "recent")):
+        await store.record_delivery(Delivery(delivery_id=name, event="ping", received_at=BASE + timedelta(days=day)))
+    assert await store.prune_deliveries(BASE + timedelta(days=10)) == 1
+    assert sorted(d.delivery_id for d in await store.list_deliveries()) == ["edge", "recent"]
+    assert await store.prune_deliveries(BASE + timedelta(days=10)) == 0
+
+
 # repositories
 
 

@@ -147,6 +147,17 @@ async def test_unprocessed_deliveries_and_marking_one(store: SupabaseStore, api:
     assert body(marking)["outcome"] == "ignored: not a trigger"
 
 
+async def test_old_deliveries_are_pruned_with_a_count_and_no_rows_sent_back(
+    store: SupabaseStore, api: respx.MockRouter
+) -> None:
+    route = api.delete("/archon_agent_work_order_deliveries").respond(
+        204, headers={"content-range": "*/3"})
+    assert await store.prune_deliveries(datetime(2025, 1, 1, tzinfo=UTC)) == 3
+    request = route.calls[0].request
+    assert params(route) == {"received_at": "lt.2025-01-01T00:00:00+00:00"}
+    assert set(request.headers["prefer"].split(",")) == {"return=minimal", "count=exact"}
+
+
 async def test_deliveries_are_listed_without_payload_and_read_one_by_one(
     store: SupabaseStore, api: respx.MockRouter
 ) -> None:

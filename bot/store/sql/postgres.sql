@@ -65,6 +65,9 @@ SELECT * FROM archon_agent_work_order_deliveries WHERE delivery_id = %(id)s
 UPDATE archon_agent_work_order_deliveries SET outcome = %(outcome)s, processed_at = NOW()
 WHERE delivery_id = %(delivery_id)s
 
+-- name: prune_deliveries
+DELETE FROM archon_agent_work_order_deliveries WHERE received_at < %(before)s
+
 -- name: list_repositories
 SELECT * FROM archon_configured_repositories ORDER BY created_at, id
 

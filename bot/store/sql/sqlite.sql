@@ -131,6 +131,9 @@ ORDER BY received_at DESC, delivery_id LIMIT :limit
 UPDATE archon_agent_work_order_deliveries SET outcome = :outcome, processed_at = :now
 WHERE delivery_id = :delivery_id
 
+-- name: prune_deliveries
+DELETE FROM archon_agent_work_order_deliveries WHERE received_at < :before
+
 -- name: claim_candidate
 SELECT w.agent_work_order_id FROM archon_agent_work_orders w
 WHERE (w.status = 'pending' OR (w.status = 'running' AND w.lease_expires_at < :now))
