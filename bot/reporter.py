@@ -39,7 +39,13 @@ async def show_outcome(
     """The final report: the last attempt's steps and, when nothing changed, the agent's answer; True if shown."""
     if steps is None:
         steps = [s for s in await store.list_steps(work_order.id) if s.attempt == work_order.attempt]
-    return await reporter.show(work_order, steps, answer=work_order.metadata.get("answer") or None, final=True)
+    shown = await reporter.show(work_order, steps, answer=work_order.metadata.get("answer") or None, final=True)
+    return shown or not awaits_comment(work_order)
+
+
+def awaits_comment(work_order: WorkOrder) -> bool:
+    """A work order triggered on GitHub owes the issue a comment; one made through the API has none to edit."""
+    return work_order.progress_comment_id is not None or work_order.delivery_id is not None
 
 
 async def find_progress_comment(
@@ -78,7 +84,7 @@ async def deliver_reports(store: Store, github: GitHubPort, secrets: tuple[str, 
 
 
 async def _deliver(store: Store, github: GitHubPort, secrets: tuple[str, ...], work_order: WorkOrder) -> bool:
-    if work_order.metadata.get("publish") is False or work_order.issue_number is None:
+    if work_order.metadata.get("publish") is False or work_order.issue_number is None or not awaits_comment(work_order):
         return True  # nothing is reported on GitHub for it
     work_order = await find_progress_comment(store, github, work_order)
     if work_order.progress_comment_id is None:
