@@ -195,6 +195,7 @@ async def test_a_comment_posted_but_never_linked_is_found_by_its_marker(
     [(comment_id, (_, _, body))] = list(github.comments.items())
     assert done.progress_comment_id == comment_id
     assert "✅ Done" in body
+    assert github.status_at_final == [Status.RUNNING]  # found before the first report, not later by the outbox
 
 
 async def test_work_orders_failed_for_exhausted_attempts_are_reported_on_the_issue(
@@ -270,3 +271,18 @@ async def test_a_worker_whose_lease_was_taken_over_stops_running_the_work_order(
     assert branches(remote) == ["main"] and github.pulls == []
     assert row.lease_owner == "another-worker"
     assert "✅" not in comments_on_issue(github)[0]
+
+
+async def test_a_failed_work_order_leaves_no_worktree_behind(settings: Settings, remote: Path) -> None:
+    github = github_of()
+    agent = FakeAgent(error="the model is overloaded")
+    runtime = await configured(settings, remote, github, agent)
+    work_order = await queued(runtime, github)
+    await run_worker(Worker(runtime.services, FAST), lambda: ended(runtime.store, work_order.id))
+    failed = await runtime.store.get_work_order(work_order.id)
+    await runtime.store.close()
+    assert failed.status is Status.FAILED and "overloaded" in (failed.error_message or "")
+    [body] = comments_on_issue(github)
+    assert "❌ Failed" in body and "overloaded" in body
+    worktree = Path(agent.requests[0].cwd)
+    assert worktree.parent.name == "worktrees" and not worktree.exists()
