@@ -246,7 +246,9 @@ class Intake:
         assert self.github is not None
         linked = await self.store.update_work_order(work_order.id, {"progress_comment_id": comment_id})
         if not linked.status.is_active:
-            await show_outcome(self.store, CommentReporter(self.github, self.secrets), linked)
+            shown = await show_outcome(self.store, CommentReporter(self.github, self.secrets), linked)
+            if shown and linked.report_pending:
+                await self.store.mark_reported(linked)
 
     async def _acknowledge(self, trigger: Trigger, work_order: WorkOrder) -> int | None:
         """👀 on the trigger and the one progress comment; a failure here never loses the work order."""

@@ -144,6 +144,7 @@ class WorkOrder(BaseModel):
     started_at: datetime | None = None
     completed_at: datetime | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    report_pending: bool = False  # ended, but its final comment is not on GitHub yet (the outbox)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

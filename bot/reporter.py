@@ -1,4 +1,8 @@
-"""Where progress goes: one GitHub comment edited in place (at most once a second), or the console."""
+"""Where progress goes: one GitHub comment edited in place (at most once a second), or the console.
+
+The final report is part of finishing: the worker writes it before the row ends, and a report GitHub did not
+take stays in the outbox (`report_pending`) until `deliver_reports` gets it there.
+"""
 
 from __future__ import annotations
 
@@ -10,27 +14,99 @@ from typing import Protocol
 
 from bot.errors import GitHubError
 from bot.github import GitHubPort
-from bot.models import Step, WorkOrder
-from bot.report import render_comment, step_line
+from bot.models import Step, WorkOrder, utcnow
+from bot.report import marker, render_comment, step_line
 from bot.store import Store
 
 log = logging.getLogger(__name__)
+# A report with no comment to edit creates one only this long after the work order ended: by then the
+# receiver that posts the queued comment has either done it (found by its marker) or never will.
+CREATE_AFTER_SECONDS = 120.0
 
 
 class Reporter(Protocol):
     async def show(
         self, work_order: WorkOrder, steps: Sequence[Step], *, running: str | None = None,
         answer: str | None = None, final: bool = False,
-    ) -> None: ...
+    ) -> bool:
+        """Show this state; True when a final report reached its audience."""
+        ...
 
 
 async def show_outcome(
     store: Store, reporter: Reporter, work_order: WorkOrder, steps: Sequence[Step] | None = None
-) -> None:
-    """The final report: the last attempt's steps and, when nothing changed, the agent's answer."""
+) -> bool:
+    """The final report: the last attempt's steps and, when nothing changed, the agent's answer; True if shown."""
     if steps is None:
         steps = [s for s in await store.list_steps(work_order.id) if s.attempt == work_order.attempt]
-    await reporter.show(work_order, steps, answer=work_order.metadata.get("answer") or None, final=True)
+    shown = await reporter.show(work_order, steps, answer=work_order.metadata.get("answer") or None, final=True)
+    return shown or not awaits_comment(work_order)
+
+
+def awaits_comment(work_order: WorkOrder) -> bool:
+    """A work order triggered on GitHub owes the issue a comment; one made through the API has none to edit."""
+    return work_order.progress_comment_id is not None or work_order.delivery_id is not None
+
+
+async def find_progress_comment(
+    store: Store, github: GitHubPort, work_order: WorkOrder, owner: str | None = None
+) -> WorkOrder:
+    """The work order with its comment id: from the row if a receiver saved it since, else by the comment's marker.
+
+    A receiver that died between posting the queued comment and saving its id leaves the id missing; the
+    marker finds that comment, so the work order still has exactly one.
+    """
+    if work_order.progress_comment_id is not None or work_order.issue_number is None:
+        return work_order
+    stored = await store.get_work_order(work_order.id)
+    if stored.progress_comment_id is not None:
+        return work_order.model_copy(update={"progress_comment_id": stored.progress_comment_id})
+    try:
+        found = await github.find_comment(work_order.repo_full_name, work_order.issue_number, marker(work_order.id))
+    except GitHubError as exc:
+        log.warning("work order %s: could not look for its comment: %s", work_order.id, exc)
+        return work_order
+    if found is None:
+        return work_order
+    log.info("work order %s: found its comment %d by its marker", work_order.id, found)
+    await store.update_work_order(work_order.id, {"progress_comment_id": found}, owner=owner)
+    return work_order.model_copy(update={"progress_comment_id": found})
+
+
+async def deliver_reports(store: Store, github: GitHubPort, secrets: tuple[str, ...], limit: int = 20) -> int:
+    """Write the final comment of every ended work order GitHub does not have yet (the outbox); how many landed."""
+    delivered = 0
+    for work_order in await store.pending_reports(limit):
+        if await _deliver(store, github, secrets, work_order):
+            await store.mark_reported(work_order)
+            delivered += 1
+    return delivered
+
+
+async def _deliver(store: Store, github: GitHubPort, secrets: tuple[str, ...], work_order: WorkOrder) -> bool:
+    if work_order.metadata.get("publish") is False or work_order.issue_number is None or not awaits_comment(work_order):
+        return True  # nothing is reported on GitHub for it
+    work_order = await find_progress_comment(store, github, work_order)
+    if work_order.progress_comment_id is None:
+        return await _post_report(store, github, secrets, work_order)
+    return await show_outcome(store, CommentReporter(github, secrets, min_interval=0), work_order)
+
+
+async def _post_report(store: Store, github: GitHubPort, secrets: tuple[str, ...], work_order: WorkOrder) -> bool:
+    """No comment was ever posted (GitHub refused the queued one): post the report, once the receiver is done."""
+    ended = work_order.completed_at or work_order.updated_at
+    if (utcnow() - ended).total_seconds() < CREATE_AFTER_SECONDS:
+        return False
+    assert work_order.issue_number is not None
+    steps = [s for s in await store.list_steps(work_order.id) if s.attempt == work_order.attempt]
+    body = render_comment(work_order, steps, answer=work_order.metadata.get("answer") or None, secrets=secrets)
+    try:
+        comment_id = await github.create_comment(work_order.repo_full_name, work_order.issue_number, body)
+    except GitHubError as exc:
+        log.warning("work order %s: could not post its report: %s", work_order.id, exc)
+        return False
+    await store.update_work_order(work_order.id, {"progress_comment_id": comment_id})
+    return True
 
 
 class CommentReporter:
@@ -52,19 +128,19 @@ class CommentReporter:
     async def show(
         self, work_order: WorkOrder, steps: Sequence[Step], *, running: str | None = None,
         answer: str | None = None, final: bool = False,
-    ) -> None:
+    ) -> bool:
         if work_order.progress_comment_id is None or work_order.issue_number is None:
-            return
+            return False
         body = render_comment(work_order, steps, running=running, answer=answer, secrets=self.secrets)
         wait = self._last + self.min_interval - time.monotonic()
         if final:
             self._cancel_flush()
             await asyncio.sleep(max(0.0, wait))
-            await self._write(work_order, body)
-        elif wait <= 0:
-            await self._write(work_order, body)
-        else:
-            self._hold(work_order, body, wait)
+            return await self._write(work_order, body)
+        if wait <= 0:
+            return await self._write(work_order, body)
+        self._hold(work_order, body, wait)
+        return True
 
     def _hold(self, work_order: WorkOrder, body: str, wait: float) -> None:
         self._held = (work_order, body)
@@ -82,17 +158,20 @@ class CommentReporter:
             self._flush.cancel()
         self._held = None
 
-    async def _write(self, work_order: WorkOrder, body: str) -> None:
+    async def _write(self, work_order: WorkOrder, body: str) -> bool:
+        """True once GitHub has this body; a failed edit is logged and never fails the work order."""
         assert work_order.progress_comment_id is not None
         self._held = None
         if body == self._last_body:
-            return
+            return True
         self._last = time.monotonic()
-        self._last_body = body
         try:
             await self.github.update_comment(work_order.repo_full_name, work_order.progress_comment_id, body)
         except GitHubError as exc:
             log.warning("work order %s: could not update its comment: %s", work_order.id, exc)
+            return False
+        self._last_body = body
+        return True
 
 
 class ConsoleReporter:
@@ -104,9 +183,10 @@ class ConsoleReporter:
     async def show(
         self, work_order: WorkOrder, steps: Sequence[Step], *, running: str | None = None,
         answer: str | None = None, final: bool = False,
-    ) -> None:
+    ) -> bool:
         for step in steps[self._printed:]:
             print(step_line(step).replace("**", ""), flush=True)
         self._printed = len(steps)
         if final:
             print(render_comment(work_order, [], answer=answer).split("\n", 1)[1].replace("**", ""), flush=True)
+        return True

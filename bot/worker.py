@@ -7,16 +7,24 @@ import logging
 import os
 import secrets
 import socket
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from bot.admission import recheck
 from bot.errors import LeaseLost, StoreUnavailable
 from bot.logs import work_order_context
-from bot.models import Status, WorkOrder
+from bot.models import Status, WorkOrder, utcnow
 from bot.pipeline import Pipeline, Run, Services
 from bot.report import redact
-from bot.reporter import CommentReporter, ConsoleReporter, Reporter, show_outcome
+from bot.reporter import (
+    CommentReporter,
+    ConsoleReporter,
+    Reporter,
+    deliver_reports,
+    find_progress_comment,
+    show_outcome,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +39,7 @@ class WorkerConfig:
     lease_seconds: float = 60
     poll_seconds: float = 1.0
     max_backoff: float = 10.0
+    report_every: float = 5.0  # how often the claim loop retries the reports GitHub did not take (the outbox)
 
 
 class Worker:
@@ -43,6 +52,7 @@ class Worker:
         self.pipeline = Pipeline(services)
         self.wake = asyncio.Event()
         self.running: set[asyncio.Task[WorkOrder]] = set()
+        self._reported_at = -config.report_every
 
     def notify(self) -> None:
         """New work may be waiting (called by intake in the same process)."""
@@ -73,11 +83,20 @@ class Worker:
         await self._shutdown()
 
     async def _claim(self) -> WorkOrder | None:
-        for expired in await self.s.store.fail_exhausted():
-            with work_order_context(expired):
-                log.warning("work order %s: failed, its attempts are used up", expired.id)
-                await show_outcome(self.s.store, self.reporter_for(expired), expired)
+        for exhausted in await self.s.store.fail_exhausted():
+            with work_order_context(exhausted):
+                log.warning("work order %s: failed: %s", exhausted.id, exhausted.error_message)
+            self._reported_at = -self.config.report_every  # say it on the issue now
+        await self._deliver_reports()
         return await self.s.store.claim(self.worker_id, self.config.lease_seconds)
+
+    async def _deliver_reports(self) -> None:
+        """Every few seconds, retry the final reports GitHub did not take (any worker may deliver any)."""
+        if time.monotonic() - self._reported_at < self.config.report_every:
+            return
+        self._reported_at = time.monotonic()
+        if self.s.github is not None:
+            await deliver_reports(self.s.store, self.s.github, self.s.secrets)
 
     async def _idle(self, stop: asyncio.Event) -> None:
         self.wake.clear()
@@ -113,6 +132,7 @@ class Worker:
     async def _execute(self, run: Run, heartbeat: asyncio.Task[None]) -> WorkOrder:
         status, error = Status.COMPLETED, None
         try:
+            await self._find_comment(run)
             await self._still_allowed(run.work_order)
             await self.pipeline.execute(run)
         except (LeaseLost, StoreUnavailable) as exc:
@@ -131,6 +151,11 @@ class Worker:
         except (LeaseLost, StoreUnavailable) as exc:
             return self._abandon(run, exc)
 
+    async def _find_comment(self, run: Run) -> None:
+        """Before the first report: the comment a receiver posted but did not link is found by its marker."""
+        if self.s.github is not None and isinstance(run.reporter, CommentReporter):
+            run.work_order = await find_progress_comment(self.s.store, self.s.github, run.work_order, self.worker_id)
+
     async def _still_allowed(self, work_order: WorkOrder) -> None:
         """Permission is asked again at claim time: a writer demoted while the work order waited gets nothing."""
         if self.s.github is not None and work_order.trigger_actor and work_order.repo_full_name:
@@ -142,16 +167,29 @@ class Worker:
         return run.work_order
 
     async def _finish(self, run: Run, status: Status, error: str | None) -> WorkOrder:
+        """The final comment first, then the row: the API never says "completed" before GitHub does.
+
+        A report GitHub did not take is finished with report_pending, and the claim loop retries it.
+        """
         metadata = {**run.work_order.metadata, "outcome": outcome_of(run, status)}
         if status is Status.COMPLETED and not run.changed:
             metadata["answer"] = run.summary
+        changes = {"error_message": error, "metadata": metadata}
+        await self._confirm_lease(run)
+        await self._find_comment(run)
+        ended = run.work_order.model_copy(update={**changes, "status": status, "completed_at": utcnow()})
+        reported = await show_outcome(self.s.store, run.reporter, ended, run.shown)
         finished = await self.s.store.finish(
-            run.work_order.id, self.worker_id, status, {"error_message": error, "metadata": metadata})
-        level = logging.WARNING if status is Status.FAILED else logging.INFO  # a failure must stand out
-        log.log(level, "work order %s: %s%s", finished.id, status, f" ({error})" if error else "")
+            run.work_order.id, self.worker_id, status, {**changes, "report_pending": not reported})
+        log.log(logging.INFO if status is Status.COMPLETED else logging.WARNING, "work order %s: %s%s%s",
+                finished.id, status, f" ({error})" if error else "", "" if reported else "; its report is pending")
         run.work_order = finished
-        await show_outcome(self.s.store, run.reporter, finished, run.shown)
         return finished
+
+    async def _confirm_lease(self, run: Run) -> None:
+        """A worker whose lease was taken over says nothing: the comment belongs to the new holder."""
+        if not await self.s.store.heartbeat(run.work_order.id, self.worker_id, self.config.lease_seconds):
+            raise LeaseLost(f"work order {run.work_order.id} is no longer leased by {self.worker_id}")
 
     async def _release(self, run: Run) -> None:
         """On shutdown, hand the work order back at once instead of waiting for the lease to expire."""
@@ -185,8 +223,8 @@ def outcome_of(run: Run, status: Status) -> str:
 
 
 class NullReporter:
-    async def show(self, *args: object, **kwargs: object) -> None:
-        return None
+    async def show(self, *args: object, **kwargs: object) -> bool:
+        return True
 
 
 def failure_text(exc: BaseException, secrets_: tuple[str, ...]) -> str:

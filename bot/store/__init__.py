@@ -81,7 +81,19 @@ class Store(Protocol):
         ...
 
     async def fail_exhausted(self) -> list[WorkOrder]:
-        """Fail running work orders whose lease expired on their last allowed attempt."""
+        """Fail, with report_pending set, work orders with no attempt left: pending, or running past their lease."""
+        ...
+
+    async def release(self, work_order_id: str, worker_id: str) -> bool:
+        """Hand a running work order back (pending) and give its attempt back; False unless worker_id holds it."""
+        ...
+
+    async def pending_reports(self, limit: int = 20) -> list[WorkOrder]:
+        """Ended work orders whose final comment GitHub does not have yet (the outbox), oldest first."""
+        ...
+
+    async def mark_reported(self, work_order: WorkOrder) -> bool:
+        """Clear report_pending, if the row is unchanged since `work_order` was read (else it reports again)."""
         ...
 
     async def wait_for_work(self, timeout: float) -> None:

@@ -227,6 +227,17 @@ class PostgresStore:
     async def fail_exhausted(self) -> list[WorkOrder]:
         return [from_row(WorkOrder, r) for r in await self._all(Q["fail_exhausted"])]
 
+    async def release(self, work_order_id: str, worker_id: str) -> bool:
+        params = {"id": work_order_id, "worker_id": worker_id}
+        return bool(_present(await self._one(Q["release"], params))["released"])
+
+    async def pending_reports(self, limit: int = 20) -> list[WorkOrder]:
+        return [from_row(WorkOrder, r) for r in await self._all(Q["pending_reports"], {"limit": limit})]
+
+    async def mark_reported(self, work_order: WorkOrder) -> bool:
+        params = {"id": work_order.id, "updated_at": work_order.updated_at}
+        return bool(_present(await self._one(Q["mark_reported"], params))["marked"])
+
     # admission
 
     async def admission_load(self, repo_full_name: str, issue_number: int, actor: str, since: datetime) -> Load:

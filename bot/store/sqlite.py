@@ -49,7 +49,9 @@ class SqliteStore:
         conn.executescript(Q["schema"])
         _add_missing_column(conn, Q["add_trigger_key"])  # files made before these columns existed
         _add_missing_column(conn, Q["add_clone_url"])
+        _add_missing_column(conn, Q["add_report_pending"])
         conn.executescript(Q["security_indexes"])
+        conn.executescript(Q["report_pending_index"])
         return conn
 
     async def close(self) -> None:
@@ -229,6 +231,18 @@ class SqliteStore:
                 return [i for i in ids if conn.execute(Q["fail_exhausted"], {**now, "id": i}).rowcount == 1]
 
         return [await self.get_work_order(i) for i in await self._run(fail)]
+
+    async def release(self, work_order_id: str, worker_id: str) -> bool:
+        params = {"id": work_order_id, "worker_id": worker_id, "now": iso(utcnow())}
+        return await self._run(lambda c: c.execute(Q["release"], params).rowcount == 1)
+
+    async def pending_reports(self, limit: int = 20) -> list[WorkOrder]:
+        rows = await self._run(lambda c: c.execute(Q["pending_reports"], {"limit": limit}).fetchall())
+        return [from_row(WorkOrder, dict(r)) for r in rows]
+
+    async def mark_reported(self, work_order: WorkOrder) -> bool:
+        params = {"id": work_order.id, "updated_at": iso(work_order.updated_at)}
+        return await self._run(lambda c: c.execute(Q["mark_reported"], params).rowcount == 1)
 
     async def wait_for_work(self, timeout: float) -> None:
         """SQLite has no notifications: in one process intake wakes the worker directly; others poll."""

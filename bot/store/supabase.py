@@ -180,6 +180,18 @@ class SupabaseStore:
         rows = await _data(self.client.rpc("archon_agent_work_order_fail_exhausted", {}))
         return [from_row(WorkOrder, r) for r in rows]
 
+    async def release(self, work_order_id: str, worker_id: str) -> bool:
+        params = {"p_work_order_id": work_order_id, "p_worker_id": worker_id}
+        return bool(await _data(self.client.rpc("archon_agent_work_order_release", params)))
+
+    async def pending_reports(self, limit: int = 20) -> list[WorkOrder]:
+        rows = await _data(self.client.rpc("archon_agent_work_order_pending_reports", {"p_limit": limit}))
+        return [from_row(WorkOrder, r) for r in rows]
+
+    async def mark_reported(self, work_order: WorkOrder) -> bool:
+        params = {"p_work_order_id": work_order.id, "p_updated_at": jsonable({"t": work_order.updated_at})["t"]}
+        return bool(await _data(self.client.rpc("archon_agent_work_order_mark_reported", params)))
+
     async def wait_for_work(self, timeout: float) -> None:
         """PostgREST carries no notifications: workers poll (Realtime could wake them; not needed yet)."""
         await asyncio.sleep(timeout)

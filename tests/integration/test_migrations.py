@@ -25,6 +25,7 @@ EXPECTED_INDEXES = {
         "idx_agent_work_orders_repository", "idx_agent_work_orders_metadata", "idx_agent_work_orders_issue",
         "idx_agent_work_orders_runnable", "idx_agent_work_orders_delivery", "idx_agent_work_orders_trigger_key",
         "idx_agent_work_orders_actor_recent", "idx_agent_work_orders_repo_recent",
+        "idx_agent_work_orders_report_pending",
     },
     "archon_agent_work_order_steps": {
         "archon_agent_work_order_steps_pkey", "idx_agent_work_order_steps_work_order_id",
@@ -224,6 +225,9 @@ ATTACKS = [
     "SELECT archon_agent_work_order_heartbeat('wo-1', 'w1', 60)",
     "SELECT * FROM archon_agent_work_order_finish('wo-1', 'w1', 'completed', '{}')",
     "SELECT * FROM archon_agent_work_order_fail_exhausted()",
+    "SELECT archon_agent_work_order_release('wo-1', 'w1')",
+    "SELECT * FROM archon_agent_work_order_pending_reports(10)",
+    "SELECT archon_agent_work_order_mark_reported('wo-1', now())",
     "SELECT * FROM archon_agent_work_order_admission_load('octo/repo', 1, 'a', now())",
     "SELECT archon_agent_work_order_note_refusal('octo/repo', 1, 60)",
 ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import random
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -266,8 +268,99 @@ async def test_a_work_order_fails_when_its_last_attempt_stops_answering(store: S
     [failed] = await store.fail_exhausted()
     assert (failed.id, failed.status, failed.lease_owner) == ("wo-0002", Status.FAILED, None)
     assert failed.error_message and "last allowed attempt (2)" in failed.error_message
+    assert failed.report_pending is True
     assert await store.fail_exhausted() == []
     assert (await store.get_work_order("wo-0001")).status == Status.RUNNING
+
+
+async def test_a_graceful_release_gives_the_attempt_back(store: Store) -> None:
+    await create(store, order(1, issue=7), order(2, issue=7))
+    for run in range(1, 6):  # more releases than attempts: a restart is not the work order's fault
+        claimed = await store.claim("w1", 60)
+        assert claimed is not None and (claimed.id, claimed.attempt) == ("wo-0001", run)
+        assert await store.release("wo-0001", "w2") is False
+        assert await store.release("wo-0001", "w1") is True
+        released = await store.get_work_order("wo-0001")
+        assert (released.status, released.lease_owner) == (Status.PENDING, None)
+        assert released.max_attempts - released.attempt == 3  # all three real attempts still left
+        assert await store.fail_exhausted() == []
+    assert await store.release("wo-0001", "w1") is False  # not running: nothing to release
+
+
+async def test_a_pending_work_order_with_no_attempt_left_fails_and_frees_its_issue(store: Store) -> None:
+    """Released at 3/3 by an older worker: never claimable, so it must fail (and be reported), not wedge."""
+    await create(store, order(1, issue=7, attempt=3, max_attempts=3), order(2, issue=7))
+    assert await store.claim("w1", 60) is None  # the issue is blocked behind it
+    [failed] = await store.fail_exhausted()
+    assert (failed.id, failed.status, failed.report_pending) == ("wo-0001", Status.FAILED, True)
+    assert failed.error_message and "last allowed attempt (3)" in failed.error_message
+    nxt = await store.claim("w1", 60)
+    assert nxt is not None and nxt.id == "wo-0002"
+
+
+async def test_the_report_outbox_holds_ended_work_orders_until_marked(store: Store) -> None:
+    await create(store, order(1), order(2), order(3))
+    for _ in range(3):
+        await store.claim("w1", 60)
+    await store.finish("wo-0001", "w1", Status.COMPLETED, {"report_pending": True})
+    await store.finish("wo-0002", "w1", Status.FAILED, {"report_pending": False})
+    [pending] = await store.pending_reports()
+    assert (pending.id, pending.report_pending) == ("wo-0001", True)
+    changed = await store.update_work_order("wo-0001", {"num_turns": 9})
+    assert await store.mark_reported(pending) is False  # the row changed since: its newer state is reported
+    assert [w.id for w in await store.pending_reports()] == ["wo-0001"]
+    assert await store.mark_reported(changed) is True
+    assert await store.pending_reports() == []
+    assert (await store.get_work_order("wo-0001")).report_pending is False
+
+
+async def test_every_work_order_ends_whatever_happens_to_it(store: Store) -> None:
+    """The invariant: from any mix of claim, release, lease expiry, exhaustion, finish and a later cancel,
+    workers that keep dying (the worst case) still end every work order, and each ended by exhaustion is
+    in the report outbox."""
+    rng = random.Random(7)
+    orders = [order(n, issue=1 + n % 3, max_attempts=3) for n in range(1, 13)]
+    await create(store, *orders)
+    for step in range(120):
+        await _random_transition(store, rng, f"w{step % 4}")
+    for _ in range(20):  # the drain: every worker dies holding its lease
+        await store.fail_exhausted()
+        while await store.claim("dying", 0) is not None:
+            pass
+        await expire_leases()
+        active = [w for w in await store.list_work_orders() if w.status.is_active]
+        if not active:
+            break
+    ended = await store.list_work_orders()
+    assert [w.id for w in ended if w.status.is_active] == []
+    for work_order in ended:
+        if work_order.error_message and "last allowed attempt" in work_order.error_message:
+            assert work_order.report_pending is True
+
+
+async def _random_transition(store: Store, rng: random.Random, worker: str) -> None:
+    action = rng.choice(["claim", "claim-expiring", "release", "hand-back", "finish", "fail", "cancel", "exhaust"])
+    running = [w for w in await store.list_work_orders(Status.RUNNING)]
+    target = rng.choice(running) if running else None
+    if action == "claim":
+        await store.claim(worker, 60)
+    elif action == "claim-expiring":
+        await store.claim(worker, 0)
+        await expire_leases()
+    elif action == "exhaust":
+        await store.fail_exhausted()
+    elif target is not None and target.lease_owner is not None:
+        if action == "release":
+            await store.release(target.id, target.lease_owner)
+        elif action == "hand-back":  # how a worker of before migration 008 released: the attempt stays used
+            await store.update_work_order(target.id, {"status": Status.PENDING, "lease_owner": None,
+                                                      "lease_expires_at": None}, owner=target.lease_owner)
+        elif action == "cancel":
+            await store.update_work_order(target.id, {"status": Status.CANCELLED, "report_pending": True})
+        else:
+            status = Status.COMPLETED if action == "finish" else Status.FAILED
+            with contextlib.suppress(LeaseLost):
+                await store.finish(target.id, target.lease_owner, status, {})
 
 
 # steps

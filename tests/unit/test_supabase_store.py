@@ -118,6 +118,20 @@ async def test_fail_exhausted_calls_its_function_without_arguments(
     assert body(route) == {}
 
 
+async def test_the_outbox_and_release_call_their_functions(store: SupabaseStore, api: respx.MockRouter) -> None:
+    pending = {**WORK_ORDER_ROW, "status": "completed", "report_pending": True,
+               "updated_at": "2025-01-03T00:00:00+00:00"}
+    listed = api.post("/rpc/archon_agent_work_order_pending_reports").respond(200, json=[pending])
+    marked = api.post("/rpc/archon_agent_work_order_mark_reported").respond(200, json=True)
+    released = api.post("/rpc/archon_agent_work_order_release").respond(200, json=False)
+    [work_order] = await store.pending_reports(5)
+    assert (work_order.id, work_order.report_pending, body(listed)) == ("wo-1", True, {"p_limit": 5})
+    assert await store.mark_reported(work_order) is True
+    assert body(marked) == {"p_work_order_id": "wo-1", "p_updated_at": "2025-01-03T00:00:00Z"}
+    assert await store.release("wo-1", "w2") is False
+    assert body(released) == {"p_work_order_id": "wo-1", "p_worker_id": "w2"}
+
+
 # tables
 
 

@@ -97,6 +97,15 @@ SELECT * FROM archon_agent_work_order_finish(%(id)s, %(worker_id)s, %(status)s, 
 -- name: fail_exhausted
 SELECT * FROM archon_agent_work_order_fail_exhausted()
 
+-- name: release
+SELECT archon_agent_work_order_release(%(id)s, %(worker_id)s) AS released
+
+-- name: pending_reports
+SELECT * FROM archon_agent_work_order_pending_reports(%(limit)s)
+
+-- name: mark_reported
+SELECT archon_agent_work_order_mark_reported(%(id)s, %(updated_at)s) AS marked
+
 -- name: list_steps
 SELECT * FROM archon_agent_work_order_steps WHERE agent_work_order_id = %(id)s ORDER BY step_order, executed_at
 

@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS archon_agent_work_orders (
     started_at TEXT,
     completed_at TEXT,
     metadata TEXT NOT NULL DEFAULT '{}',
+    report_pending INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
@@ -160,14 +161,34 @@ UPDATE archon_agent_work_orders SET lease_expires_at = :expires, updated_at = :n
 WHERE agent_work_order_id = :id AND lease_owner = :worker_id AND status = 'running'
 
 -- name: exhausted
+-- pending ones too: a work order with no attempt left is never claimed, so it must end here
 SELECT agent_work_order_id FROM archon_agent_work_orders
-WHERE status = 'running' AND lease_expires_at < :now AND attempt >= max_attempts
+WHERE (status = 'pending' OR status = 'running' AND lease_expires_at < :now) AND attempt >= max_attempts
 
 -- name: fail_exhausted
 UPDATE archon_agent_work_orders
 SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL, completed_at = :now, updated_at = :now,
+    report_pending = 1,
     error_message = 'the worker running it stopped answering on its last allowed attempt (' || attempt || ')'
-WHERE agent_work_order_id = :id AND status = 'running' AND lease_expires_at < :now
+WHERE agent_work_order_id = :id AND attempt >= max_attempts
+  AND (status = 'pending' OR status = 'running' AND lease_expires_at < :now)
+
+-- name: release
+-- a graceful stop is not the work order's fault: the attempt is given back (attempt still numbers the
+-- runs, whose steps are told apart by it, so the allowance grows instead)
+UPDATE archon_agent_work_orders
+SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, max_attempts = max_attempts + 1,
+    updated_at = :now
+WHERE agent_work_order_id = :id AND lease_owner = :worker_id AND status = 'running'
+
+-- name: pending_reports
+SELECT * FROM archon_agent_work_orders
+WHERE report_pending = 1 AND status IN ('completed', 'failed', 'cancelled')
+ORDER BY completed_at, agent_work_order_id LIMIT :limit
+
+-- name: mark_reported
+UPDATE archon_agent_work_orders SET report_pending = 0
+WHERE agent_work_order_id = :id AND report_pending = 1 AND updated_at = :updated_at
 
 -- name: list_steps
 SELECT * FROM archon_agent_work_order_steps WHERE agent_work_order_id = :id ORDER BY step_order, id
@@ -175,3 +196,10 @@ SELECT * FROM archon_agent_work_order_steps WHERE agent_work_order_id = :id ORDE
 -- name: add_clone_url
 -- Files created before the column existed get it (the CREATE above does not change an existing table).
 ALTER TABLE archon_configured_repositories ADD COLUMN clone_url TEXT
+
+-- name: add_report_pending
+ALTER TABLE archon_agent_work_orders ADD COLUMN report_pending INTEGER NOT NULL DEFAULT 0
+
+-- name: report_pending_index
+CREATE INDEX IF NOT EXISTS idx_agent_work_orders_report_pending
+    ON archon_agent_work_orders (completed_at) WHERE report_pending = 1;
