@@ -29,6 +29,7 @@ SELECT to_regclass('archon_configured_repositories') IS NOT NULL
    AND to_regclass('archon_agent_work_order_deliveries') IS NOT NULL
    AND to_regprocedure('archon_agent_work_order_claim(text, double precision)') IS NOT NULL
    AND to_regprocedure('archon_agent_work_order_admission_load(text, integer, text, timestamptz)') IS NOT NULL
+   AND to_regprocedure('archon_agent_work_order_release(text, text)') IS NOT NULL
    AS ready
 
 -- name: listen
