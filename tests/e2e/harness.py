@@ -51,15 +51,25 @@ def wait_until(probe: Callable[[], Any], timeout: float = 30.0, every: float = 0
     raise AssertionError(f"not reached within {timeout} s")
 
 
+# What a fresh clone does not have: installed dependencies, state, caches, build output.
+NOT_IN_A_CLONE = {".git", ".venv", "node_modules", "data", "reports", "build", ".bench", "__pycache__",
+                  ".pytest_cache", ".ruff_cache", ".mypy_cache", ".hypothesis"}
+
+
 def copy_project(dest: Path) -> Path:
-    """A fresh copy of the project as a user's clone has it (files git would commit; node_modules linked)."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, check=True).stdout.decode().split("\0")
-    for name in filter(None, listed):
-        source = ROOT / name
-        if source.is_file() and not source.is_symlink():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dest / name)
+    """A fresh copy of the project as a user's clone has it (no state, no .venv), with node_modules linked.
+
+    Walks the folder rather than asking git: the mutation runner's scratch copies are not repositories."""
+    for folder, dirs, files in os.walk(ROOT):
+        here = Path(folder)
+        dirs[:] = [d for d in dirs if d not in NOT_IN_A_CLONE and not d.endswith(".egg-info")
+                   and not (here / d).is_symlink()]
+        for name in files:
+            source = here / name
+            if not source.is_symlink() and name not in NOT_IN_A_CLONE and not name.endswith(".pyc"):
+                target = dest / source.relative_to(ROOT)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
     (dest / "node_modules").symlink_to((ROOT / "node_modules").resolve())
     return dest
 
