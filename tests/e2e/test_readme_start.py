@@ -21,14 +21,15 @@ pytestmark = pytest.mark.e2e
 WRITE = {"tool_use": {"name": "Write", "input": {"file_path": "hello.txt", "content": "hello from claude\n"}}}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh clone per test (cheap: 1 MB), so each starts from nothing, alone or repeated."""
     if not CLAUDE.exists():
         raise RuntimeError(f"{CLAUDE} is missing: run `make install` (npm ci) first")
     return copy_project(tmp_path_factory.mktemp("clone"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def stack(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = Stack(tmp_path_factory.mktemp("readme"), project=project)
     yield running
@@ -53,6 +54,8 @@ def test_a_labelled_issue_becomes_a_pr_on_the_readmes_defaults(stack: Stack, pro
     assert added.returncode == 0, added.stdout + added.stderr
     assert not (elsewhere / "data").exists()  # the server's database, not one in the current folder
     assert [r["display_name"] for r in stack.http.get("/api/agent-work-orders/repositories").json()] == [REPO]
+    doctor = awo(stack, project, "doctor", cwd=elsewhere)  # README step 6, right after `make run`
+    assert "ok   Claude CLI" in doctor.stdout, doctor.stdout
 
     issue = stack.new_issue()
     stack.script(script_for(issue, [{"text": "Plan: add hello.txt"}], [WRITE, {"text": "Added hello.txt."}]))
