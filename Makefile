@@ -2,8 +2,8 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
+# The bot finds this CLI by itself (relative to the project), however `awo` is started: nothing to export.
 CLAUDE := $(CURDIR)/node_modules/.bin/claude
-export CLAUDE_CLI_PATH ?= $(CLAUDE)
 
 .PHONY: run test install bubblewrap lint typecheck bench postgres clean mutations
 
@@ -14,7 +14,7 @@ run: install
 test: install postgres
 	$(BIN)/ruff check bot tests benchmarks tools
 	$(BIN)/mypy bot
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --junitxml=reports/junit.xml
 
 install: $(VENV)/.installed node_modules/.installed tests/fixtures/node_modules/.installed bubblewrap
 
@@ -73,4 +73,4 @@ mutations: install postgres
 	$(BIN)/python -m tools.mutations
 
 clean:
-	rm -rf $(VENV) node_modules tests/fixtures/node_modules data .pytest_cache
+	rm -rf $(VENV) node_modules tests/fixtures/node_modules data .pytest_cache reports

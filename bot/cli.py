@@ -64,12 +64,13 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     from bot.migrate import apply_migrations
 
-    if settings.effective_storage != "postgres" and not args.database_url:
-        print("awo migrate applies migrations/ to Postgres: set DATABASE_URL and STATE_STORAGE_TYPE=postgres,"
-              " or pass --database-url. (SQLite creates its tables itself; for Supabase over REST paste the"
-              " files into the SQL Editor, see migrations/README.md.)", file=sys.stderr)
+    # DATABASE_URL alone is enough (the README's `DATABASE_URL=… awo migrate`): migrating names Postgres.
+    url = args.database_url or (settings.database_url.get_secret_value() if settings.database_url else None)
+    if not url:
+        print("awo migrate applies migrations/ to Postgres: set DATABASE_URL or pass --database-url."
+              " (SQLite creates its tables itself; for Supabase over REST paste the files into the SQL Editor,"
+              " see migrations/README.md.)", file=sys.stderr)
         return 2
-    url = args.database_url or settings.database_url.get_secret_value()  # type: ignore[union-attr]
     applied = asyncio.run(apply_migrations(url))
     print("\n".join(f"applied {name}" for name in applied) or "nothing to apply: the database is up to date")
     return 0

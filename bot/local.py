@@ -42,6 +42,4 @@ async def run_local(settings: Settings, repo: str, prompt: str, commands: list[s
         finished = await worker.work(work_order)
     finally:
         await store.close()
-    if finished.metadata.get("outcome") == "branch":
-        print(f"branch {finished.git_branch_name} now holds the change in {finished.repository_url}")
     return 0 if finished.status is Status.COMPLETED else 1

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bot import prompting
@@ -189,12 +190,12 @@ class Pipeline:
         )
 
         async def progress(result: AgentResult) -> None:
-            detail = f"{spec.name} · {result.tool_uses[-1]}" if result.tool_uses else spec.name
-            await run.reporter.show(run.work_order, run.shown, running=detail)
+            last = within(run.tree.path, result.tool_uses[-1]) if run.tree and result.tool_uses else ""
+            await run.reporter.show(run.work_order, run.shown, running=f"{spec.name} · {last}" if last else spec.name)
 
         result = await self.s.agent.run(request, on_progress=progress)
         return StepOutcome(
-            output=with_tool_log(result.result_text, result.tool_uses),
+            output=with_tool_log(result.result_text, [within(run.tree.path, use) for use in result.tool_uses]),
             error=result.error, session_id=result.session_id,
             cost_usd=result.cost_usd, num_turns=result.num_turns,
         )
@@ -232,7 +233,10 @@ class Pipeline:
     async def push(self, spec: StepSpec, run: Run) -> StepOutcome:
         assert run.tree is not None
         token = self.s.github.git_token() if self.s.github else None
-        await self.s.checkout.push(run.tree, token)
+        try:
+            await self.s.checkout.push(run.tree, token)
+        except GitError as exc:
+            raise GitError(f"{NOT_KEPT}\n{exc}") from None
         return StepOutcome(output=f"pushed {run.tree.branch}")
 
     async def pull_request(self, spec: StepSpec, run: Run) -> StepOutcome:
@@ -252,6 +256,16 @@ class Pipeline:
 
 
 TOOL_LOG = "\n\n--- tool log ---\n"
+# The worktree (and the commit in it) is removed when the work order ends, whatever happened: say so.
+NOT_KEPT = ("the branch was not pushed, so its commit is not kept (the checkout is removed when the work order "
+            "ends; trigger it again to redo the work). Git said:")
+
+
+def within(worktree: Path, tool_use: str) -> str:
+    """A tool log line with the worktree's path taken out: the comment never shows the server's folders."""
+    for root in dict.fromkeys((str(worktree.resolve()), str(worktree))):
+        tool_use = tool_use.replace(f"{root}/", "").replace(root, ".")
+    return tool_use
 
 
 def with_tool_log(answer: str, tool_uses: list[str]) -> str:

@@ -67,6 +67,17 @@ def elapsed(work_order: WorkOrder, now: datetime | None = None) -> float:
     return max(0.0, (end - work_order.started_at).total_seconds())
 
 
+def money(value: float) -> str:
+    """Cents once a run costs that much; below a cent, enough digits that the figure is not $0.00."""
+    if value == 0 or value >= 0.01:
+        return f"${value:.2f}"
+    return f"${value:.4f}" if value >= 0.0001 else "< $0.0001"
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
 def step_line(step: Step) -> str:
     box = "x" if step.success else " "
     mark = "" if step.success else " ❌"
@@ -74,13 +85,18 @@ def step_line(step: Step) -> str:
     if step.cost_usd:
         extra.append(f"${step.cost_usd:.4f}")
     if step.num_turns:
-        extra.append(f"{step.num_turns} turns")
+        extra.append(plural(step.num_turns, "turn"))
     return f"- [{box}] **{step.step}**{mark} — {' · '.join(extra)}"
+
+
+def changed_without_pr(work_order: WorkOrder) -> bool:
+    """`awo run`: the change is on a local branch, and there is no pull request to show."""
+    return work_order.metadata.get("outcome") == "branch" and bool(work_order.git_branch_name)
 
 
 def headline(work_order: WorkOrder) -> str:
     title = HEADLINES[work_order.status]
-    if work_order.status is Status.COMPLETED and not work_order.pr_url:
+    if work_order.status is Status.COMPLETED and not work_order.pr_url and not changed_without_pr(work_order):
         title = "✅ Done — no changes were needed"
     return f"### {title} · work order `{work_order.id}`"
 
@@ -89,12 +105,20 @@ def summary_lines(work_order: WorkOrder, now: datetime | None) -> list[str]:
     lines = []
     if work_order.git_branch_name and work_order.pr_url:
         lines.append(f"**Branch:** `{work_order.git_branch_name}` · **Pull request:** {work_order.pr_url}")
+    elif work_order.status is Status.COMPLETED and changed_without_pr(work_order):
+        lines.append(f"**Branch:** `{work_order.git_branch_name}` holds the change")
     if work_order.status in (Status.COMPLETED, Status.FAILED, Status.CANCELLED) or work_order.num_turns:
         lines.append(
-            f"**Duration:** {seconds(elapsed(work_order, now))} · **Cost:** ${work_order.total_cost_usd:.2f}"
+            f"**Duration:** {seconds(elapsed(work_order, now))} · **Cost:** {money(work_order.total_cost_usd)}"
             f" · **Turns:** {work_order.num_turns}"
         )
     return lines
+
+
+def error_block(message: str) -> str:
+    """A multi-line error (git's stderr) keeps its lines in a fence; Markdown would run them together."""
+    first, _, rest = message.strip().partition("\n")
+    return f"**Error:** {first}" + (f"\n\n{fence(rest.strip())}" if rest.strip() else "")
 
 
 def fence(text: str) -> str:
@@ -124,7 +148,7 @@ def render_comment(
         parts.append("\n".join(checklist))
     parts.extend(summary_lines(work_order, now))
     if work_order.error_message:
-        parts.append(f"**Error:** {work_order.error_message}")
+        parts.append(error_block(work_order.error_message))
     if answer:
         parts.append(f"<details open><summary>Agent's answer</summary>\n\n{answer.strip()}\n\n</details>")
     return redact("\n\n".join(parts), secrets)

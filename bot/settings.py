@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     github_app_id: str | None = Field(None, validation_alias="GITHUB_APP_ID")
     github_app_private_key: SecretStr | None = Field(None, validation_alias="GITHUB_APP_PRIVATE_KEY")
     github_api_url: str = Field("https://api.github.com", validation_alias="GITHUB_API_URL")
-    claude_cli_path: str = Field("claude", validation_alias="CLAUDE_CLI_PATH")
+    claude_cli_path: str = Field(default_factory=lambda: default_claude_cli(), validation_alias="CLAUDE_CLI_PATH")
     trigger_phrase: str = Field("@claude", validation_alias="TRIGGER_PHRASE", min_length=1)
     trigger_label: str = Field("claude", validation_alias="TRIGGER_LABEL", min_length=1)
     worker_concurrency: int = Field(2, validation_alias="WORKER_CONCURRENCY", ge=0)
@@ -97,8 +97,16 @@ class Settings(BaseSettings):
     @field_validator("data_dir", "sqlite_path")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
-        """Resolved once: git runs in other folders, where a relative path would name another place."""
-        return value if str(value) == ":memory:" else value.expanduser().resolve()
+        """Resolved once, against the project folder: git runs in other folders, and `awo repos add` run from
+        anywhere must open the same database as the server."""
+        return value if str(value) == ":memory:" else (project_root() / value.expanduser()).resolve()
+
+    @field_validator("claude_cli_path")
+    @classmethod
+    def _cli_path(cls, value: str) -> str:
+        """A bare name is looked up on PATH; a relative path (`./node_modules/.bin/claude`) is the project's."""
+        path = Path(value).expanduser()
+        return os.path.normpath(project_root() / path) if "/" in value else value
 
     @field_validator("storage_type", "log_format", mode="before")
     @classmethod
@@ -143,6 +151,19 @@ class Settings(BaseSettings):
         if self.github_token is None and self.github_app_id is None:
             missing.append("GITHUB_TOKEN (or GITHUB_APP_ID) is not set: the bot cannot comment, push or open PRs")
         return missing
+
+
+def project_root() -> Path:
+    """Where relative paths start: the source checkout the bot runs from (where `make run` runs and installs
+    node_modules), whatever the current folder; for an installed package without one, the current folder."""
+    root = Path(__file__).resolve().parents[1]
+    return root if (root / "pyproject.toml").is_file() else Path.cwd()
+
+
+def default_claude_cli() -> str:
+    """The CLI `make install` put in the project's node_modules, else `claude` from PATH."""
+    local = project_root() / "node_modules" / ".bin" / "claude"
+    return str(local) if local.exists() else "claude"
 
 
 def agent_passthrough(environ: Mapping[str, str]) -> dict[str, str]:

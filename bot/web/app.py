@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -24,6 +25,12 @@ log = logging.getLogger(__name__)
 async def server_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    """404, 405 and the like as `{"detail": ...}`, like every other error of the API (not plain text)."""
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
 def create_app(runtime: Runtime) -> Starlette:
@@ -44,7 +51,7 @@ def create_app(runtime: Runtime) -> Starlette:
             *api.routes,
         ],
         middleware=[Middleware(ApiToken, token=token)],
-        exception_handlers={500: server_error},
+        exception_handlers={HTTPException: http_error, 500: server_error},
         lifespan=lifespan,
     )
     app.state.runtime = runtime

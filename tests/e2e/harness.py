@@ -5,8 +5,10 @@ Used by the end-to-end tests and by the benchmarks.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -49,11 +51,46 @@ def wait_until(probe: Callable[[], Any], timeout: float = 30.0, every: float = 0
     raise AssertionError(f"not reached within {timeout} s")
 
 
-class Stack:
-    """Everything an end-to-end test needs, started once per module."""
+# What a fresh clone does not have: installed dependencies, state, caches, build output.
+NOT_IN_A_CLONE = {".git", ".venv", "node_modules", "data", "reports", "build", ".bench", "__pycache__",
+                  ".pytest_cache", ".ruff_cache", ".mypy_cache", ".hypothesis"}
 
-    def __init__(self, root: Path, **env: str) -> None:
+
+def copy_project(dest: Path) -> Path:
+    """A fresh copy of the project as a user's clone has it (no state, no .venv), with node_modules linked.
+
+    Walks the folder rather than asking git: the mutation runner's scratch copies are not repositories."""
+    for folder, dirs, files in os.walk(ROOT):
+        here = Path(folder)
+        dirs[:] = [d for d in dirs if d not in NOT_IN_A_CLONE and not d.endswith(".egg-info")
+                   and not (here / d).is_symlink()]
+        for name in files:
+            source = here / name
+            if not source.is_symlink() and name not in NOT_IN_A_CLONE and not name.endswith(".pyc"):
+                target = dest / source.relative_to(ROOT)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
+    (dest / "node_modules").symlink_to((ROOT / "node_modules").resolve())
+    return dest
+
+
+def path_without_claude() -> str:
+    """PATH minus any folder holding a `claude`: the bot must find the project's CLI by itself."""
+    folders = os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep)
+    return os.pathsep.join(f for f in folders if f and not os.access(os.path.join(f, "claude"), os.X_OK))
+
+
+class Stack:
+    """Everything an end-to-end test needs, started once per module.
+
+    With `project`, the server runs as the README starts it: `awo serve` in that folder, with only the
+    variables a user must set (no data folder, database path or CLI path).
+    """
+
+    def __init__(self, root: Path, project: Path | None = None, **env: str) -> None:
         self.root = root
+        self.project = project
+        self._issues = itertools.count(101)
         self.remote = make_remote(root / "remotes")
         self.model = FakeAnthropicServer().start()
         self.github = FakeGitHub().start()
@@ -75,7 +112,24 @@ class Stack:
         self.rules = rules + self.rules
         self.model.set_script(self.rules)
 
+    def new_issue(self) -> int:
+        """An issue number no other test (or repetition) in this stack has used."""
+        return next(self._issues)
+
+    def user_environment(self) -> dict[str, str]:
+        """What the README asks a user to set, and nothing else (plus a free port, and `file` for the remote)."""
+        home = self.root / "home"
+        home.mkdir(exist_ok=True)
+        return {
+            "PATH": path_without_claude(), "HOME": str(home), "AGENT_WORK_ORDERS_PORT": str(self.port),
+            "GITHUB_WEBHOOK_SECRET": SECRET, "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": self.github.url,
+            "ANTHROPIC_BASE_URL": self.model.url, "ANTHROPIC_API_KEY": API_KEY, "AWO_API_TOKEN": API_TOKEN,
+            "AWO_GIT_PROTOCOLS": "https,file",  # the remote is a bare repository on disk
+        }
+
     def environment(self, extra: dict[str, str]) -> dict[str, str]:
+        if self.project is not None:
+            return {**self.user_environment(), **extra}
         home = self.root / "home"
         home.mkdir(exist_ok=True)
         return {
@@ -93,7 +147,7 @@ class Stack:
     def _spawn(self, extra: dict[str, str]) -> subprocess.Popen[bytes]:
         with self.log_path.open("ab") as log:
             server = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "serve"], cwd=ROOT, env=self.environment(extra),
+                [sys.executable, "-m", "bot.cli", "serve"], cwd=self.project or ROOT, env=self.environment(extra),
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         wait_until(self._up, timeout=30)

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.harness import CLAUDE, ROOT, free_port, wait_until
+from tests.e2e.harness import CLAUDE, ROOT, copy_project, free_port, wait_until
 from tests.gitrepo import GIT_ENV, branches, git, show
 from tests.support.fake_anthropic import FakeAnthropicServer
 
@@ -106,18 +106,32 @@ def test_migrate_without_postgres_explains_itself(tmp_path: Path) -> None:
     assert done.returncode == 2 and "DATABASE_URL" in done.stderr
 
 
+@pytest.mark.postgres
+def test_migrate_with_only_database_url_as_the_readme_says(tmp_path: Path) -> None:
+    """README: `DATABASE_URL=postgresql://… awo migrate`, no STATE_STORAGE_TYPE."""
+    from tests.integration.conftest import fresh_database
+
+    with fresh_database() as url:
+        done = awo("migrate", cwd=tmp_path, env={"DATABASE_URL": url})
+        assert done.returncode == 0, done.stderr
+        assert "applied agent_work_orders_state.sql" in done.stdout
+        again = awo("migrate", cwd=tmp_path, env={"DATABASE_URL": url})
+        assert again.returncode == 0 and "up to date" in again.stdout
+
+
 def test_serve_with_nothing_configured_starts_and_says_what_is_missing(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "clone")  # a fresh clone: its data folder is where the state goes
     port = free_port()
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PYTHONPATH": str(ROOT),
-           "AGENT_WORK_ORDERS_PORT": str(port), **{k: v for k, v in GIT_ENV.items() if k.startswith("GIT_")}}
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "AGENT_WORK_ORDERS_PORT": str(port),
+           **{k: v for k, v in GIT_ENV.items() if k.startswith("GIT_")}}
     log_path = tmp_path / "serve.log"
     with log_path.open("w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=tmp_path, env=env,
+        server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve"], cwd=project, env=env,
                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         health = wait_until(lambda: _get(f"http://127.0.0.1:{port}/health"), timeout=30)
         assert health["storage_type"] == "sqlite" and health["database"]["tables_exist"] is True
-        assert (tmp_path / "data/work-orders.db").exists()
+        assert (project / "data/work-orders.db").exists()
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=15)

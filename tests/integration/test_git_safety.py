@@ -24,6 +24,7 @@ from bot.models import Repository, Status, WorkOrder
 from bot.remotes import RemotePolicy
 from bot.repositories import verify_repository
 from bot.runtime import Runtime, build_runtime
+from bot.settings import project_root
 from bot.store.sqlite import SqliteStore
 from bot.testing import FakeAgent, FakeGitHub
 from tests.conftest import make_settings
@@ -321,9 +322,12 @@ async def test_userinfo_never_reaches_argv_folder_names_or_listings(tmp_path: Pa
 async def test_a_relative_data_folder_keeps_mirrors_where_it_says(
     tmp_path: Path, remote: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.chdir(tmp_path)
-    settings = make_settings(tmp_path, data_dir=Path("data"), git_protocols=("file",))
-    assert settings.data_dir == tmp_path / "data"
+    # relative to the project folder (whatever the current folder), and kept where it says from then on
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    relative = Path(os.path.relpath(tmp_path / "data", project_root()))
+    settings = make_settings(tmp_path, data_dir=relative, git_protocols=("file",))
+    assert not relative.is_absolute() and settings.data_dir == tmp_path / "data"
     checkout = Checkout(settings.data_dir, {"PATH": PATH, "HOME": str(tmp_path)}, policy=settings.remote_policy)
     tree = await checkout.prepare(str(remote), "claude/issue-1-0123abcd", "wo-0123abcd", "main", None)
     assert (tmp_path / "data" / "mirrors" / mirror_name(str(remote)) / "HEAD").is_file()

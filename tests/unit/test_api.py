@@ -106,3 +106,27 @@ def test_api_token_guards_the_api_but_not_webhooks_or_health(tmp_path, github: F
         assert guarded.get(f"{API}/", headers={"Authorization": "Bearer t0ken"}).status_code == 200
         assert guarded.get(f"{API}/", headers={"Authorization": "bearer t0ken"}).status_code == 200
         assert guarded.get("/health").status_code == 200
+
+
+def test_unknown_routes_and_methods_answer_json_details(client: TestClient) -> None:
+    """The README promises `{"detail": ...}` for every error, not Starlette's plain-text 404/405."""
+    missing = client.get("/no/such/route")
+    assert missing.status_code == 404 and missing.json() == {"detail": "Not Found"}
+    wrong = client.put("/health")
+    assert wrong.status_code == 405 and wrong.json() == {"detail": "Method Not Allowed"}
+    assert "GET" in wrong.headers["allow"]
+    webhook = client.get("/webhooks/github")
+    assert webhook.status_code == 405 and webhook.headers["content-type"] == "application/json"
+
+
+def test_a_sandbox_type_the_seed_forbids_is_a_422_on_sqlite_and_not_stored(tmp_path, github: FakeGitHub) -> None:
+    from bot.runtime import build_runtime
+    from tests.conftest import make_settings
+
+    runtime = build_runtime(make_settings(tmp_path, storage_type="sqlite"), github=github)
+    with TestClient(create_app(runtime), headers=AUTH) as sqlite_client:
+        created = sqlite_client.post(f"{API}/repositories", json={"repository_url": "octo/hello", "verify": False})
+        repo_id = created.json()["id"]
+        refused = sqlite_client.patch(f"{API}/repositories/{repo_id}", json={"default_sandbox_type": "kubernetes"})
+        assert refused.status_code == 422 and "default_sandbox_type" in str(refused.json()["detail"])
+        assert sqlite_client.get(f"{API}/repositories").json()[0]["default_sandbox_type"] == "git_worktree"

@@ -66,3 +66,28 @@ def test_redaction_covers_known_values_and_credential_shapes() -> None:
 def test_a_fence_cannot_be_closed_by_its_text() -> None:
     fenced = fence("a ```` b")
     assert fenced.startswith("`````\n") and fenced.endswith("\n`````")
+
+
+def test_cost_below_a_cent_is_shown_and_one_turn_is_singular() -> None:
+    done = work_order(status=Status.COMPLETED, completed_at=START, total_cost_usd=0.0004, num_turns=1,
+                      metadata={"outcome": "answer"})
+    body = render_comment(done, [step("implement", 2.0, cost_usd=0.0004, num_turns=1)])
+    assert "**Cost:** $0.0004" in body and "$0.00 " not in body
+    assert "· 1 turn" in body and "1 turns" not in body
+    assert "**Cost:** $1.25" in render_comment(done.model_copy(update={"total_cost_usd": 1.25}), [])
+
+
+def test_a_change_on_a_local_branch_is_not_called_no_changes() -> None:
+    """`awo run`: no PR, but the branch holds the change; the report says that, once."""
+    done = work_order(status=Status.COMPLETED, completed_at=START, git_branch_name="claude/wo-1234abcd",
+                      metadata={"outcome": "branch"})
+    body = render_comment(done, [])
+    assert "no changes were needed" not in body and "✅ Done" in body
+    assert body.count("claude/wo-1234abcd") == 1 and "holds the change" in body
+
+
+def test_a_multi_line_git_error_keeps_its_lines_in_a_fence() -> None:
+    error = "push: the branch was not pushed. Git said:\ngit push failed: remote: rejected\n! [remote rejected] x"
+    body = render_comment(work_order(status=Status.FAILED, completed_at=START, error_message=error), [])
+    assert "**Error:** push: the branch was not pushed. Git said:\n\n```\ngit push failed: remote: rejected\n" in body
+    assert body.rstrip().endswith("! [remote rejected] x\n```")

@@ -10,16 +10,34 @@ from bot.errors import ConfigError
 from bot.remotes import RemotePolicy
 from bot.settings import agent_passthrough, load_settings
 
+PROJECT = Path(__file__).resolve().parents[2]
+
 
 def test_defaults_follow_the_contract() -> None:
     settings = load_settings()
     assert (settings.host, settings.port, settings.storage_type) == ("0.0.0.0", 8053, "sqlite")
-    # resolved once at start-up: git runs in other folders, where `data/...` would name another place
-    assert settings.sqlite_path == Path.cwd() / "data/work-orders.db" and settings.data_dir == Path.cwd() / "data"
     assert settings.remote_policy == RemotePolicy("https://github.com", ("https",))
     assert (settings.trigger_phrase, settings.trigger_label, settings.worker_concurrency) == ("@claude", "claude", 2)
-    assert settings.github_api_url == "https://api.github.com" and settings.claude_cli_path == "claude"
+    assert settings.github_api_url == "https://api.github.com"
     assert len(settings.missing_for_github()) == 2
+
+
+def test_relative_paths_and_the_cli_are_the_projects_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`awo repos add` run from another folder opens the server's database; `awo doctor` finds `make`'s CLI."""
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.sqlite_path == PROJECT / "data/work-orders.db" and settings.data_dir == PROJECT / "data"
+    assert settings.claude_cli_path == str(PROJECT / "node_modules/.bin/claude")
+    monkeypatch.setenv("SQLITE_PATH", "state/wo.db")
+    monkeypatch.setenv("AWO_DATA_DIR", "~/awo-data")
+    monkeypatch.setenv("CLAUDE_CLI_PATH", "./node_modules/.bin/claude")
+    settings = load_settings()
+    assert settings.sqlite_path == PROJECT / "state/wo.db" and settings.data_dir == Path.home() / "awo-data"
+    assert settings.claude_cli_path == str(PROJECT / "node_modules/.bin/claude")
+    monkeypatch.setenv("CLAUDE_CLI_PATH", "claude")  # a bare name is looked up on PATH
+    assert load_settings().claude_cli_path == "claude"
 
 
 @pytest.mark.parametrize(
