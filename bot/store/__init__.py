@@ -76,6 +76,10 @@ class Store(Protocol):
         """End a work order the worker owns, releasing its lease (else LeaseLost)."""
         ...
 
+    async def release(self, work_order_id: str, worker_id: str) -> WorkOrder:
+        """Hand a work order the worker owns back to the queue, its attempt given back (else LeaseLost)."""
+        ...
+
     async def fail_exhausted(self) -> list[WorkOrder]:
         """Fail running work orders whose lease expired on their last allowed attempt."""
         ...

@@ -221,6 +221,13 @@ class PostgresStore:
             raise LeaseLost(f"work order {work_order_id} is no longer leased by {worker_id}")
         return from_row(WorkOrder, row)
 
+    async def release(self, work_order_id: str, worker_id: str) -> WorkOrder:
+        row = await self._one(Q["release"], {"id": work_order_id, "worker_id": worker_id})
+        if row is None:
+            await self.get_work_order(work_order_id)
+            raise LeaseLost(f"work order {work_order_id} is no longer leased by {worker_id}")
+        return from_row(WorkOrder, row)
+
     async def fail_exhausted(self) -> list[WorkOrder]:
         return [from_row(WorkOrder, r) for r in await self._all(Q["fail_exhausted"])]
 

@@ -35,9 +35,13 @@ class SqliteStore:
         self._conn: sqlite3.Connection | None = None
 
     async def open(self) -> None:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = await asyncio.to_thread(self._connect)
+        """Create the file and its tables; StoreUnavailable (not a crash) if that cannot be done yet."""
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._conn = await asyncio.to_thread(self._connect)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreUnavailable(f"cannot open the SQLite store at {self.path}: {exc}") from exc
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -84,7 +88,10 @@ class SqliteStore:
             sql = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 'archon_%'"
             return int(conn.execute(sql).fetchone()[0])
 
-        return StoreHealth("healthy", await self._run(probe) >= 4)
+        try:
+            return StoreHealth("healthy", await self._run(probe) >= 4)
+        except StoreUnavailable as exc:  # never raises, like the other backends: /health reports it
+            return StoreHealth("unhealthy", False, hint=str(exc))
 
     # deliveries
 
@@ -211,6 +218,13 @@ class SqliteStore:
     ) -> WorkOrder:
         final = {**changes, "status": status, "completed_at": utcnow(), "lease_owner": None, "lease_expires_at": None}
         return await self.update_work_order(work_order_id, final, owner=worker_id)
+
+    async def release(self, work_order_id: str, worker_id: str) -> WorkOrder:
+        params = {"id": work_order_id, "worker_id": worker_id, "now": iso(utcnow())}
+        if await self._run(lambda c: c.execute(Q["release"], params).rowcount) == 0:
+            await self.get_work_order(work_order_id)
+            raise LeaseLost(f"work order {work_order_id} is no longer leased by {worker_id}")
+        return await self.get_work_order(work_order_id)
 
     async def fail_exhausted(self) -> list[WorkOrder]:
         now = {"now": iso(utcnow())}

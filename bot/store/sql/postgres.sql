@@ -91,6 +91,15 @@ SELECT archon_agent_work_order_heartbeat(%(id)s, %(worker_id)s, %(lease_seconds)
 -- name: finish
 SELECT * FROM archon_agent_work_order_finish(%(id)s, %(worker_id)s, %(status)s, %(changes)s)
 
+-- name: release
+-- A graceful hand-back (shutdown) gives the attempt back: it was not the work order's failure. The status
+-- change to pending fires notify_agent_work_order_released, so an idle worker takes it at once.
+UPDATE archon_agent_work_orders
+SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, updated_at = NOW(),
+    attempt = GREATEST(attempt - 1, 0)
+WHERE agent_work_order_id = %(id)s AND lease_owner = %(worker_id)s AND status = 'running'
+RETURNING *
+
 -- name: fail_exhausted
 SELECT * FROM archon_agent_work_order_fail_exhausted()
 

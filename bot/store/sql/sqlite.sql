@@ -156,6 +156,13 @@ WHERE agent_work_order_id = :id
 UPDATE archon_agent_work_orders SET lease_expires_at = :expires, updated_at = :now
 WHERE agent_work_order_id = :id AND lease_owner = :worker_id AND status = 'running'
 
+-- name: release
+-- A graceful hand-back (shutdown) gives the attempt back: it was not the work order's failure.
+UPDATE archon_agent_work_orders
+SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, updated_at = :now,
+    attempt = MAX(attempt - 1, 0)
+WHERE agent_work_order_id = :id AND lease_owner = :worker_id AND status = 'running'
+
 -- name: exhausted
 SELECT agent_work_order_id FROM archon_agent_work_orders
 WHERE status = 'running' AND lease_expires_at < :now AND attempt >= max_attempts
