@@ -158,7 +158,8 @@ class Worker:
         return finished
 
     async def _release(self, run: Run) -> None:
-        """On shutdown, hand the work order back at once (its attempt too) instead of waiting for the lease."""
+        """On shutdown, hand the work order back at once, not counting this attempt, instead of letting the lease
+        expire."""
         try:
             await asyncio.shield(self.s.store.release(run.work_order.id, self.worker_id))
         except (LeaseLost, StoreUnavailable) as exc:

@@ -77,7 +77,7 @@ class Store(Protocol):
         ...
 
     async def release(self, work_order_id: str, worker_id: str) -> WorkOrder:
-        """Hand a work order the worker owns back to the queue, its attempt given back (else LeaseLost)."""
+        """Hand a work order the worker owns back to the queue with one more allowed attempt (else LeaseLost)."""
         ...
 
     async def fail_exhausted(self) -> list[WorkOrder]:

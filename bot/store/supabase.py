@@ -171,12 +171,13 @@ class SupabaseStore:
         return await self._leased(rows, work_order_id, worker_id)
 
     async def release(self, work_order_id: str, worker_id: str) -> WorkOrder:
-        """PostgREST cannot say `attempt - 1`: read it, then update only if nothing moved in between."""
+        """PostgREST cannot say `max_attempts + 1`: read it, then update only if nothing moved in between."""
         current = await self.get_work_order(work_order_id)
         values = jsonable({"status": str(Status.PENDING), "lease_owner": None, "lease_expires_at": None,
-                           "attempt": max(current.attempt - 1, 0), "updated_at": utcnow()})
+                           "max_attempts": current.max_attempts + 1, "updated_at": utcnow()})
         query = (self.client.table(WORK_ORDERS).update(values).eq("agent_work_order_id", work_order_id)
-                 .eq("lease_owner", worker_id).eq("status", str(Status.RUNNING)).eq("attempt", current.attempt))
+                 .eq("lease_owner", worker_id).eq("status", str(Status.RUNNING))
+                 .eq("max_attempts", current.max_attempts))
         return await self._leased(await _data(query), work_order_id, worker_id)
 
     async def fail_exhausted(self) -> list[WorkOrder]:

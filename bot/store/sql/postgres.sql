@@ -92,11 +92,12 @@ SELECT archon_agent_work_order_heartbeat(%(id)s, %(worker_id)s, %(lease_seconds)
 SELECT * FROM archon_agent_work_order_finish(%(id)s, %(worker_id)s, %(status)s, %(changes)s)
 
 -- name: release
--- A graceful hand-back (shutdown) gives the attempt back: it was not the work order's failure. The status
--- change to pending fires notify_agent_work_order_released, so an idle worker takes it at once.
+-- A graceful hand-back (shutdown) was not the work order's failure: it gets one more allowed attempt. (The
+-- attempt number itself keeps counting runs: steps are labelled by it and a later run reuses earlier ones.)
+-- The status change to pending fires notify_agent_work_order_released, so an idle worker takes it at once.
 UPDATE archon_agent_work_orders
 SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, updated_at = NOW(),
-    attempt = GREATEST(attempt - 1, 0)
+    max_attempts = max_attempts + 1
 WHERE agent_work_order_id = %(id)s AND lease_owner = %(worker_id)s AND status = 'running'
 RETURNING *
 

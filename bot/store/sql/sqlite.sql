@@ -157,10 +157,11 @@ UPDATE archon_agent_work_orders SET lease_expires_at = :expires, updated_at = :n
 WHERE agent_work_order_id = :id AND lease_owner = :worker_id AND status = 'running'
 
 -- name: release
--- A graceful hand-back (shutdown) gives the attempt back: it was not the work order's failure.
+-- A graceful hand-back (shutdown) was not the work order's failure: it gets one more allowed attempt. (The
+-- attempt number itself keeps counting runs: steps are labelled by it and a later run reuses earlier ones.)
 UPDATE archon_agent_work_orders
 SET status = 'pending', lease_owner = NULL, lease_expires_at = NULL, updated_at = :now,
-    attempt = MAX(attempt - 1, 0)
+    max_attempts = max_attempts + 1
 WHERE agent_work_order_id = :id AND lease_owner = :worker_id AND status = 'running'
 
 -- name: exhausted
