@@ -26,20 +26,22 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.runtime import build_runtime
     from bot.web.app import create_app
-    from bot.web.server import uvicorn_options
+    from bot.web.server import GracefulServer, uvicorn_options
 
     for line in settings.missing_for_github():
         log.warning("%s", line)
     if settings.api_token is None:
         log.warning("AWO_API_TOKEN is not set: the REST API under /api answers 403 (webhooks and /health work)")
-    app = create_app(build_runtime(settings, workers=args.workers))
+    runtime = build_runtime(settings, workers=args.workers)
     host, port = args.host or settings.host, args.port if args.port is not None else settings.port
     log.info("serving on http://%s:%d (storage: %s)", host, port, settings.storage_type)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False,
-                # uvicorn turns SIGTERM/SIGINT into the lifespan's shutdown, where runtime.stop() gives running
-                # work orders the grace period; connections get no less
-                lifespan="on", timeout_graceful_shutdown=max(10, math.ceil(settings.shutdown_grace_seconds)),
-                **uvicorn_options(settings))
+    # uvicorn turns SIGTERM/SIGINT into the lifespan's shutdown, where runtime.stop() gives running work orders
+    # the grace period; connections get no less
+    config = uvicorn.Config(create_app(runtime), host=host, port=port, log_level=settings.log_level.lower(),
+                            access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=max(10, math.ceil(settings.shutdown_grace_seconds)),
+                            **uvicorn_options(settings))
+    GracefulServer(config, runtime.hurry).run()
     return 0
 
 

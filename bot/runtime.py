@@ -101,11 +101,13 @@ class Runtime:
     sandbox: SandboxStatus | None = None
     store_problem: str | None = None  # why the store is not ready, while it is not
     _store_open: bool = False
+    _loop: asyncio.AbstractEventLoop | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
         """Start what can start now; without a ready store, keep trying in the background (/health says why)."""
+        self._loop = asyncio.get_running_loop()
         self.tools = {"claude_cli": await probe_tool(self.settings.claude_cli_path, "--version"),
                       "git": await probe_tool("git", "--version")}
         await self._probe_sandbox()
@@ -169,9 +171,11 @@ class Runtime:
             await self.store.close()
 
     def hurry(self) -> None:
-        """A second signal: end the grace period now (running work orders are released, not finished)."""
+        """A second signal: end the grace period now (running work orders are released, not finished).
+
+        Safe from a plain signal handler (uvicorn's): it wakes the loop instead of touching it in between."""
         if self.worker is not None:
-            self.worker.hurry.set()
+            (self._loop or asyncio.get_running_loop()).call_soon_threadsafe(self.worker.hurry.set)
 
 
 def build_runtime(

@@ -86,3 +86,25 @@ def test_sigterm_lets_a_running_work_order_finish_within_the_grace_period(fleet:
     assert "SIGTERM received" in worker.log()
     bodies = fleet.final_comments([ISSUE])[ISSUE]
     assert len(bodies) == 1 and "✅ Done" in bodies[0], bodies
+
+
+@pytest.mark.parametrize("start", ["worker", "serve"])
+def test_ctrl_c_twice_ends_the_grace_period_and_hands_the_work_order_back(fleet: Fleet, start: str) -> None:
+    configure_repository(fleet.database_url, fleet.remote)
+    receiver = fleet.start_receiver()
+    long_grace = {"AWO_SHUTDOWN_GRACE_SECONDS": "120"}
+    if start == "worker":
+        proc = fleet.start_worker("impatient", agent_sleep=120, **long_grace)
+    else:
+        proc = fleet.start_receiver("impatient", workers=1, agent_sleep=120, **long_grace).proc
+    assert receiver.deliver("issues", fleet.issue_payload(ISSUE), f"ctrl-c-{start}").status_code == 202
+    agents = wait_until(lambda: [p for p in proc.agent_pids() if "--version" not in command_line(p)], timeout=30)
+    proc.popen.send_signal(signal.SIGINT)
+    wait_until(lambda: "stopping" in proc.log(), timeout=10)
+    sent = time.monotonic()
+    proc.popen.send_signal(signal.SIGINT)
+    proc.popen.wait(timeout=30)
+    print(f"\nsecond Ctrl-C → exit ({start}): {time.monotonic() - sent:.2f} s")
+    assert not any(alive(pid) for pid in agents), "the Claude CLI was orphaned"
+    [row] = orders(fleet)
+    assert (row["status"], row["lease_owner"], row["max_attempts"]) == ("pending", None, 4), proc.log()[-3000:]
