@@ -57,17 +57,23 @@ class SqliteStore:
         return conn
 
     async def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        await asyncio.to_thread(self._close)
+
+    def _close(self) -> None:
+        """Under the lock: a query still running in a thread (its awaiting task cancelled at shutdown) would
+        otherwise use a closed connection, which crashes the process (a segfault in the sqlite3 module)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         return await asyncio.to_thread(self._locked, work)
 
     def _locked(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        if self._conn is None:
-            raise StoreUnavailable("the SQLite store is not open")
         with self._lock:
+            if self._conn is None:
+                raise StoreUnavailable("the SQLite store is not open")
             try:
                 return work(self._conn)
             except sqlite3.OperationalError as exc:
