@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bot.errors import BotError, ConfigError
 from bot.settings import Settings, load_settings
@@ -25,17 +27,22 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.runtime import build_runtime
     from bot.web.app import create_app
-    from bot.web.server import uvicorn_options
+    from bot.web.server import GracefulServer, uvicorn_options
 
     for line in settings.missing_for_github():
         log.warning("%s", line)
     if settings.api_token is None:
         log.warning("AWO_API_TOKEN is not set: the REST API under /api answers 403 (webhooks and /health work)")
-    app = create_app(build_runtime(settings, workers=args.workers))
+    runtime = build_runtime(settings, workers=args.workers)
     host, port = args.host or settings.host, args.port if args.port is not None else settings.port
     log.info("serving on http://%s:%d (storage: %s)", host, port, settings.storage_type)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False,
-                lifespan="on", timeout_graceful_shutdown=10, log_config=None, **uvicorn_options(settings))
+    # uvicorn turns SIGTERM/SIGINT into the lifespan's shutdown, where runtime.stop() gives running work orders
+    # the grace period; connections get no less
+    config = uvicorn.Config(create_app(runtime), host=host, port=port, log_level=settings.log_level.lower(),
+                            access_log=False, lifespan="on",
+                            timeout_graceful_shutdown=max(10, math.ceil(settings.shutdown_grace_seconds)),
+                            log_config=None, **uvicorn_options(settings))
+    GracefulServer(config, runtime.hurry).run()
     return 0
 
 
@@ -44,15 +51,33 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     async def main() -> None:
         runtime = build_runtime(settings, workers=args.concurrency or settings.worker_concurrency or 1)
+        stopping = _on_signals(runtime.hurry)
         await runtime.start()
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await runtime.stop()
+        signum = await stopping
+        log.info("%s received: stopping (running work orders get up to %g s; a second signal ends that)",
+                 signal.Signals(signum).name, settings.shutdown_grace_seconds)
+        await runtime.stop()
+        log.info("worker stopped")
 
-    with _interruptible():
-        asyncio.run(main())
+    asyncio.run(main())
     return 0
+
+
+def _on_signals(hurry: Callable[[], None]) -> asyncio.Future[int]:
+    """SIGTERM (systemd, Docker, Kubernetes) and SIGINT (Ctrl-C) alike: the first stops, the next hurries."""
+    loop = asyncio.get_running_loop()
+    received: asyncio.Future[int] = loop.create_future()
+
+    def handle(signum: int) -> None:
+        if received.done():
+            log.warning("%s received again: releasing running work orders now", signal.Signals(signum).name)
+            hurry()
+        else:
+            received.set_result(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, handle, signum)
+    return received
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -86,14 +111,6 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     from bot.doctor import run_doctor
 
     return asyncio.run(run_doctor(settings))
-
-
-class _interruptible:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: object, *rest: object) -> bool:
-        return kind is KeyboardInterrupt
 
 
 def parser() -> argparse.ArgumentParser:

@@ -12,6 +12,7 @@ from bot import process
 from bot.admission import Limits as AdmissionLimits
 from bot.agent import AgentRunner, ClaudeCli, agent_env
 from bot.checkout import Checkout, Identity
+from bot.errors import StoreUnavailable
 from bot.github import GitHubClient, GitHubPort
 from bot.intake import Intake
 from bot.pipeline import Limits, Services
@@ -24,6 +25,7 @@ from bot.triggers import TriggerRules
 from bot.worker import Worker, WorkerConfig
 
 log = logging.getLogger(__name__)
+STORE_RETRY_MAX = 5.0  # seconds between attempts to reach a store that was not ready at start-up
 
 
 @dataclass(frozen=True)
@@ -99,19 +101,55 @@ class Runtime:
     tools: dict[str, Tool] = field(default_factory=dict)
     sandbox: SandboxStatus | None = None
     retention: Retention | None = None
+    store_problem: str | None = None  # why the store is not ready, while it is not
+    _store_open: bool = False
+    _loop: asyncio.AbstractEventLoop | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
-        await self.store.open()
+        """Start what can start now; without a ready store, keep trying in the background (/health says why)."""
+        self._loop = asyncio.get_running_loop()
         self.tools = {"claude_cli": await probe_tool(self.settings.claude_cli_path, "--version"),
                       "git": await probe_tool("git", "--version")}
         await self._probe_sandbox()
+        if await self._store_ready():
+            await self._start_work()
+            return
+        log.warning("the store is not ready (%s); intake and worker start once it is", self.store_problem)
+        self._tasks.append(asyncio.create_task(self._start_when_ready(), name="store"))
+
+    async def _store_ready(self) -> bool:
+        """Open the store if it is not yet, and check its tables; `store_problem` says what is missing."""
+        if not self._store_open:
+            try:
+                await self.store.open()
+            except StoreUnavailable as exc:
+                self.store_problem = str(exc)
+                return False
+            self._store_open = True
+        health = await self.store.health()
+        ready = health.status == "healthy" and health.tables_exist
+        self.store_problem = None if ready else (health.hint or "the store's tables are missing")
+        return ready
+
+    async def _start_when_ready(self) -> None:
+        delay, said = 0.5, self.store_problem
+        while not await self._store_ready():
+            if self.store_problem != said:  # one line per change (down → up but not migrated), not per retry
+                log.warning("the store is not ready (%s)", self.store_problem)
+                said = self.store_problem
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, STORE_RETRY_MAX)
+        log.info("the store is ready: starting intake%s", " and the worker" if self.worker else "")
+        await self._start_work()
+
+    async def _start_work(self) -> None:
         self._tasks.append(asyncio.create_task(self.intake.run(), name="intake"))
         recovered = await self.intake.recover()
         if recovered:
             log.info("re-processing %d deliveries recorded before the last stop", recovered)
-        if self.worker is not None:
+        if self.worker is not None and not self._stop.is_set():
             self._tasks.append(asyncio.create_task(self.worker.run(self._stop), name="worker"))
         if self.retention is not None:
             self._tasks.append(asyncio.create_task(self.retention.run(self._stop), name="retention"))
@@ -125,14 +163,23 @@ class Runtime:
             log.warning("%s", self.sandbox.detail)
 
     async def stop(self) -> None:
+        """Stop intake at once; the worker stops claiming and gets the grace period for what it runs."""
         self._stop.set()
         for task in self._tasks:
-            if task.get_name() == "intake":
+            if task.get_name() in ("intake", "store"):
                 task.cancel()
-        for task in self._tasks:
+        for task in list(self._tasks):
             with suppress(asyncio.CancelledError):
                 await task
-        await self.store.close()
+        if self._store_open:
+            await self.store.close()
+
+    def hurry(self) -> None:
+        """A second signal: end the grace period now (running work orders are released, not finished).
+
+        Safe from a plain signal handler (uvicorn's): it wakes the loop instead of touching it in between."""
+        if self.worker is not None:
+            (self._loop or asyncio.get_running_loop()).call_soon_threadsafe(self.worker.hurry.set)
 
 
 def build_runtime(
@@ -148,7 +195,8 @@ def build_runtime(
     concurrency = settings.worker_concurrency if workers is None else workers
     worker = None
     if concurrency > 0:
-        config = WorkerConfig(concurrency, settings.lease_seconds, settings.poll_seconds)
+        config = WorkerConfig(concurrency, settings.lease_seconds, settings.poll_seconds,
+                              grace_seconds=settings.shutdown_grace_seconds)
         worker = Worker(services, config)
     rules = TriggerRules(settings.trigger_phrase, settings.trigger_label)
     intake = Intake(store, github, rules, settings.max_attempts, worker.notify if worker else lambda: None,

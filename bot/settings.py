@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(60, validation_alias="AWO_LEASE_SECONDS", gt=0)
     max_attempts: int = Field(3, validation_alias="AWO_MAX_ATTEMPTS", ge=1)
     poll_seconds: float = Field(1.0, validation_alias="AWO_POLL_SECONDS", gt=0)
+    # On SIGTERM/SIGINT: how long running work orders may take to finish before their CLI is killed and they
+    # are handed back to the queue (keep it under the supervisor's own limit: Docker's default is 10 s).
+    shutdown_grace_seconds: float = Field(30, validation_alias="AWO_SHUTDOWN_GRACE_SECONDS", ge=0)
     bot_name: str = Field("Agent Work Orders", validation_alias="AWO_BOT_NAME")
     path_env: str = Field("/usr/local/bin:/usr/bin:/bin", validation_alias="PATH")
     home: str = Field("/tmp", validation_alias="HOME")

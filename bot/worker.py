@@ -40,6 +40,7 @@ class WorkerConfig:
     poll_seconds: float = 1.0
     max_backoff: float = 10.0
     report_every: float = 5.0  # how often the claim loop retries the reports GitHub did not take (the outbox)
+    grace_seconds: float = 30.0  # on shutdown, how long running work orders may take to finish
 
 
 class Worker:
@@ -53,6 +54,7 @@ class Worker:
         self.wake = asyncio.Event()
         self.running: set[asyncio.Task[WorkOrder]] = set()
         self._reported_at = -config.report_every
+        self.hurry = asyncio.Event()  # set on a second signal: end the grace period now
 
     def notify(self) -> None:
         """New work may be waiting (called by intake in the same process)."""
@@ -109,9 +111,16 @@ class Worker:
         task.add_done_callback(lambda _: slots.release())
 
     async def _shutdown(self) -> None:
-        for task in self.running:
-            task.cancel()
-        await asyncio.gather(*self.running, return_exceptions=True)
+        """Claim nothing more; running work orders may finish within the grace period, the rest go back."""
+        if not self.running:
+            return
+        log.info("worker %s stopping: %d work order(s) running, up to %g s to finish", self.worker_id,
+                 len(self.running), self.config.grace_seconds)
+        running = set(self.running)
+        await _first(asyncio.wait(running), asyncio.sleep(self.config.grace_seconds), self.hurry.wait())
+        for task in running:
+            task.cancel()  # the CLI's process group is killed as the step unwinds, then the order is released
+        await asyncio.gather(*running, return_exceptions=True)
 
     def reporter_for(self, work_order: WorkOrder) -> Reporter:
         if self.s.github is None or work_order.metadata.get("publish") is False:
@@ -192,12 +201,18 @@ class Worker:
             raise LeaseLost(f"work order {run.work_order.id} is no longer leased by {self.worker_id}")
 
     async def _release(self, run: Run) -> None:
-        """On shutdown, hand the work order back at once instead of waiting for the lease to expire."""
-        changes = {"status": Status.PENDING, "lease_owner": None, "lease_expires_at": None}
+        """On shutdown, hand the work order back at once, not counting this attempt, instead of letting the lease
+        expire."""
         try:
-            await asyncio.shield(self.s.store.update_work_order(run.work_order.id, changes, owner=self.worker_id))
-        except (LeaseLost, StoreUnavailable) as exc:
+            released = await asyncio.shield(self.s.store.release(run.work_order.id, self.worker_id))
+        except StoreUnavailable as exc:
             log.warning("work order %s: not released (%s); its lease will expire", run.work_order.id, exc)
+            return
+        if not released:
+            log.warning("work order %s: not released: this worker no longer holds it", run.work_order.id)
+            return
+        log.warning("work order %s: stopped by shutdown, handed back to the queue (attempt not counted)",
+                    run.work_order.id)
 
     async def _heartbeat(self, task: asyncio.Task[object] | None, work_order_id: str) -> None:
         interval = self.config.lease_seconds / 3

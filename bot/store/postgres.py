@@ -11,11 +11,12 @@ from typing import Any, LiteralString, cast
 
 import psycopg
 from psycopg import errors, sql
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
-from bot.errors import Conflict, LeaseLost, NotFound, StoreUnavailable
+from bot.errors import ConfigError, Conflict, LeaseLost, NotFound, StoreUnavailable
 from bot.models import WORK_ORDER_MUTABLE, Delivery, Repository, Status, Step, WorkOrder, utcnow
 from bot.store import Load, StoreHealth
 from bot.store.queries import load
@@ -41,6 +42,10 @@ class PostgresStore:
     # webhook answers 503 well inside GitHub's 10 s delivery timeout instead of timing out itself.
     def __init__(self, database_url: str, min_size: int = 1, max_size: int = 10, timeout: float = 3.0,
                  connect_timeout: float = 10.0) -> None:
+        try:
+            conninfo_to_dict(database_url)  # a malformed URL is a setting to fix, not an outage to wait out
+        except psycopg.ProgrammingError as exc:
+            raise ConfigError("DATABASE_URL", f"not a Postgres connection string ({str(exc).strip()})") from None
         self.database_url = database_url
         self.min_size, self.max_size, self.timeout = min_size, max_size, timeout
         self.connect_timeout = connect_timeout

@@ -35,9 +35,13 @@ class SqliteStore:
         self._conn: sqlite3.Connection | None = None
 
     async def open(self) -> None:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn = await asyncio.to_thread(self._connect)
+        """Create the file and its tables; StoreUnavailable (not a crash) if that cannot be done yet."""
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._conn = await asyncio.to_thread(self._connect)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreUnavailable(f"cannot open the SQLite store at {self.path}: {exc}") from exc
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
@@ -58,7 +62,8 @@ class SqliteStore:
         await asyncio.to_thread(self._close)
 
     def _close(self) -> None:
-        """Under the lock: closing a connection another thread is querying crashes the process (SIGSEGV)."""
+        """Under the lock: a query still running in a thread (its awaiting task cancelled at shutdown) would
+        otherwise use a closed connection, which crashes the process (a segfault in the sqlite3 module)."""
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
@@ -68,9 +73,9 @@ class SqliteStore:
         return await asyncio.to_thread(self._locked, work)
 
     def _locked(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        if self._conn is None:
-            raise StoreUnavailable("the SQLite store is not open")
         with self._lock:
+            if self._conn is None:
+                raise StoreUnavailable("the SQLite store is not open")
             try:
                 return work(self._conn)
             except sqlite3.OperationalError as exc:
@@ -91,7 +96,10 @@ class SqliteStore:
             sql = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name LIKE 'archon_%'"
             return int(conn.execute(sql).fetchone()[0])
 
-        return StoreHealth("healthy", await self._run(probe) >= 4)
+        try:
+            return StoreHealth("healthy", await self._run(probe) >= 4)
+        except StoreUnavailable as exc:  # never raises, like the other backends: /health reports it
+            return StoreHealth("unhealthy", False, hint=str(exc))
 
     # deliveries
 

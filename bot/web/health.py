@@ -60,8 +60,9 @@ async def health(request: Request) -> JSONResponse:
     settings = runtime.settings
     db = await runtime.store.health()
     database = {"status": db.status, "tables_exist": db.tables_exist}
-    if db.hint:
-        database["hint"] = db.hint
+    hint = runtime.store_problem or db.hint  # while the store is not open, the error opening it says why
+    if hint and not (db.status == "healthy" and db.tables_exist):
+        database["hint"] = hint
     tools = {name: {"available": t.available, "version": t.version} for name, t in runtime.tools.items()}
     github = {
         "available": runtime.github is not None,

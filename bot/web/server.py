@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
+import signal
+from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
+import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from bot.settings import Settings
@@ -69,3 +73,17 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "limit_concurrency": settings.http_max_connections,
         "h11_max_incomplete_event_size": 16 * 1024,  # a request head larger than this is a 400
     }
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server, where a second signal also ends the work orders' grace period, as for `awo worker`."""
+
+    def __init__(self, config: uvicorn.Config, hurry: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._hurry = hurry
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit:
+            log.warning("%s received again: releasing running work orders now", signal.Signals(sig).name)
+            self._hurry()
+        super().handle_exit(sig, frame)

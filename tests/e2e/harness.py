@@ -141,6 +141,7 @@ class Stack:
             "AWO_API_TOKEN": API_TOKEN,
             "ANTHROPIC_BASE_URL": self.model.url, "ANTHROPIC_API_KEY": API_KEY,
             "AWO_STEP_TIMEOUT_SECONDS": "8", "AWO_POLL_SECONDS": "0.2", "WORKER_CONCURRENCY": "2",
+            "AWO_SHUTDOWN_GRACE_SECONDS": "5",  # teardown waits 15 s for the server to stop
             "LOG_LEVEL": "INFO", "AWO_GIT_PROTOCOLS": "https,file", **extra,  # the remote is a bare repo on disk
         }
 

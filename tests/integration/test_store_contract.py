@@ -215,6 +215,31 @@ async def test_an_expired_lease_is_claimed_again_with_the_next_attempt(store: St
     assert await store.claim("w3", 60) is None
 
 
+async def test_a_released_work_order_goes_back_to_the_queue_without_using_up_an_attempt(store: Store) -> None:
+    """Three graceful restarts during one work order must not use up its three attempts (issue 7)."""
+    await create(store, order(1, issue=7, max_attempts=3))
+    for run, worker in enumerate(("w1", "w2", "w3", "w4"), 1):
+        claimed = await store.claim(worker, 60)
+        assert claimed is not None and claimed.attempt == run, f"{worker} claimed {claimed}"
+        assert await store.release("wo-0001", "someone-else") is False
+        assert await store.release("wo-0001", worker) is True
+        released = await store.get_work_order("wo-0001")
+        assert (released.status, released.lease_owner) == (Status.PENDING, None)
+        assert released.max_attempts - released.attempt == 3, "a release counted as a failed attempt"
+    last = await store.claim("w5", 60)
+    assert last is not None and (last.id, last.attempt) == ("wo-0001", 5)
+    await store.finish("wo-0001", "w5", Status.COMPLETED, {})
+    assert await store.release("wo-0001", "w5") is False
+    assert (await store.get_work_order("wo-0001")).status is Status.COMPLETED
+
+
+async def test_wait_for_work_without_a_notification_waits_its_timeout(store: Store) -> None:
+    """An idle worker must sleep between claims, not busy-poll the store."""
+    started = asyncio.get_running_loop().time()
+    await store.wait_for_work(0.3)
+    assert asyncio.get_running_loop().time() - started >= 0.25
+
+
 async def test_only_the_lease_owner_heartbeats(store: Store) -> None:
     await create(store, order(1))
     await store.claim("w1", 1)
