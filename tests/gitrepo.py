@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import http.server
 import subprocess
-import threading
 from pathlib import Path
+
+from tests.support.loopback import LoopbackHost
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "Octo Cat", "GIT_AUTHOR_EMAIL": "octo@example.com",
            "GIT_COMMITTER_NAME": "Octo Cat", "GIT_COMMITTER_EMAIL": "octo@example.com",
@@ -40,36 +41,18 @@ def show(bare: Path, ref: str, path: str) -> str:
     return git("show", f"{ref}:{path}", cwd=bare)
 
 
-class HeaderRecorder:
+class HeaderRecorder(LoopbackHost):
     """A git HTTP host on loopback that records each request's path and headers and answers 404."""
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict[str, str]]] = []
-        recorder = self
+        super().__init__()
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
-                recorder.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
-                self.send_response(404)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            do_POST = do_GET  # noqa: N815
-
-            def log_message(self, *args: object) -> None:
-                return None
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> HeaderRecorder:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def answer(self, request: http.server.BaseHTTPRequestHandler) -> None:
+        self.requests.append((request.path, {k.lower(): v for k, v in request.headers.items()}))
+        request.send_response(404)
+        request.send_header("Content-Length", "0")
+        request.end_headers()
 
     def authorizations(self) -> list[str]:
         return [headers["authorization"] for _, headers in self.requests if "authorization" in headers]

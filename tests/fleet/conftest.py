@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fleet.harness import Fleet, migrated_database
+from tests.fleet.harness import Fleet, PrivateCluster, migrated_database
 
 
 @pytest.fixture
@@ -23,3 +23,12 @@ def fleet(tmp_path: Path, database_url: str) -> Iterator[Fleet]:
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def cluster() -> Iterator[PrivateCluster]:
+    private = PrivateCluster()
+    try:
+        yield private.create()
+    finally:
+        private.remove()

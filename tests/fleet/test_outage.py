@@ -16,13 +16,6 @@ pytestmark = pytest.mark.postgres
 BEFORE, DURING = (1, 2, 3), 4
 
 
-@pytest.fixture
-def cluster() -> Iterator[PrivateCluster]:
-    private = PrivateCluster()
-    try:
-        yield private.create()
-    finally:
-        private.remove()
 
 
 @pytest.fixture

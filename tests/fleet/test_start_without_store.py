@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,13 +17,6 @@ from tests.integration.conftest import fresh_database
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def cluster() -> Iterator[PrivateCluster]:
-    private = PrivateCluster()
-    try:
-        yield private.create()
-    finally:
-        private.remove()
 
 
 def assert_unready(fleet: Fleet, url: str, *, reachable: bool) -> dict[str, object]:

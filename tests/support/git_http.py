@@ -6,39 +6,19 @@ from __future__ import annotations
 import base64
 import http.server
 import subprocess
-import threading
 from pathlib import Path
 
+from tests.support.loopback import LoopbackHost
 
-class AuthenticatedGitHost:
+
+class AuthenticatedGitHost(LoopbackHost):
     """Serves the bare repositories under `root` at `http://127.0.0.1:<port>/<name>.git`, for one token."""
 
     def __init__(self, root: Path, token: str) -> None:
         self.root = root
         self.expected = "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
         self.refused: list[str] = []  # "METHOD path" of every request without the token
-        host = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
-                host.answer(self)
-
-            do_POST = do_GET  # noqa: N815
-
-            def log_message(self, *args: object) -> None:
-                return None
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> AuthenticatedGitHost:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__()
 
     def answer(self, request: http.server.BaseHTTPRequestHandler) -> None:
         if request.headers.get("Authorization", "").lower() != self.expected.lower():
