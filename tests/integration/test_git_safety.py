@@ -29,6 +29,7 @@ from bot.store.sqlite import SqliteStore
 from bot.testing import FakeAgent, FakeGitHub
 from tests.conftest import make_settings
 from tests.gitrepo import HeaderRecorder, branches, git, make_remote, show
+from tests.integration.test_work_orders import claim_and_run
 
 REPO = "Codertocat/Hello-World"
 TOKEN = "ghs_gitSafetyTokenThatMustNeverLeak0123"
@@ -61,14 +62,6 @@ def work_order(issue: int, **changes: object) -> WorkOrder:
     base = WorkOrder(repository_url=f"https://github.com/{REPO}", repo_full_name=REPO, issue_number=issue,
                      user_request="write hello.txt", metadata={"default_branch": "main", "commands": ["implement"]})
     return base.model_copy(update=changes)
-
-
-async def run(runtime: Runtime, order: WorkOrder) -> WorkOrder:
-    assert runtime.worker is not None
-    await runtime.store.create_work_order(order)
-    claimed = await runtime.store.claim(runtime.worker.worker_id, 60)
-    assert claimed is not None and claimed.id == order.id
-    return await runtime.worker.work(claimed)
 
 
 # ---------------------------------------------------------------- where the token goes
@@ -115,7 +108,7 @@ async def test_a_work_order_clones_from_the_configured_repository_never_from_its
                                     git_protocols=("http", "file"))
         order = work_order(1, repository_url=f"{attacker.url}/evil/x",
                            metadata={"clone_url": f"{attacker.url}/evil.git", "commands": ["implement"]})
-        done = await run(runtime, order)
+        done = await claim_and_run(runtime, order)
         await runtime.store.close()
     assert done.status is Status.COMPLETED, done.error_message
     assert attacker.requests == []
@@ -124,7 +117,7 @@ async def test_a_work_order_clones_from_the_configured_repository_never_from_its
 
 async def test_a_repository_that_is_not_configured_is_not_cloned(tmp_path: Path, remote: Path) -> None:
     runtime = await runtime_for(tmp_path, str(remote), FakeAgent())
-    done = await run(runtime, work_order(2, repo_full_name="octo/elsewhere", repository_url=str(remote)))
+    done = await claim_and_run(runtime, work_order(2, repo_full_name="octo/elsewhere", repository_url=str(remote)))
     await runtime.store.close()
     assert done.status is Status.FAILED
     assert "octo/elsewhere is not a configured repository" in (done.error_message or "")
@@ -135,7 +128,7 @@ async def test_a_configured_clone_url_on_another_host_is_refused(tmp_path: Path)
     with HeaderRecorder() as github, HeaderRecorder() as attacker:
         runtime = await runtime_for(tmp_path, f"{attacker.url}/o/r.git", FakeAgent(),
                                     git_protocols=("http",), github_api_url=github.url)
-        done = await run(runtime, work_order(3))
+        done = await claim_and_run(runtime, work_order(3))
         await runtime.store.close()
     assert done.status is Status.FAILED
     assert f"not on the GitHub host {github.url}" in (done.error_message or "")
@@ -212,7 +205,7 @@ async def test_a_tampered_mirror_and_worktree_run_nothing(tmp_path: Path, remote
         (hooks / hook).symlink_to(script)
     agent = FakeAgent(files={"hello.txt": "hello\n"})
     runtime = await runtime_for(tmp_path, str(remote), agent)
-    first = await run(runtime, work_order(1))
+    first = await claim_and_run(runtime, work_order(1))
     assert first.status is Status.COMPLETED, first.error_message
     # a tampered mirror, as an earlier agent run would leave it: hooks in place, config rewritten
     mirror = runtime.settings.data_dir / "mirrors" / mirror_name(str(remote))
@@ -228,7 +221,7 @@ async def test_a_tampered_mirror_and_worktree_run_nothing(tmp_path: Path, remote
         "hello.txt": "hello again\n", ".gitattributes": "* filter=evil diff=evil\n",
         ".git": f"gitdir: {decoy / '.git'}\n", str(mirror / "config"): (mirror / "config").read_text(),
     }
-    second = await run(runtime, work_order(2))
+    second = await claim_and_run(runtime, work_order(2))
     await runtime.store.close()
     assert not ran.exists(), ran.read_text()[:2000]
     assert second.status is Status.COMPLETED, second.error_message
@@ -257,7 +250,7 @@ async def test_a_work_order_id_that_climbs_out_of_the_data_folder_is_refused(tmp
     victim = tmp_path / "victim"
     (victim / "keep").mkdir(parents=True)
     runtime = await runtime_for(tmp_path, str(remote), FakeAgent(files={"hello.txt": "x"}))
-    done = await run(runtime, work_order(4, agent_work_order_id="../../victim"))
+    done = await claim_and_run(runtime, work_order(4, agent_work_order_id="../../victim"))
     await runtime.store.close()
     assert done.status is Status.FAILED
     assert "not of the form wo-<8 hex digits>" in (done.error_message or "")
@@ -267,7 +260,7 @@ async def test_a_work_order_id_that_climbs_out_of_the_data_folder_is_refused(tmp
 async def test_a_stored_branch_main_is_never_pushed(tmp_path: Path, remote: Path) -> None:
     main_before = git("rev-parse", "main", cwd=remote)
     runtime = await runtime_for(tmp_path, str(remote), FakeAgent(files={"hello.txt": "x"}))
-    done = await run(runtime, work_order(5, git_branch_name="main"))
+    done = await claim_and_run(runtime, work_order(5, git_branch_name="main"))
     await runtime.store.close()
     # refused at checkout, before the agent spends anything on a branch it could never push
     assert done.status is Status.FAILED and (done.error_message or "").startswith("checkout: refusing branch 'main'")

@@ -11,6 +11,7 @@ from bot.runtime import Runtime, build_runtime
 from bot.testing import FakeAgent, FakeGitHub
 from tests.conftest import make_settings
 from tests.gitrepo import branches, make_remote, show
+from tests.integration.test_work_orders import claim_and_run
 from tests.support.git_http import AuthenticatedGitHost
 
 REPO = "Codertocat/Hello-World"
@@ -46,13 +47,9 @@ async def run_one(runtime: Runtime, github: FakeGitHub, clone_url: str) -> WorkO
     await runtime.store.add_repository(Repository(
         repository_url=f"https://github.com/{REPO}", default_branch="main", clone_url=clone_url))
     comment_id = await github.create_comment(REPO, 7, "queued")
-    order = await runtime.store.create_work_order(WorkOrder(
+    return await claim_and_run(runtime, WorkOrder(
         repository_url=f"https://github.com/{REPO}", repo_full_name=REPO, issue_number=7, trigger_actor="Codertocat",
         user_request="write hello.txt", progress_comment_id=comment_id, metadata={"commands": ["implement"]}))
-    assert runtime.worker is not None
-    claimed = await runtime.store.claim(runtime.worker.worker_id, 60)
-    assert claimed is not None and claimed.id == order.id
-    return await runtime.worker.work(claimed)
 
 
 async def test_a_work_order_pushes_to_a_remote_that_requires_the_token(tmp_path: Path) -> None:

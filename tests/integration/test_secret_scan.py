@@ -16,7 +16,7 @@ from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.testing import FakeAgent, FakeGitHub
 from tests.gitrepo import branches, git, make_remote
-from tests.integration.test_work_orders import configured
+from tests.integration.test_work_orders import claim_and_run, configured
 
 REPO = "Codertocat/Hello-World"
 
@@ -43,17 +43,13 @@ def basic_auth(token: str) -> str:
 
 
 async def run(engine: Runtime, remote: Path, github: FakeGitHub) -> tuple[WorkOrder, int]:
-    assert engine.worker is not None
     comment_id = await github.create_comment(REPO, 7, "queued")
     work_order = WorkOrder(
         repository_url=f"https://github.com/{REPO}", repo_full_name=REPO, issue_number=7,
         user_request="write the config", trigger_actor="Codertocat", progress_comment_id=comment_id,
         metadata={"default_branch": "main", "issue_title": "Config"},
     )
-    await engine.store.create_work_order(work_order)
-    claimed = await engine.store.claim(engine.worker.worker_id, 60)
-    assert claimed is not None
-    return await engine.worker.work(claimed), comment_id
+    return await claim_and_run(engine, work_order), comment_id
 
 
 LEAKS = {
