@@ -23,6 +23,7 @@ from pathlib import Path
 
 from bot import process
 from bot.errors import GitError
+from bot.pool import Pool
 from bot.remotes import RemotePolicy, strip_userinfo
 
 log = logging.getLogger(__name__)
@@ -130,11 +131,12 @@ def check_branch(branch: str, default_branch: str | None = None) -> str:
 
 
 class Checkout:
-    """Mirrors under `<data>/mirrors`, worktrees under `<data>/worktrees`."""
+    """Mirrors under `<data>/mirrors`, worktrees under `<data>/worktrees`: up to `pool_slots` reused slots per
+    mirror, and one worktree per work order (removed at its end) when every slot is busy or the pool is off."""
 
     def __init__(
         self, data_dir: Path, base_env: Mapping[str, str], timeout: float = 600,
-        policy: RemotePolicy | None = None,
+        policy: RemotePolicy | None = None, pool_slots: int = 0,
     ) -> None:
         self.root = data_dir.resolve()
         self.mirrors = self.root / "mirrors"
@@ -143,6 +145,7 @@ class Checkout:
         self.base_env = hardened_env(base_env, self.policy)
         self.timeout = timeout
         self._trees: dict[Path, Worktree] = {}
+        self.pool = Pool(self.worktrees, pool_slots, self.git, safe_rmtree)
 
     async def git(self, *args: str, cwd: Path, token: str | None = None) -> str:
         env = {**self.base_env, **auth_env(token, self.policy.origin)}
@@ -193,9 +196,10 @@ class Checkout:
     async def prepare(
         self, clone_url: str, branch: str, key: str, default_branch: str | None, token: str | None
     ) -> Worktree:
-        """Fetch the mirror and add a fresh worktree on `branch` (from the remote branch if it exists)."""
+        """Fetch the mirror and give a clean worktree on `branch` (from the remote branch if it exists):
+        a pool slot reset to it if one is free, else a worktree of its own."""
         clone_url = self.policy.check(strip_userinfo(clone_url))
-        path = self.worktrees / check_key(key)
+        check_key(key)
         self.mirrors.mkdir(parents=True, exist_ok=True)
         mirror = self.mirrors / mirror_name(clone_url)
         async with self._locked(mirror):
@@ -203,9 +207,8 @@ class Checkout:
             default_branch = check_ref(default_branch or await self._head(mirror))
             check_branch(branch, default_branch)
             base_ref, resumed = await self._start_point(mirror, branch, default_branch)
-            await self._discard(mirror, path)
-            await self.git("worktree", "add", "--quiet", "-B", branch, "--", str(path), base_ref, cwd=mirror)
-        git_dir = Path(await self.git("rev-parse", "--absolute-git-dir", cwd=path))
+            slot = await self.pool.take(mirror, branch, base_ref) if self.pool.size else None
+            path, git_dir = slot or await self._add(mirror, self.worktrees / key, branch, base_ref)
         base = await self.git("rev-parse", "--verify", default_ref(default_branch), cwd=mirror)
         tree = Worktree(path, branch, base, resumed, mirror, git_dir, clone_url, default_branch)
         self._trees[path] = tree
@@ -220,6 +223,12 @@ class Checkout:
         if listed:
             return remote_branch, True
         return default_ref(default_branch), False
+
+    async def _add(self, mirror: Path, path: Path, branch: str, base_ref: str) -> tuple[Path, Path]:
+        """A worktree of the work order's own, and its git folder (read before the agent runs)."""
+        await self._discard(mirror, path)
+        await self.git("worktree", "add", "--quiet", "-B", branch, "--", str(path), base_ref, cwd=mirror)
+        return path, Path(await self.git("rev-parse", "--absolute-git-dir", cwd=path))
 
     async def _discard(self, mirror: Path, path: Path) -> None:
         """Forget a worktree left by a crashed attempt."""
@@ -259,14 +268,18 @@ class Checkout:
         await self.git("push", "--quiet", "--no-verify", "origin", "--", refspec, cwd=tree.path, token=token)
 
     async def remove(self, tree: Worktree) -> None:
-        """Remove the worktree and its local branch, whatever state they are in."""
+        """Give a slot back to the pool or remove the worktree, and delete the local branch, whatever state
+        they are in (a slot is reset to its base now, and again when next taken)."""
         self._trees.pop(tree.path, None)
         mirror = tree.mirror
-        if tree.path.exists() or tree.path.is_symlink():
+        pooled = self.pool.holds(tree.path)
+        if not pooled and (tree.path.exists() or tree.path.is_symlink()):
             safe_rmtree(self.worktrees, tree.path)
         if mirror is not None:
             async with self._locked(mirror):
                 self._pin_config(mirror, tree.remote)
+                if pooled and tree.git_dir is not None:
+                    await self.pool.give_back(mirror, tree.path, tree.git_dir, tree.base)
                 await self.git("worktree", "prune", cwd=mirror)
                 await self.git("branch", "-D", "--quiet", tree.branch, cwd=mirror)
 

@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     # Retention: what the periodic sweep prunes, and how often it runs.
     delivery_retention_days: float = Field(30, validation_alias="AWO_DELIVERY_RETENTION_DAYS", gt=0)
     sweep_seconds: float = Field(3600, validation_alias="AWO_SWEEP_SECONDS", gt=0)
+    # Ready worktrees kept per repository and reused (reset and cleaned) by later work orders; 0: none.
+    pool_slots: int = Field(4, validation_alias="AWO_POOL_SLOTS", ge=0, le=64)
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
