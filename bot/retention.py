@@ -2,7 +2,8 @@
 
 A periodic sweep in every `serve` and `worker` process. Nothing still in use is touched: a worktree is
 kept while its work order is pending or running, a mirror while a configured repository or an active work
-order names it, while a worktree made from it still exists, or while a git command holds its lock.
+order names it, while a work order's worktree made from it still exists, or while a git command holds its
+lock or a work order holds one of its pool slots; its idle pool slots go with it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from bot.checkout import WORK_ORDER_KEY, mirror_name, safe_rmtree
 from bot.errors import BotError
 from bot.models import Status, utcnow
+from bot.pool import is_slot, slots_of, try_lock
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -51,9 +53,11 @@ def orphaned_worktrees(listed: Iterable[Path], active: set[str]) -> list[Path]:
 
 
 def live_trees(mirror: Path, worktrees: Path) -> bool:
-    """Does a worktree made from this mirror still exist? (git keeps one folder per worktree inside it.)"""
+    """Does a work order's own worktree made from this mirror still exist? (git keeps one folder per worktree
+    inside it.) Pool slots do not count: they go with their mirror, unless one is taken."""
     admin = mirror / "worktrees"
-    return admin.is_dir() and any((worktrees / entry.name).exists() for entry in admin.iterdir())
+    return admin.is_dir() and any(not is_slot(entry.name) and (worktrees / entry.name).exists()
+                                  for entry in admin.iterdir())
 
 
 def unused_mirrors(mirrors: Path, worktrees: Path, keep: set[str]) -> list[Path]:
@@ -63,14 +67,26 @@ def unused_mirrors(mirrors: Path, worktrees: Path, keep: set[str]) -> list[Path]
             if m.name not in keep and m.is_dir() and not m.is_symlink() and not live_trees(m, worktrees)]
 
 
-def remove_unlocked(root: Path, mirror: Path) -> bool:
-    """Remove a mirror unless a git command holds its lock now (then it is in use: next sweep)."""
+def remove_unlocked(root: Path, mirror: Path, worktrees: Path) -> bool:
+    """Remove a mirror and its pool slots unless a git command holds its lock or a work order holds one of
+    its slots now (then it is in use: next sweep)."""
     with mirror.with_suffix(".lock").open("a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return False
-        safe_rmtree(root, mirror)
+        slots = slots_of(worktrees, mirror)
+        leases = [try_lock(slot) for slot in slots]
+        try:
+            if None in leases:
+                return False
+            for slot in slots:
+                safe_rmtree(worktrees, slot)
+            safe_rmtree(root, mirror)
+        finally:
+            for lease in leases:
+                if lease is not None:
+                    lease.handle.close()
     return True
 
 
@@ -115,7 +131,7 @@ class Retention:
         trees = [self._remove(self.worktrees, p) for p in orphaned_worktrees(listed, set(active))]
         keep = await self._kept_mirrors(active.values())
         mirrors = [m.name for m in unused_mirrors(self.mirrors, self.worktrees, keep)
-                   if await asyncio.to_thread(remove_unlocked, self.mirrors, m)]
+                   if await asyncio.to_thread(remove_unlocked, self.mirrors, m, self.worktrees)]
         swept = Swept(deliveries, tuple(mirrors), tuple(t for t in trees if t))
         if deliveries or mirrors or swept.worktrees:
             log.info("retention: pruned %d deliveries older than %g days; removed mirrors %s and worktrees %s",

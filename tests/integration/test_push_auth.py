@@ -86,7 +86,8 @@ async def test_a_refused_push_says_the_commit_is_not_kept_and_the_comment_shows_
     final = github.bodies[-1]
     assert "❌ Failed" in final and "its commit is not kept" in final
     assert "\n```\ngit push failed:" in final and "protected: pushes need a review" in final
-    assert list((tmp_path / "data" / "worktrees").iterdir()) == []  # what the comment says is true
+    # what the comment says is true: no worktree holds the commit's file (a pool slot is reset when given back)
+    assert list((tmp_path / "data" / "worktrees").glob("*/hello.txt")) == []
     [implement] = [s for s in steps if s.step == "implement"]
     assert (implement.output or "").endswith("--- tool log ---\nWrite hello.txt")
     shown = "\n".join(github.bodies) + "\n".join(s.output or "" for s in steps)

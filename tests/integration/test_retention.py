@@ -106,19 +106,33 @@ async def test_a_mirror_git_is_writing_to_is_left_for_the_next_sweep(store: Sqli
     assert (await Retention(store, data).sweep()).mirrors == (mirror.name,)
 
 
-async def test_a_real_mirror_of_a_removed_repository_is_swept(store: SqliteStore, tmp_path: Path) -> None:
-    """A mirror cloned by the bot, its repository then removed: the next sweep takes it, the bot still works."""
+@pytest.mark.parametrize("slots", [0, 1])
+async def test_a_real_mirror_of_a_removed_repository_is_swept(store: SqliteStore, tmp_path: Path, slots: int) -> None:
+    """A mirror cloned by the bot, its repository then removed: the next sweep takes it (and its idle pool
+    slots), the bot still works."""
     data, remote = tmp_path / "data", make_remote(tmp_path / "remotes")
     checkout = Checkout(data, {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path)},
-                        policy=make_settings(tmp_path, git_protocols=("https", "file")).remote_policy)
+                        policy=make_settings(tmp_path, git_protocols=("https", "file")).remote_policy, pool_slots=slots)
     tree = await checkout.prepare(str(remote), "claude/issue-1", "wo-0000abcd", "main", None)
     await checkout.remove(tree)
     mirror = data / "mirrors" / mirror_name(str(remote))
     assert (mirror / "HEAD").exists()
     assert (await Retention(store, data).sweep()).mirrors == (mirror.name,)
-    assert not mirror.exists()
+    assert not mirror.exists() and not tree.path.exists()
     again = await checkout.prepare(str(remote), "claude/issue-1", "wo-0000abcd", "main", None)
     assert (again.path / "README.md").exists()
+    await checkout.remove(again)
+
+
+async def test_a_mirror_whose_pool_slot_is_taken_is_kept(store: SqliteStore, tmp_path: Path) -> None:
+    data, remote = tmp_path / "data", make_remote(tmp_path / "remotes")
+    checkout = Checkout(data, {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(tmp_path)},
+                        policy=make_settings(tmp_path, git_protocols=("https", "file")).remote_policy, pool_slots=1)
+    tree = await checkout.prepare(str(remote), "claude/issue-1", "wo-0000abcd", "main", None)
+    assert (await Retention(store, data).sweep()).mirrors == ()  # its work order is not in the store: only the lock
+    assert (tree.path / "README.md").exists()
+    await checkout.remove(tree)
+    assert (await Retention(store, data).sweep()).mirrors == (mirror_name(str(remote)),)
 
 
 def test_the_server_sweeps_at_start_and_health_reports_the_data_folder(tmp_path: Path, github: FakeGitHub) -> None:
