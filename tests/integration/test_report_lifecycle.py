@@ -273,7 +273,7 @@ async def test_a_worker_whose_lease_was_taken_over_stops_running_the_work_order(
     assert "✅" not in comments_on_issue(github)[0]
 
 
-async def test_a_failed_work_order_leaves_nothing_of_its_worktree_behind(settings: Settings, remote: Path) -> None:
+async def test_a_failed_work_order_leaves_no_worktree_behind(settings: Settings, remote: Path) -> None:
     github = github_of()
     agent = FakeAgent(error="the model is overloaded")
     runtime = await configured(settings, remote, github, agent)
@@ -287,3 +287,5 @@ async def test_a_failed_work_order_leaves_nothing_of_its_worktree_behind(setting
     worktree = Path(agent.requests[0].cwd)  # a pool slot: kept, reset to the remote's files, detached
     assert worktree.parent.name == "worktrees"
     assert sorted(p.name for p in worktree.iterdir()) == [".git", "README.md"]
+    [mirror] = (runtime.settings.data_dir / "mirrors").glob("*.git")
+    assert branches(mirror) == ["main"]  # the work branch went with the worktree

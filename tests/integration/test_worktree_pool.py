@@ -49,6 +49,12 @@ def upstream_commit(remote: Path, path: str, text: str) -> str:
     return git("rev-parse", "HEAD", cwd=seed)
 
 
+def identity(path: Path) -> tuple[int, int]:
+    """Changes when the file is written anew (a reset that rewrote it, or a slot added again)."""
+    found = path.stat()
+    return found.st_ino, found.st_mtime_ns
+
+
 def files_in(root: Path) -> dict[str, str]:
     """Every file and link under a worktree (its `.git` pointer aside), with its content."""
     found: dict[str, str] = {}
@@ -83,7 +89,7 @@ def leave_a_mess(root: Path) -> None:
 async def test_nothing_one_work_order_leaves_reaches_the_next(tmp_path: Path, remote: Path) -> None:
     checkout = checkout_in(tmp_path, slots=1)
     first = await prepare(checkout, remote, "wo-0000000a")
-    keep = (first.path / "src" / "keep.txt").stat().st_ino
+    keep = identity(first.path / "src" / "keep.txt")
     leave_a_mess(first.path)
     await checkout.remove(first)
     moved = upstream_commit(remote, "src/app.py", "print(2)\n")
@@ -93,7 +99,7 @@ async def test_nothing_one_work_order_leaves_reaches_the_next(tmp_path: Path, re
     assert second.base == moved and second.branch == "claude/issue-2-0000000b"
     assert files_in(second.path) == {**FILES, "src/app.py": "print(2)\n"}
     # only what differs was written: an unchanged file is the very same file
-    assert (second.path / "src" / "keep.txt").stat().st_ino == keep
+    assert identity(second.path / "src" / "keep.txt") == keep
     assert git("status", "--porcelain", "--ignored", cwd=second.path) == ""
     await checkout.remove(second)
 
@@ -126,10 +132,12 @@ async def test_a_crashed_work_orders_slot_is_reset_not_reused_dirty(tmp_path: Pa
     checkout = checkout_in(tmp_path, slots=1)
     [slot] = [p for p in (tmp_path / "data" / "worktrees").iterdir() if p.is_dir()]
     assert (slot / "new.txt").exists(), "the crashed work order left its files"
+    keep = identity(slot / "src" / "keep.txt")
 
     retry = await prepare(checkout, remote, "wo-0000000c")  # the same work order again, same branch
     assert retry.path == slot
     assert files_in(retry.path) == FILES
+    assert identity(slot / "src" / "keep.txt") == keep, "reset in place, not deleted and added again"
     await checkout.remove(retry)
 
 
