@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import re
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,7 @@ class Pool:
         self._git = git
         self._remove = remove
         self._held: dict[Path, Lease] = {}
+        weakref.finalize(self, free_all, self._held)  # a pool dropped with slots held frees them
 
     def path(self, mirror: Path, number: int) -> Path:
         return self.worktrees / f"slot-{number}-{mirror.name.removesuffix('.git')}"
@@ -182,6 +184,12 @@ class Pool:
                 await self._delete(mirror, slot)  # its lock file stays: unlinking it would race a taker
             finally:
                 lease.handle.close()
+
+
+def free_all(held: dict[Path, Lease]) -> None:
+    for lease in held.values():
+        lease.handle.close()
+    held.clear()
 
 
 def located(git_dir: Path, slot: Path) -> list[str]:
