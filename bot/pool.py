@@ -76,10 +76,11 @@ def slot_number(slot: Path) -> int:
 
 
 def admin_dir(mirror: Path, slot: Path) -> Path | None:
-    """The slot's git folder in the mirror, if it is registered there and its `.git` file points to it."""
+    """The slot's git folder in the mirror, if the slot is a real folder registered there and its `.git` file
+    points to it."""
     admin = mirror / "worktrees"
     dot_git = slot / ".git"
-    if not admin.is_dir() or dot_git.is_symlink() or not dot_git.is_file():
+    if not admin.is_dir() or slot.is_symlink() or dot_git.is_symlink() or not dot_git.is_file():
         return None
     for entry in admin.iterdir():
         gitdir = entry / "gitdir"
@@ -171,7 +172,9 @@ class Pool:
         return git_dir
 
     async def _delete(self, mirror: Path, slot: Path) -> None:
-        if slot.exists() or slot.is_symlink():
+        if slot.is_symlink():
+            slot.unlink()  # the link alone, never what it points to
+        elif slot.exists():
             self._remove(self.worktrees, slot)
         await self._git("worktree", "prune", cwd=mirror)
 

@@ -189,3 +189,22 @@ async def test_slots_are_bounded_and_never_shared(tmp_path: Path, remote: Path) 
     tree = await prepare(fewer, remote, "wo-00000004", issue=4)
     assert sorted(p.name for p in root.iterdir() if p.is_dir()) == slots[:1] == [tree.path.name]
     await fewer.remove(tree)
+
+
+async def test_a_slot_replaced_by_a_link_is_added_again_and_the_target_left_alone(
+    tmp_path: Path, remote: Path
+) -> None:
+    checkout = checkout_in(tmp_path, slots=1)
+    first = await prepare(checkout, remote, "wo-0000000a")
+    await checkout.remove(first)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("mine\n")
+    os.rename(first.path, tmp_path / "moved-away")
+    first.path.symlink_to(outside)
+
+    second = await prepare(checkout, remote, "wo-0000000b", issue=2)
+    assert second.path == first.path and not second.path.is_symlink()
+    assert files_in(second.path) == FILES
+    assert files_in(outside) == {"precious.txt": "mine\n"}
+    await checkout.remove(second)
