@@ -281,7 +281,8 @@ class Checkout:
                 if pooled and tree.git_dir is not None:
                     await self.pool.give_back(mirror, tree.path, tree.git_dir, tree.base)
                 await self.git("worktree", "prune", cwd=mirror)
-                await self.git("branch", "-D", "--quiet", tree.branch, cwd=mirror)
+                # not `branch -D`: a crashed attempt's slot may still have the branch checked out
+                await self.git("update-ref", "-d", f"refs/heads/{check_ref(tree.branch)}", cwd=mirror)
 
 
 def default_ref(default_branch: str) -> str:

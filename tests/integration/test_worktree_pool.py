@@ -119,16 +119,22 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from tests.integration.test_worktree_pool import checkout_in, leave_a_mess, prepare
 async def main():
-    tree = await prepare(checkout_in(Path(sys.argv[2]), slots=1), Path(sys.argv[3]), "wo-0000000c")
+    tree = await prepare(checkout_in(Path(sys.argv[2]), slots=int(sys.argv[4])), Path(sys.argv[3]), "wo-0000000c")
     leave_a_mess(tree.path)
     os._exit(0)  # dies holding the slot: no remove, no reset
 asyncio.run(main())
 """
 
 
-async def test_a_crashed_work_orders_slot_is_reset_not_reused_dirty(tmp_path: Path, remote: Path) -> None:
+def crash(tmp_path: Path, remote: Path, slots: int) -> None:
+    """Another process takes a slot for wo-0000000c, makes a mess in it and dies without giving it back."""
     project = str(Path(__file__).resolve().parents[2])
-    subprocess.run([sys.executable, "-c", CRASH, project, str(tmp_path), str(remote)], check=True, timeout=60)
+    argv = [sys.executable, "-c", CRASH, project, str(tmp_path), str(remote), str(slots)]
+    subprocess.run(argv, check=True, timeout=60)
+
+
+async def test_a_crashed_work_orders_slot_is_reset_not_reused_dirty(tmp_path: Path, remote: Path) -> None:
+    crash(tmp_path, remote, slots=1)
     checkout = checkout_in(tmp_path, slots=1)
     [slot] = [p for p in (tmp_path / "data" / "worktrees").iterdir() if p.is_dir()]
     assert (slot / "new.txt").exists(), "the crashed work order left its files"
@@ -208,3 +214,24 @@ async def test_a_slot_replaced_by_a_link_is_added_again_and_the_target_left_alon
     assert files_in(second.path) == FILES
     assert files_in(outside) == {"precious.txt": "mine\n"}
     await checkout.remove(second)
+
+
+async def test_a_retry_in_another_slot_than_its_crashed_attempt_works_and_frees_both(
+    tmp_path: Path, remote: Path
+) -> None:
+    checkout = checkout_in(tmp_path, slots=2)
+    busy = await prepare(checkout, remote, "wo-0000000a")  # slot 0 taken: the crashed attempt gets slot 1
+    crash(tmp_path, remote, slots=2)
+    await checkout.remove(busy)
+
+    retry = await prepare(checkout, remote, "wo-0000000c")  # slot 0, while slot 1 still has its branch out
+    assert retry.path == busy.path
+    await checkout.remove(retry)
+    assert "claude/" not in git("branch", "--list", cwd=retry.mirror or tmp_path)
+    other = checkout_in(tmp_path, slots=2)
+    both = await asyncio.gather(prepare(checkout, remote, "wo-0000000d", issue=4),
+                                prepare(other, remote, "wo-0000000e", issue=5))
+    assert {t.path.name[:7] for t in both} == {"slot-0-", "slot-1-"}  # the crashed slot, reset, serves again
+    for owner, tree in zip((checkout, other), both, strict=True):
+        assert files_in(tree.path) == FILES
+        await owner.remove(tree)
