@@ -230,6 +230,15 @@ class Checkout:
     async def changed_files(self, tree: Worktree) -> list[str]:
         """Files the agent changed, added or deleted, relative to the worktree."""
         await self.git("add", "--all", cwd=tree.path)
+        return await self._staged_names(tree)
+
+    async def staged_changes(self, tree: Worktree) -> tuple[list[str], str]:
+        """Stage everything; then the changed files and the staged diff, asked at once (both only read the index)."""
+        await self.git("add", "--all", cwd=tree.path)
+        names, diff = await asyncio.gather(self._staged_names(tree), self.staged_diff(tree))
+        return names, diff
+
+    async def _staged_names(self, tree: Worktree) -> list[str]:
         names = await self.git("diff", "--cached", "--no-ext-diff", "--name-only", "HEAD", cwd=tree.path)
         return [line for line in names.splitlines() if line]
 
