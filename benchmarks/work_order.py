@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from benchmarks.common import epoch
 from tests.e2e.harness import REPO, Stack, script_for
@@ -52,6 +53,49 @@ def clone_time(url: str, into: Path, runs: int = 5) -> float:
     return statistics.median(times)
 
 
+def _at(iso: str | None) -> float:
+    return epoch(iso) if iso else float("nan")
+
+
+def _step_times(steps: list[dict[str, Any]]) -> dict[str, tuple[float, float]]:
+    """step name → (started, ended), epoch seconds."""
+    return {s["step"]: (_at(s["executed_at"]), _at(s["executed_at"]) + s["duration_seconds"]) for s in steps}
+
+
+def timeline(stack: Stack, order: dict[str, Any], sent: float) -> dict[str, float]:
+    """The moments a work order passed, from what the stores, fake GitHub and the scripted model recorded."""
+    model = [r for r in stack.model.requests() if r["path"] == "/v1/messages"]
+    calls = {(c["method"], c["path"]): _at(c["time"]) for c in reversed(stack.gh.calls())}  # first of each
+    pulls = [c for c in stack.gh.calls() if c["path"].endswith("/pulls")]
+    steps = _step_times(stack.steps(order["agent_work_order_id"]))
+    agent_ends = [r["finished"] for r in model]
+    return {
+        "sent": sent, "queued": _at(order["created_at"]), "claimed": _at(order["started_at"]),
+        "checkout started": steps["checkout"][0], "checkout ended": steps["checkout"][1],
+        "first model request": model[0]["received"],
+        "last model answer": max(agent_ends), "agent step ended": steps["implement"][1],
+        "commit started": steps["commit"][0], "commit ended": steps["commit"][1],
+        "push started": steps["push"][0], "push ended": steps["push"][1],
+        "PR lookup": next((_at(c["time"]) for c in pulls if c["method"] == "GET"), float("nan")),
+        "PR request": next(_at(c["time"]) for c in pulls if c["method"] == "POST"),
+        "ack comment": next((t for (m, path), t in calls.items() if m == "POST" and path.endswith("/comments")),
+                            float("nan")),
+    }
+
+
+# Consecutive moments on each path, and what the time between them is spent on.
+START_PARTS = (("sent", "queued", "receive, record, route, admit (permission), queue"),
+               ("queued", "claimed", "claim wake-up"),
+               ("claimed", "checkout started", "recheck permission, find comment, first progress report"),
+               ("checkout started", "checkout ended", "mirror fetch + worktree (+ rows)"),
+               ("checkout ended", "first model request", "prompt, report, CLI spawn + sandbox + CLI start-up"))
+END_PARTS = (("last model answer", "agent step ended", "CLI exit, result read"),
+             ("agent step ended", "commit started", "record step, progress report"),
+             ("commit started", "commit ended", "git add, diff, secret scan, commit"),
+             ("commit ended", "push ended", "record, report, push"),
+             ("push ended", "PR request", "record, report, PR lookup, PR create sent"))
+
+
 def run_one(stack: Stack, issue: int) -> dict[str, float]:
     stack.script(script_for(issue, [{"text": "Plan: write bench.txt"}], [WRITE, {"text": "Wrote bench.txt"}]))
     stack.model.clear_requests()
@@ -60,14 +104,20 @@ def run_one(stack: Stack, issue: int) -> dict[str, float]:
     stack.deliver("issues", stack.issue_payload(issue, f"Bench {issue}"))
     order = stack.finished(issue)
     assert order["status"] == "completed", order
-    model = [r for r in stack.model.requests() if r["path"] == "/v1/messages"]
-    [pr_call] = stack.gh.calls("POST", r"/pulls$")
-    checkout = next(s for s in stack.steps(order["agent_work_order_id"]) if s["step"] == "checkout")
+    moments = timeline(stack, order, sent)
+    parts = {label: moments[end] - moments[start] for start, end, label in START_PARTS + END_PARTS}
     return {
-        "to_first_model_request": model[0]["received"] - sent,
-        "last_answer_to_pr": epoch(pr_call["time"]) - max(r["finished"] for r in model),
-        "checkout": checkout["duration_seconds"],
+        "to_first_model_request": moments["first model request"] - sent,
+        "last_answer_to_pr": moments["PR request"] - moments["last model answer"],
+        "checkout": moments["checkout ended"] - moments["checkout started"],
+        **parts,
     }
+
+
+def print_parts(title: str, parts: tuple[tuple[str, str, str], ...], warm: list[dict[str, float]]) -> None:
+    print(title)
+    for _, _, label in parts:
+        print(f"  {statistics.median(f[label] for f in warm) * 1000:7.1f} ms  {label}")
 
 
 def main(runs: int = 6) -> None:
@@ -92,6 +142,8 @@ def main(runs: int = 6) -> None:
                        ("last_answer_to_pr", "last model answer → PR request")):
         print(f"{label}: median {statistics.median(f[key] for f in warm) * 1000:.0f} ms over {len(warm)} "
               f"warm work orders (first, cold mirror: {first[key] * 1000:.0f} ms)")
+    print_parts("where the time to the first model request goes (medians, warm):", START_PARTS, warm)
+    print_parts("where the time from the last model answer to the PR request goes (medians, warm):", END_PARTS, warm)
     print(f"checkout: first work order (mirror clone + worktree) {first['checkout'] * 1000:.0f} ms; "
           f"later ones (fetch + worktree) median {statistics.median(f['checkout'] for f in warm) * 1000:.0f} ms; "
           f"a fresh `git clone` median {cold * 1000:.0f} ms")
