@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import statistics
 import subprocess
@@ -16,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import epoch
-from tests.e2e.harness import REPO, Stack, script_for
+from bot.agent import AgentRequest, ClaudeCli, agent_env
+from bot.sandbox import build_sandbox
+from tests.e2e.harness import API_KEY, CLAUDE, REPO, Stack, script_for
 from tests.gitrepo import git
 
 WRITE = {"tool_use": {"name": "Write", "input": {"file_path": "bench.txt", "content": "bench\n"}}}
@@ -72,6 +75,7 @@ def timeline(stack: Stack, order: dict[str, Any], sent: float) -> dict[str, floa
     return {
         "sent": sent, "queued": _at(order["created_at"]), "claimed": _at(order["started_at"]),
         "checkout started": steps["checkout"][0], "checkout ended": steps["checkout"][1],
+        "agent step started": steps["plan"][0],
         "first model request": model[0]["received"],
         "last model answer": max(agent_ends), "agent step ended": steps["implement"][1],
         "commit started": steps["commit"][0], "commit ended": steps["commit"][1],
@@ -88,7 +92,8 @@ START_PARTS = (("sent", "queued", "receive, record, route, admit (permission), q
                ("queued", "claimed", "claim wake-up"),
                ("claimed", "checkout started", "recheck permission, find comment, first progress report"),
                ("checkout started", "checkout ended", "mirror fetch + worktree (+ rows)"),
-               ("checkout ended", "first model request", "prompt, report, CLI spawn + sandbox + CLI start-up"))
+               ("checkout ended", "agent step started", "record the checkout step"),
+               ("agent step started", "first model request", "prompt, scratch dir, bwrap + CLI start-up"))
 END_PARTS = (("last model answer", "agent step ended", "CLI exit, result read"),
              ("agent step ended", "commit started", "record step, progress report"),
              ("commit started", "commit ended", "git add, diff, secret scan, commit"),
@@ -114,6 +119,24 @@ def run_one(stack: Stack, issue: int) -> dict[str, float]:
     }
 
 
+def cli_floor(stack: Stack, folder: Path, runs: int = 5) -> float:
+    """Median time from asking the bot's ClaudeCli to run (bwrap, as the bot runs it) to the first model request:
+    the CLI's own start-up, which the bot cannot make shorter."""
+    env = agent_env(os.environ["PATH"], {"ANTHROPIC_BASE_URL": stack.model.url, "ANTHROPIC_API_KEY": API_KEY})
+    cli = ClaudeCli(str(CLAUDE), env, build_sandbox("bwrap", os.environ["PATH"]))
+    times = []
+    for n in range(runs):
+        cwd = folder / f"floor-{n}"
+        cwd.mkdir(parents=True)
+        stack.model.clear_requests()
+        request = AgentRequest(f"floor {n}", cwd, "claude-sonnet-4-5", 1, ("Read",), 30)
+        started = time.time()
+        asyncio.run(cli.run(request))
+        first = [r for r in stack.model.requests() if r["path"] == "/v1/messages"]
+        times.append(first[0]["received"] - started)
+    return statistics.median(times)
+
+
 def print_parts(title: str, parts: tuple[tuple[str, str, str], ...], warm: list[dict[str, float]]) -> None:
     print(title)
     for _, _, label in parts:
@@ -132,6 +155,7 @@ def main(runs: int = 6) -> None:
             stack.configure_repo()
             figures = [run_one(stack, 500 + n) for n in range(runs)]
             cold = clone_time(f"file://{stack.remote}", Path(root) / "cold")
+            floor = cli_floor(stack, Path(root))
             size = sum(p.stat().st_size for p in stack.remote.rglob("*") if p.is_file()) / 1e6
         finally:
             stack.stop()
@@ -143,6 +167,10 @@ def main(runs: int = 6) -> None:
         print(f"{label}: median {statistics.median(f[key] for f in warm) * 1000:.0f} ms over {len(warm)} "
               f"warm work orders (first, cold mirror: {first[key] * 1000:.0f} ms)")
     print_parts("where the time to the first model request goes (medians, warm):", START_PARTS, warm)
+    bots = [f["to_first_model_request"] - f["checkout"] - floor for f in warm]
+    print(f"the CLI's own start-up (the bot's ClaudeCli in bwrap → first request, alone): median "
+          f"{floor * 1000:.0f} ms; the bot's share of the path (minus checkout and that floor): median "
+          f"{statistics.median(bots) * 1000:.0f} ms")
     print_parts("where the time from the last model answer to the PR request goes (medians, warm):", END_PARTS, warm)
     print(f"checkout: first work order (mirror clone + worktree) {first['checkout'] * 1000:.0f} ms; "
           f"later ones (fetch + worktree) median {statistics.median(f['checkout'] for f in warm) * 1000:.0f} ms; "
