@@ -119,22 +119,17 @@ def run_one(stack: Stack, issue: int) -> dict[str, float]:
     }
 
 
-def cli_floor(stack: Stack, folder: Path, runs: int = 5) -> float:
-    """Median time from asking the bot's ClaudeCli to run (bwrap, as the bot runs it) to the first model request:
-    the CLI's own start-up, which the bot cannot make shorter."""
+def cli_floor(stack: Stack, cwd: Path) -> float:
+    """From asking the bot's ClaudeCli to run (in bwrap, as the bot runs it) to the first model request: the
+    CLI's own start-up, which the bot cannot shorten. Measured right after each work order, on the same load."""
     env = agent_env(os.environ["PATH"], {"ANTHROPIC_BASE_URL": stack.model.url, "ANTHROPIC_API_KEY": API_KEY})
     cli = ClaudeCli(str(CLAUDE), env, build_sandbox("bwrap", os.environ["PATH"]))
-    times = []
-    for n in range(runs):
-        cwd = folder / f"floor-{n}"
-        cwd.mkdir(parents=True)
-        stack.model.clear_requests()
-        request = AgentRequest(f"floor {n}", cwd, "claude-sonnet-4-5", 1, ("Read",), 30)
-        started = time.time()
-        asyncio.run(cli.run(request))
-        first = [r for r in stack.model.requests() if r["path"] == "/v1/messages"]
-        times.append(first[0]["received"] - started)
-    return statistics.median(times)
+    cwd.mkdir(parents=True)
+    stack.model.clear_requests()
+    started = time.time()
+    asyncio.run(cli.run(AgentRequest(f"floor {cwd.name}", cwd, "claude-sonnet-4-5", 1, ("Read",), 30)))
+    first = [r for r in stack.model.requests() if r["path"] == "/v1/messages"]
+    return float(first[0]["received"] - started)
 
 
 def print_parts(title: str, parts: tuple[tuple[str, str, str], ...], warm: list[dict[str, float]]) -> None:
@@ -153,9 +148,9 @@ def main(runs: int = 6) -> None:
             stack.gh.seed({"repos": {REPO: {"default_branch": "main", "clone_url": f"file://{stack.remote}"}},
                            "permissions": {REPO: {"Codertocat": "write"}}})
             stack.configure_repo()
-            figures = [run_one(stack, 500 + n) for n in range(runs)]
+            figures = [{**run_one(stack, 500 + n), "floor": cli_floor(stack, Path(root) / f"floor-{n}")}
+                       for n in range(runs)]
             cold = clone_time(f"file://{stack.remote}", Path(root) / "cold")
-            floor = cli_floor(stack, Path(root))
             size = sum(p.stat().st_size for p in stack.remote.rglob("*") if p.is_file()) / 1e6
         finally:
             stack.stop()
@@ -167,10 +162,10 @@ def main(runs: int = 6) -> None:
         print(f"{label}: median {statistics.median(f[key] for f in warm) * 1000:.0f} ms over {len(warm)} "
               f"warm work orders (first, cold mirror: {first[key] * 1000:.0f} ms)")
     print_parts("where the time to the first model request goes (medians, warm):", START_PARTS, warm)
-    bots = [f["to_first_model_request"] - f["checkout"] - floor for f in warm]
-    print(f"the CLI's own start-up (the bot's ClaudeCli in bwrap → first request, alone): median "
-          f"{floor * 1000:.0f} ms; the bot's share of the path (minus checkout and that floor): median "
-          f"{statistics.median(bots) * 1000:.0f} ms")
+    bots = [f["to_first_model_request"] - f["checkout"] - f["floor"] for f in warm]
+    print(f"the CLI's own start-up (the bot's ClaudeCli in bwrap → first request, alone, after each work order): "
+          f"median {statistics.median(f['floor'] for f in warm) * 1000:.0f} ms; the bot's share of the path "
+          f"(minus checkout and that floor, paired): median {statistics.median(bots) * 1000:.0f} ms")
     print_parts("where the time from the last model answer to the PR request goes (medians, warm):", END_PARTS, warm)
     print(f"checkout: first work order (mirror clone + worktree) {first['checkout'] * 1000:.0f} ms; "
           f"later ones (fetch + worktree) median {statistics.median(f['checkout'] for f in warm) * 1000:.0f} ms; "
