@@ -120,11 +120,13 @@ def run_one(stack: Stack, issue: int) -> dict[str, float]:
 
 
 def cli_floor(stack: Stack, cwd: Path) -> float:
-    """From asking the bot's ClaudeCli to run (in bwrap, as the bot runs it) to the first model request: the
-    CLI's own start-up, which the bot cannot shorten. Measured right after each work order, on the same load."""
+    """From asking the bot's ClaudeCli to run (in bwrap, as the bot runs it) to the first model request, in a
+    checkout of the same repository (the CLI looks around its folder as it starts): the CLI's own start-up,
+    which the bot cannot shorten. Measured right after each work order, on the same load."""
     env = agent_env(os.environ["PATH"], {"ANTHROPIC_BASE_URL": stack.model.url, "ANTHROPIC_API_KEY": API_KEY})
     cli = ClaudeCli(str(CLAUDE), env, build_sandbox("bwrap", os.environ["PATH"]))
-    cwd.mkdir(parents=True)
+    if not cwd.exists():
+        git("clone", "--quiet", f"file://{stack.remote}", str(cwd), cwd=cwd.parent)
     stack.model.clear_requests()
     started = time.time()
     asyncio.run(cli.run(AgentRequest(f"floor {cwd.name}", cwd, "claude-sonnet-4-5", 1, ("Read",), 30)))
@@ -148,7 +150,7 @@ def main(runs: int = 6) -> None:
             stack.gh.seed({"repos": {REPO: {"default_branch": "main", "clone_url": f"file://{stack.remote}"}},
                            "permissions": {REPO: {"Codertocat": "write"}}})
             stack.configure_repo()
-            figures = [{**run_one(stack, 500 + n), "floor": cli_floor(stack, Path(root) / f"floor-{n}")}
+            figures = [{**run_one(stack, 500 + n), "floor": cli_floor(stack, Path(root) / "floor")}
                        for n in range(runs)]
             cold = clone_time(f"file://{stack.remote}", Path(root) / "cold")
             size = sum(p.stat().st_size for p in stack.remote.rglob("*") if p.is_file()) / 1e6
