@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -119,19 +120,25 @@ def run_one(stack: Stack, issue: int) -> dict[str, float]:
     }
 
 
-def cli_floor(stack: Stack, cwd: Path) -> float:
-    """From asking the bot's ClaudeCli to run (in bwrap, as the bot runs it) to the first model request, in a
-    checkout of the same repository (the CLI looks around its folder as it starts): the CLI's own start-up,
-    which the bot cannot shorten. Measured right after each work order, on the same load."""
+def cli_floor(stack: Stack, cwd: Path) -> tuple[float, float]:
+    """The CLI's own time, which the bot cannot shorten, measured right after each work order on the same load:
+    (start-up: from asking the bot's ClaudeCli to run, in bwrap as the bot runs it, to the first model request;
+    wind-up: from the model's last answer to ClaudeCli returning the result).
+
+    In the same files with the same kind of `.git` file (the CLI looks around its folder as it starts; in the
+    sandbox a worktree's git folder is not mounted, so this one points nowhere either)."""
     env = agent_env(os.environ["PATH"], {"ANTHROPIC_BASE_URL": stack.model.url, "ANTHROPIC_API_KEY": API_KEY})
     cli = ClaudeCli(str(CLAUDE), env, build_sandbox("bwrap", os.environ["PATH"]))
     if not cwd.exists():
         git("clone", "--quiet", f"file://{stack.remote}", str(cwd), cwd=cwd.parent)
+        shutil.rmtree(cwd / ".git")
+        (cwd / ".git").write_text(f"gitdir: {cwd.parent}/not-mounted/worktrees/{cwd.name}\n")
     stack.model.clear_requests()
     started = time.time()
     asyncio.run(cli.run(AgentRequest(f"floor {cwd.name}", cwd, "claude-sonnet-4-5", 1, ("Read",), 30)))
-    first = [r for r in stack.model.requests() if r["path"] == "/v1/messages"]
-    return float(first[0]["received"] - started)
+    ended = time.time()
+    model = [r for r in stack.model.requests() if r["path"] == "/v1/messages"]
+    return float(model[0]["received"] - started), float(ended - max(r["finished"] for r in model))
 
 
 def print_parts(title: str, parts: tuple[tuple[str, str, str], ...], warm: list[dict[str, float]]) -> None:
@@ -150,8 +157,11 @@ def main(runs: int = 6) -> None:
             stack.gh.seed({"repos": {REPO: {"default_branch": "main", "clone_url": f"file://{stack.remote}"}},
                            "permissions": {REPO: {"Codertocat": "write"}}})
             stack.configure_repo()
-            figures = [{**run_one(stack, 500 + n), "floor": cli_floor(stack, Path(root) / "floor")}
-                       for n in range(runs)]
+            figures = []
+            for n in range(runs):
+                figure = run_one(stack, 500 + n)
+                figure["floor"], figure["wind-up"] = cli_floor(stack, Path(root) / "floor")
+                figures.append(figure)
             cold = clone_time(f"file://{stack.remote}", Path(root) / "cold")
             size = sum(p.stat().st_size for p in stack.remote.rglob("*") if p.is_file()) / 1e6
         finally:
@@ -169,6 +179,10 @@ def main(runs: int = 6) -> None:
           f"median {statistics.median(f['floor'] for f in warm) * 1000:.0f} ms; the bot's share of the path "
           f"(minus checkout and that floor, paired): median {statistics.median(bots) * 1000:.0f} ms")
     print_parts("where the time from the last model answer to the PR request goes (medians, warm):", END_PARTS, warm)
+    ends = [f["last_answer_to_pr"] - f["wind-up"] for f in warm]
+    print(f"the CLI's own wind-up (last answer → ClaudeCli returns, alone, after each work order): median "
+          f"{statistics.median(f['wind-up'] for f in warm) * 1000:.0f} ms; the bot's share of that path (paired): "
+          f"median {statistics.median(ends) * 1000:.0f} ms")
     print(f"checkout: first work order (mirror clone + worktree) {first['checkout'] * 1000:.0f} ms; "
           f"later ones (fetch + worktree) median {statistics.median(f['checkout'] for f in warm) * 1000:.0f} ms; "
           f"a fresh `git clone` median {cold * 1000:.0f} ms")
