@@ -2,7 +2,7 @@
 
 - claim latency: 4 processes call PostgresStore.claim as fast as they can on a table of ready work orders,
   then on a queue with nothing runnable (what an idle worker's poll costs)
-- throughput: 1, 2 and 4 `awo worker` processes (2 work orders at a time each) on 48 work orders whose agent
+- throughput: 1, 2 and 4 `awo worker` processes (2 work orders at a time each) on 96 work orders whose agent
   answers after 2 s, I/O-bound like a real model: work orders per minute by fleet size, and the ratio of 4 x 2
   to 1 x 2. Every work order must run once (attempt 1, each step recorded once, one PR request per branch).
   The agent is tests/support/fake_claude.py with a 2 s model turn, not the real CLI: each real CLI run costs
@@ -33,7 +33,7 @@ from tests.e2e.harness import wait_until
 from tests.fleet.harness import Fleet, fetch, migrated_database, queue, wait_for_all
 
 CLAIMERS, READY, IDLE_CLAIMS = 4, 1000, 200
-FLEET_SIZES, ORDERS, MODEL_SECONDS = (1, 2, 4), 48, 2.0
+FLEET_SIZES, ORDERS, MODEL_SECONDS = (1, 2, 4), 96, 2.0
 KILLS, LEASE = 5, 2.0
 
 
