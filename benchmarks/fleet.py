@@ -2,8 +2,12 @@
 
 - claim latency: 4 processes call PostgresStore.claim as fast as they can on a table of ready work orders,
   then on a queue with nothing runnable (what an idle worker's poll costs)
-- throughput: 1, 2 and 4 `awo worker` processes (2 work orders at a time each) on 60 work orders with the
-  fast fake agent (tests/support/fake_claude.py), so this is the bot's own overhead: checkout, commit, push, PR
+- throughput: 1, 2 and 4 `awo worker` processes (2 work orders at a time each) on 96 work orders whose agent
+  answers after 2 s, I/O-bound like a real model: work orders per minute by fleet size, and the ratio of 4 x 2
+  to 1 x 2. Every work order must run once (attempt 1, each step recorded once, one PR request per branch).
+  The agent is tests/support/fake_claude.py with a 2 s model turn, not the real CLI: each real CLI run costs
+  about a second of CPU (node start-up), so 8 of them at once on a 2-core machine would measure the CPU, not
+  the fleet (the CLI's own start-up is measured by benchmarks/work_order.py)
 - recovery: a worker is killed (kill -9, its agent too) mid-step; the time until another worker runs its work
   order again, with a 2 s lease
 
@@ -17,8 +21,10 @@ import asyncio
 import multiprocessing
 import random
 import statistics
+import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from benchmarks.common import summary
@@ -27,7 +33,7 @@ from tests.e2e.harness import wait_until
 from tests.fleet.harness import Fleet, fetch, migrated_database, queue, wait_for_all
 
 CLAIMERS, READY, IDLE_CLAIMS = 4, 1000, 200
-FLEET_SIZES, ORDERS = (1, 2, 4), 60
+FLEET_SIZES, ORDERS, MODEL_SECONDS = (1, 2, 4), 96, 2.0
 KILLS, LEASE = 5, 2.0
 
 
@@ -73,18 +79,32 @@ def claim_latency() -> None:
 
 
 def throughput(workers: int) -> float:
+    """Work orders per minute of `workers` processes x 2 slots, once each of ORDERS work orders has ended."""
     with migrated_database() as url, tempfile.TemporaryDirectory(prefix="awo-bench-") as root:
         fleet = Fleet(Path(root), url)
         try:
-            fleet.start_workers(workers, concurrency=2)
+            procs = [fleet.start_worker(f"worker-{n}", 2, agent_sleep=MODEL_SECONDS) for n in range(workers)]
+            for proc in procs:
+                proc.worker_id()
             started = time.monotonic()
             queue(url, fleet.remote, range(1, ORDERS + 1))
             rows = wait_for_all(fleet, ORDERS, timeout=600)
             elapsed = time.monotonic() - started
+            doubles = double_claims(fleet, rows)
         finally:
             fleet.stop()
-    assert all(r["status"] == "completed" and r["attempt"] == 1 for r in rows)
-    return ORDERS / elapsed
+    assert all(r["status"] == "completed" for r in rows), [r["error_message"] for r in rows]
+    assert doubles == 0, f"{doubles} double claims"
+    return ORDERS / elapsed * 60
+
+
+def double_claims(fleet: Fleet, rows: list[dict[str, object]]) -> int:
+    """Work orders run more than once: a second attempt, a step recorded twice, or a second PR request."""
+    steps = fetch(fleet.database_url, "SELECT agent_work_order_id AS id, step FROM archon_agent_work_order_steps")
+    twice = {id_ for (id_, _), n in Counter((s["id"], s["step"]) for s in steps).items() if n > 1}
+    heads = Counter(p["json"]["head"] for p in fleet.gh.calls("POST", r"/pulls$"))
+    twice |= {r["agent_work_order_id"] for r in rows if r["attempt"] != 1 or heads[r["git_branch_name"]] != 1}
+    return len(twice)
 
 
 def one_kill(fleet: Fleet, issue: int) -> tuple[float, float]:
@@ -117,12 +137,29 @@ def recovery() -> list[tuple[float, float]]:
             fleet.stop()
 
 
-def main() -> None:
-    claim_latency()
+def main(parts: list[str]) -> None:
+    """Every part, or only those named on the command line (claims, throughput, recovery)."""
+    chosen = set(parts) or {"claims", "throughput", "recovery"}
+    if "claims" in chosen:
+        claim_latency()
+    if "throughput" in chosen:
+        scaling()
+    if "recovery" in chosen:
+        report_recovery()
+
+
+def scaling() -> None:
+    rates = {}
     for workers in FLEET_SIZES:
-        rate = throughput(workers)
+        rates[workers] = throughput(workers)
         print(f"throughput, {workers} worker process{'es' if workers > 1 else ''} x 2 at a time, {ORDERS} work "
-              f"orders, fake agent: {rate:.1f} work orders/s")
+              f"orders, agent answering after {MODEL_SECONDS:g} s: {rates[workers]:.1f} work orders/min, "
+              "0 double claims")
+    ratio = rates[FLEET_SIZES[-1]] / rates[1]
+    print(f"scaling: {FLEET_SIZES[-1]} x 2 finish {ratio:.2f}x the work orders per minute of 1 x 2 (target >= 3)")
+
+
+def report_recovery() -> None:
     kills = recovery()
     reruns = [r for r, _ in kills]
     print(f"killed worker → its work order running again elsewhere (lease {LEASE:g} s, heartbeat every "
@@ -132,4 +169,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -169,14 +169,16 @@ class ClaudeCli:
             return AgentResult(error=refused or f"the Claude CLI was not found at {self.cli_path!r}")
         result = AgentResult()
 
-        async def on_line(line: str) -> None:
+        async def on_line(line: str) -> bool:
+            """True once the result line is in: the run is over, the CLI is stopped without waiting for its exit."""
             try:
                 event = json.loads(line)
             except json.JSONDecodeError:
                 log.debug("non-JSON line from the CLI: %.200s", line)
-                return
+                return False
             if isinstance(event, dict) and absorb(result, event) and on_progress is not None:
                 await on_progress(result)
+            return result.got_result
 
         started = time.monotonic()
         # A short private temp dir (the CLI keeps a unix socket there; path length is limited): the run's

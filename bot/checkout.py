@@ -31,6 +31,7 @@ WORK_BRANCHES = "+refs/heads/*:refs/remotes/origin/*"
 IGNORED_BY_BOT = ".claude/\n"
 WORK_ORDER_KEY = re.compile(r"^wo-[0-9a-f]{8}$")
 REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]*$")
+COMMITTED = re.compile(r"^\[\S+ (?:\(root-commit\) )?([0-9a-f]{40}|[0-9a-f]{64})\] ")  # `[branch id] subject`
 BRANCH = re.compile(r"^claude/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
 # Overrides whatever a tampered repository config says: command-line config wins over every file.
 PINNED = (
@@ -239,6 +240,15 @@ class Checkout:
     async def changed_files(self, tree: Worktree) -> list[str]:
         """Files the agent changed, added or deleted, relative to the worktree."""
         await self.git("add", "--all", cwd=tree.path)
+        return await self._staged_names(tree)
+
+    async def staged_changes(self, tree: Worktree) -> tuple[list[str], str]:
+        """Stage everything; then the changed files and the staged diff, asked at once (both only read the index)."""
+        await self.git("add", "--all", cwd=tree.path)
+        names, diff = await asyncio.gather(self._staged_names(tree), self.staged_diff(tree))
+        return names, diff
+
+    async def _staged_names(self, tree: Worktree) -> list[str]:
         names = await self.git("diff", "--cached", "--no-ext-diff", "--name-only", "HEAD", cwd=tree.path)
         return [line for line in names.splitlines() if line]
 
@@ -248,11 +258,13 @@ class Checkout:
                               "HEAD", "--", cwd=tree.path)
 
     async def commit(self, tree: Worktree, message: str, author: Identity) -> str:
-        await self.git(
-            "-c", f"user.name={author.name}", "-c", f"user.email={author.email}",
-            "commit", "--quiet", "--no-verify", "-m", message, cwd=tree.path,
+        """The new commit's id, read from what `git commit` says (LC_ALL=C, ids unabbreviated) or else asked."""
+        said = await self.git(
+            "-c", f"user.name={author.name}", "-c", f"user.email={author.email}", "-c", "core.abbrev=no",
+            "commit", "--no-verify", "--no-status", "-m", message, cwd=tree.path,
         )
-        return await self.git("rev-parse", "HEAD", cwd=tree.path)
+        found = COMMITTED.match(said)
+        return found.group(1) if found else await self.git("rev-parse", "HEAD", cwd=tree.path)
 
     async def unpushed(self, tree: Worktree) -> bool:
         """True if the branch has commits the remote has not seen."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+import httpx
 from githubkit import GitHub, TokenAuthStrategy
 from githubkit.exception import GitHubException, RequestFailed
 from githubkit.webhooks import verify
@@ -112,19 +115,55 @@ def _message_of(exc: RequestFailed) -> str:
     return str(body.get("message", "")) if isinstance(body, dict) else ""
 
 
+class KeptConnections(httpx.AsyncBaseTransport):
+    """One connection pool per event loop, kept across calls.
+
+    githubkit, used outside `async with`, builds an httpx client for every call and closes it after: a new
+    SSL context (~25 ms of CPU) and a new connection (a TCP and TLS handshake with GitHub) each time. Given
+    this transport, its per-call client costs nothing and every call reuses the loop's open connections.
+    """
+
+    def __init__(self) -> None:
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncHTTPTransport] = (
+            weakref.WeakKeyDictionary())
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
+        if pool is None:
+            pool = self._pools[loop] = httpx.AsyncHTTPTransport()
+        return await pool.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """githubkit closes its per-call client after each call: the connections stay open for the next."""
+
+    async def close_pool(self) -> None:
+        """The running loop's connections, closed (on shutdown)."""
+        pool = self._pools.pop(asyncio.get_running_loop(), None)
+        if pool is not None:
+            await pool.aclose()
+
+
 class GitHubClient:
     """GitHubPort over githubkit with token auth (PAT or the Actions token)."""
 
-    def __init__(self, token: str, base_url: str = "https://api.github.com") -> None:
+    def __init__(self, token: str, base_url: str = "https://api.github.com", keep_connections: bool = False) -> None:
+        """`keep_connections` for a long-lived process, which then calls close(); a one-off command need not."""
         self._token = token
         self._viewer: tuple[str | None] | None = None  # asked once: (login,) or (None,)
+        self._connections = KeptConnections() if keep_connections else None
         self._gh: GitHub[Any] = GitHub(
             TokenAuthStrategy(token), base_url=base_url, timeout=30, user_agent="agent-work-orders",
             http_cache=False,  # a cached GET could hide a PR or comment we just made
+            async_transport=self._connections,
         )
 
     def git_token(self) -> str | None:
         return self._token
+
+    async def close(self) -> None:
+        if self._connections is not None:
+            await self._connections.close_pool()
 
     async def _call(self, what: str, request: Callable[[], Awaitable[Any]]) -> Any:
         async with _translated(what):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -13,7 +14,7 @@ from bot import prompting
 from bot.agent import AgentRequest, AgentResult, AgentRunner
 from bot.checkout import Checkout, Identity, Worktree
 from bot.errors import BotError, GitError, LeaseLost, StoreUnavailable
-from bot.github import GitHubPort
+from bot.github import GitHubPort, PullRequest
 from bot.models import Step, WorkOrder, utcnow
 from bot.report import redact, strip_trailers
 from bot.reporter import Reporter
@@ -69,6 +70,7 @@ class Run:
     summary: str = ""
     changed: list[str] = field(default_factory=list)
     order: int = 0
+    pull_lookup: asyncio.Task[PullRequest | None] | None = None  # started with the push
 
     @property
     def publish(self) -> bool:
@@ -220,10 +222,10 @@ class Pipeline:
 
     async def commit(self, spec: StepSpec, run: Run) -> StepOutcome:
         assert run.tree is not None
-        run.changed = await self.s.checkout.changed_files(run.tree)
+        run.changed, diff = await self.s.checkout.staged_changes(run.tree)
         if not run.changed:
             return StepOutcome(output="no changes")
-        leaks = scan_diff(await self.s.checkout.staged_diff(run.tree), self.s.secrets)
+        leaks = scan_diff(diff, self.s.secrets)
         if leaks:
             where = ", ".join(sorted({f"{hit.path} ({hit.encoding})" for hit in leaks}))
             return StepOutcome(error=f"the changes contain a secret of the bot's in {where}; nothing was committed")
@@ -233,17 +235,26 @@ class Pipeline:
     async def push(self, spec: StepSpec, run: Run) -> StepOutcome:
         assert run.tree is not None
         token = self.s.github.git_token() if self.s.github else None
+        run.pull_lookup = self._look_up_pull(run)  # while git pushes: the answer does not depend on the push
         try:
             await self.s.checkout.push(run.tree, token)
         except GitError as exc:
             raise GitError(f"{NOT_KEPT}\n{exc}") from None
         return StepOutcome(output=f"pushed {run.tree.branch}")
 
+    def _look_up_pull(self, run: Run) -> asyncio.Task[PullRequest | None] | None:
+        """The open PR of the work branch, asked in the background (a PR exists only if the branch did)."""
+        if self.s.github is None or run.tree is None or not run.publish:
+            return None
+        task = asyncio.create_task(self.s.github.find_pull_request(run.work_order.repo_full_name, run.tree.branch))
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a failure unawaited is not "lost"
+        return task
+
     async def pull_request(self, spec: StepSpec, run: Run) -> StepOutcome:
         assert self.s.github is not None and run.tree is not None
         wo = run.work_order
         repo = wo.repo_full_name
-        pull = await self.s.github.find_pull_request(repo, run.tree.branch)
+        pull = await (run.pull_lookup or self.s.github.find_pull_request(repo, run.tree.branch))
         verb = "reused"
         if pull is None:
             pull = await self.s.github.create_pull_request(

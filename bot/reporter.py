@@ -112,8 +112,10 @@ async def _post_report(store: Store, github: GitHubPort, secrets: tuple[str, ...
 class CommentReporter:
     """Edits the work order's progress comment at most once per interval; the latest state always lands.
 
-    An update inside the interval is held and written when the interval ends (unless a newer one replaces
-    it first); the final update waits out the interval and is always written. A failed edit is logged.
+    Progress is written in the background, never on the work order's path (a GitHub edit costs a round trip
+    the next step need not wait for): a burst is coalesced into its latest state, written once the interval
+    since the last edit is over. The final update lets an edit already on its way land first, waits out the
+    interval and is always written. A failed edit is logged.
     """
 
     def __init__(self, github: GitHubPort, secrets: tuple[str, ...], min_interval: float = 1.0) -> None:
@@ -123,7 +125,7 @@ class CommentReporter:
         self._last = -min_interval
         self._last_body = ""
         self._held: tuple[WorkOrder, str] | None = None
-        self._flush: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
 
     async def show(
         self, work_order: WorkOrder, steps: Sequence[Step], *, running: str | None = None,
@@ -132,31 +134,29 @@ class CommentReporter:
         if work_order.progress_comment_id is None or work_order.issue_number is None:
             return False
         body = render_comment(work_order, steps, running=running, answer=answer, secrets=self.secrets)
-        wait = self._last + self.min_interval - time.monotonic()
         if final:
-            self._cancel_flush()
-            await asyncio.sleep(max(0.0, wait))
+            await self._settle()
+            await asyncio.sleep(max(0.0, self._last + self.min_interval - time.monotonic()))
             return await self._write(work_order, body)
-        if wait <= 0:
-            return await self._write(work_order, body)
-        self._hold(work_order, body, wait)
+        self._held = (work_order, body)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_held())
         return True
 
-    def _hold(self, work_order: WorkOrder, body: str, wait: float) -> None:
-        self._held = (work_order, body)
-        if self._flush is None or self._flush.done():
-            self._flush = asyncio.create_task(self._flush_after(wait))
-
-    async def _flush_after(self, wait: float) -> None:
-        await asyncio.sleep(wait)
-        if self._held is not None:
+    async def _write_held(self) -> None:
+        """Write the latest held progress once the interval allows, until none is held."""
+        while self._held is not None:
+            await asyncio.sleep(max(0.0, self._last + self.min_interval - time.monotonic()))
+            if self._held is None:
+                return  # the final update took over
             work_order, body = self._held
             await self._write(work_order, body)
 
-    def _cancel_flush(self) -> None:
-        if self._flush is not None:
-            self._flush.cancel()
+    async def _settle(self) -> None:
+        """Before the final update: drop held progress, and let an edit already sent land before it."""
         self._held = None
+        if self._writer is not None and not self._writer.done():
+            await self._writer
 
     async def _write(self, work_order: WorkOrder, body: str) -> bool:
         """True once GitHub has this body; a failed edit is logged and never fails the work order."""

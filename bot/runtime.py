@@ -45,10 +45,11 @@ async def probe_tool(*argv: str) -> Tool:
     return Tool(result.returncode == 0, first[0] if first else None, path)
 
 
-def build_github(settings: Settings) -> GitHubPort | None:
+def build_github(settings: Settings, keep_connections: bool = False) -> GitHubPort | None:
+    """The GitHub client; a long-lived runtime keeps its connections open between calls (and closes them)."""
     if settings.github_token is None:
         return None
-    return GitHubClient(settings.github_token.get_secret_value(), settings.github_api_url)
+    return GitHubClient(settings.github_token.get_secret_value(), settings.github_api_url, keep_connections)
 
 
 def bot_secrets(settings: Settings) -> tuple[str, ...]:
@@ -173,6 +174,8 @@ class Runtime:
                 await task
         if self._store_open:
             await self.store.close()
+        if isinstance(self.github, GitHubClient):
+            await self.github.close()
 
     def hurry(self) -> None:
         """A second signal: end the grace period now (running work orders are released, not finished).
@@ -188,7 +191,7 @@ def build_runtime(
 ) -> Runtime:
     """The process's parts; tests pass fakes for the GitHub and agent ports."""
     store = build_store(settings)
-    github = github or build_github(settings)
+    github = github or build_github(settings, keep_connections=True)
     services = build_services(settings, store, github)
     if agent is not None:
         services.agent = agent

@@ -68,6 +68,7 @@ class Worker:
             await _first(slots.acquire(), stop.wait())
             if stop.is_set():
                 break
+            self.wake.clear()  # before the claim: a notify while it runs then wakes the idle wait at once
             try:
                 claimed = await self._claim()
                 backoff = 0.0
@@ -101,7 +102,6 @@ class Worker:
             await deliver_reports(self.s.store, self.s.github, self.s.secrets)
 
     async def _idle(self, stop: asyncio.Event) -> None:
-        self.wake.clear()
         await _first(self.wake.wait(), stop.wait(), self.s.store.wait_for_work(self.config.poll_seconds))
 
     def _start(self, work_order: WorkOrder, slots: asyncio.Semaphore) -> None:
@@ -141,8 +141,8 @@ class Worker:
     async def _execute(self, run: Run, heartbeat: asyncio.Task[None]) -> WorkOrder:
         status, error = Status.COMPLETED, None
         try:
-            await self._find_comment(run)
-            await self._still_allowed(run.work_order)
+            # both GitHub calls at once; nothing runs until the permission is confirmed
+            await _all(self._find_comment(run), self._still_allowed(run.work_order))
             await self.pipeline.execute(run)
         except (LeaseLost, StoreUnavailable) as exc:
             return self._abandon(run, exc)
@@ -247,6 +247,17 @@ def failure_text(exc: BaseException, secrets_: tuple[str, ...]) -> str:
     if not isinstance(exc, Exception) or type(exc).__module__.startswith("bot."):
         return redact(text, secrets_)
     return redact(f"internal error ({type(exc).__name__}); see the bot's log", secrets_)
+
+
+async def _all(*calls: Awaitable[object]) -> None:
+    """Await independent calls concurrently; the first error cancels the others and is raised as itself."""
+    tasks = [asyncio.ensure_future(c) for c in calls]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # the others' outcomes are collected, not left
 
 
 async def _first(*waits: Awaitable[object]) -> None:

@@ -74,6 +74,8 @@ async def test_change_becomes_a_pushed_branch_and_one_pr(engine: Runtime, remote
     steps = await engine.store.list_steps(done.id)
     assert [s.step for s in steps] == ["checkout", "plan", "implement", "commit", "push", "pull-request"]
     assert all(s.success for s in steps)
+    commit = next(s for s in steps if s.step == "commit")
+    assert (commit.output or "").splitlines() == [git("rev-parse", branch, cwd=remote), "hello.txt"]
     assert not (engine.settings.data_dir / "worktrees" / done.id).exists()
 
 

@@ -78,3 +78,25 @@ async def test_a_hung_cli_and_its_children_are_killed_at_the_limit(tmp_path: Pat
     assert result.session_id == "s" and not result.success and "time limit" in str(result.error)
     time.sleep(3.5)
     assert not marker.exists(), "the CLI's child outlived the kill"
+
+
+LINGERING_CLI = """
+import json, time
+print(json.dumps({"type": "system", "subtype": "init", "session_id": "s"}), flush=True)
+print(json.dumps({"type": "result", "subtype": "success", "is_error": False, "result": "Done", "num_turns": 1,
+                  "total_cost_usd": 0.01, "session_id": "s"}), flush=True)
+time.sleep(5)  # winding down (transcripts, caches): nothing the work order needs
+"""
+
+
+async def test_the_run_ends_at_the_result_line_not_when_the_cli_gets_round_to_exiting(tmp_path: Path) -> None:
+    script = tmp_path / "linger.py"
+    script.write_text(LINGERING_CLI)
+    cli = tmp_path / "claude"
+    cli.write_text(f"#!/bin/sh\nexec {sys.executable} {script}\n")
+    cli.chmod(0o755)
+    started = time.monotonic()
+    result = await ClaudeCli(str(cli), {"PATH": "/usr/bin:/bin"}).run(
+        AgentRequest("p", tmp_path, "m", 1, ("Read",), timeout=30))
+    assert time.monotonic() - started < 3, "the bot waited for the CLI to exit after its result"
+    assert result.success and result.result_text == "Done" and result.cost_usd == 0.01

@@ -1,4 +1,4 @@
-"""The progress comment is edited at most once a second, and the latest state always lands."""
+"""The progress comment is edited at most once a second, off the work order's path; the latest state lands."""
 
 from __future__ import annotations
 
@@ -28,9 +28,33 @@ async def test_bursts_are_coalesced_and_the_last_one_lands() -> None:
     reporter = CommentReporter(github, (), min_interval=0.2)
     for n in range(10):
         await reporter.show(order(), [], running=f"step {n}")
-    assert len(github.edits) == 1 and "step 0" in github.edits[0]
+    await asyncio.sleep(0.05)
+    assert len(github.edits) == 1 and "step 9" in github.edits[0]
+    for n in range(10, 20):
+        await reporter.show(order(), [], running=f"step {n}")
+    await asyncio.sleep(0.05)
+    assert len(github.edits) == 1, "a second edit inside the interval"
     await asyncio.sleep(0.3)
-    assert len(github.edits) == 2 and "step 9" in github.edits[1]
+    assert len(github.edits) == 2 and "step 19" in github.edits[1]
+
+
+class SlowGitHub(CountingGitHub):
+    """Progress edits take a while to land; the final one is quick, so it would overtake one sent before it."""
+
+    async def update_comment(self, full_name: str, comment_id: int, body: str) -> None:
+        await asyncio.sleep(0 if "✅ Done" in body else 0.2)
+        await super().update_comment(full_name, comment_id, body)
+
+
+async def test_progress_never_waits_for_github_and_the_final_edit_lands_last() -> None:
+    github = SlowGitHub()
+    reporter = CommentReporter(github, (), min_interval=0)
+    started = asyncio.get_running_loop().time()
+    await reporter.show(order(), [], running="implement")
+    assert asyncio.get_running_loop().time() - started < 0.1, "a progress edit held up the work order"
+    await asyncio.sleep(0.05)  # the progress edit is on its way when the work order ends
+    await reporter.show(order(status=Status.COMPLETED), [], final=True)
+    assert len(github.edits) == 2 and "✅ Done" in github.edits[-1]
 
 
 async def test_the_final_state_is_always_written_after_the_interval() -> None:
@@ -40,8 +64,10 @@ async def test_the_final_state_is_always_written_after_the_interval() -> None:
     step = Step(agent_work_order_id="wo-1", step="plan", agent_name="Planner", success=True)
     await reporter.show(order(), [step], running="implement")
     await reporter.show(order(status=Status.COMPLETED), [step], final=True)
+    edits = len(github.edits)
+    assert edits >= 1 and "✅ Done" in github.edits[-1]
     await asyncio.sleep(0.3)
-    assert len(github.edits) == 2 and "✅ Done" in github.edits[-1]
+    assert len(github.edits) == edits, "held progress was written over the final state"
 
 
 async def test_work_orders_without_a_comment_are_not_reported() -> None:
