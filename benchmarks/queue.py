@@ -20,13 +20,14 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from benchmarks.common import summary
 from bot.migrate import apply_migrations
@@ -114,10 +115,14 @@ async def sqlite_store(rows: Iterator[dict[str, Any]]) -> AsyncIterator[Store]:
 
 
 @asynccontextmanager
-async def postgres_store(rows: Iterator[dict[str, Any]]) -> AsyncIterator[Store]:
-    with _database() as url:
+async def postgres_store(rows: Iterator[dict[str, Any]], durable: bool = True) -> AsyncIterator[Store]:
+    """A fresh migrated database; not durable: synchronous_commit off, so a claim costs its query, not an fsync."""
+    with fresh_database() as url:
         await apply_migrations(url)
         await asyncio.to_thread(fill_postgres, url, rows)
+        if not durable:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(f"ALTER DATABASE {conninfo_to_dict(url)['dbname']} SET synchronous_commit = off")
         store = PostgresStore(url, max_size=2)
         await store.open()
         try:
@@ -126,10 +131,21 @@ async def postgres_store(rows: Iterator[dict[str, Any]]) -> AsyncIterator[Store]
             await store.close()
 
 
-@contextmanager
-def _database() -> Iterator[str]:
-    with fresh_database() as url:
-        yield url
+def postgres_query_cost(rows: Iterator[dict[str, Any]]) -> Any:
+    return postgres_store(rows, durable=False)
+
+
+def commit_floor() -> list[float]:
+    """What one durable one-row UPDATE takes on this server: the floor under any claim (fsync of the WAL)."""
+    with fresh_database() as url, psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE floor (id int PRIMARY KEY, n int)")
+        conn.execute("INSERT INTO floor VALUES (1, 0)")
+        took = []
+        for _ in range(CLAIMS):
+            started = time.perf_counter()
+            conn.execute("UPDATE floor SET n = n + 1 WHERE id = 1")
+            took.append(time.perf_counter() - started)
+        return took
 
 
 # ---------------------------------------------------------------- measuring
@@ -218,9 +234,18 @@ async def backend(name: str, make: Callable[[Iterator[dict[str, Any]]], Any]) ->
         print(summary(f"  {name} HTTP GET list pages (100, by the next link)", await http_pages(store)))
 
 
+async def claims_only(name: str, make: Callable[[Iterator[dict[str, Any]]], Any]) -> None:
+    for shape, rows in {"distinct issues": distinct(), "5k behind a live lease": hot(True)}.items():
+        async with make(rows) as store:
+            claims, _ = await claim_latency(store, 10**7)
+            print(summary(f"  {name} claim, {PENDING} pending, {shape}", claims))
+
+
 async def main() -> None:
     await backend("sqlite", sqlite_store)
+    print(summary("postgres: one durable one-row UPDATE (the commit floor)", commit_floor()))
     await backend("postgres", postgres_store)
+    await claims_only("postgres, synchronous_commit off", postgres_query_cost)
 
 
 if __name__ == "__main__":
