@@ -221,10 +221,10 @@ CREATE INDEX IF NOT EXISTS idx_agent_work_orders_report_pending
     ON archon_agent_work_orders (completed_at) WHERE report_pending = 1;
 
 -- name: queue_indexes
--- The claim's walk (runnable, oldest first) and its two probes per candidate; the list's newest-first pages,
--- one index per filter (status, repository, issue; each ends in the list's order, so the created range and the
--- cursor ride on it). Partial indexes of
--- active rows stay as small as the queue, however long the history.
+-- The claim's walk (runnable, oldest first), its two probes per candidate and fail_exhausted's rows: partial
+-- indexes of active rows, as small as the queue however long the history. The list's newest-first pages: one
+-- index per filter (none, status, repository, issue), each ending in the list's order, so the created range
+-- and the cursor are ranges on it.
 CREATE INDEX IF NOT EXISTS idx_agent_work_orders_runnable
     ON archon_agent_work_orders (created_at, agent_work_order_id) WHERE status IN ('pending', 'running');
 CREATE INDEX IF NOT EXISTS idx_agent_work_orders_issue_queue
