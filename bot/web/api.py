@@ -266,7 +266,7 @@ async def list_work_orders(request: Request) -> Response:
     if len(orders) == page.limit:
         following = request.url.remove_query_params(["cursor", "offset"]).include_query_params(
             cursor=Cursor.after(orders[-1]).encode())
-        headers["Link"] = f'<{following}>; rel="next"'
+        headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'  # relative: right behind a proxy too
     return JSONResponse([dump(o) for o in orders], headers=headers)
 
 
