@@ -4,9 +4,10 @@
 -- claim: the same rule as 005 (oldest runnable first: pending, or running with an expired lease, with an
 --   attempt left; first come first served on an issue; never two running on one issue), split so that each
 --   test is one probe of a small partial index: the walk over runnable work orders stops at the first that
---   may run, and with 50k pending it no longer checks each candidate against every row of its issue.
+--   may run, and with 50k pending it no longer checks each candidate against every row of its issue. In
+--   PL/pgSQL, so each connection plans it once (a LANGUAGE sql function is planned on every call, ~1.5 ms).
 -- fail_exhausted (run before every claim): reads only the rows with no attempt left, from a partial index,
---   instead of every pending row.
+--   instead of every pending row; in PL/pgSQL too.
 -- The work-order list (newest first by created_at, then id; a cursor continues after a (created_at, id)):
 --   an index for each filter (none, status, repository, repository + issue), each ending in the list's
 --   order so a created range and the cursor are ranges on it.
@@ -31,10 +32,12 @@ CREATE INDEX IF NOT EXISTS idx_agent_work_orders_list_issue
 
 CREATE OR REPLACE FUNCTION archon_agent_work_order_claim(p_worker_id TEXT, p_lease_seconds DOUBLE PRECISION)
 RETURNS SETOF archon_agent_work_orders
-LANGUAGE sql
+LANGUAGE plpgsql
 VOLATILE
 SET search_path FROM CURRENT
 AS $function$
+BEGIN
+    RETURN QUERY
     WITH candidate AS (
         SELECT w.agent_work_order_id
         FROM archon_agent_work_orders AS w
@@ -70,14 +73,17 @@ AS $function$
     FROM candidate
     WHERE t.agent_work_order_id = candidate.agent_work_order_id
     RETURNING t.*;
+END;
 $function$;
 
 CREATE OR REPLACE FUNCTION archon_agent_work_order_fail_exhausted()
 RETURNS SETOF archon_agent_work_orders
-LANGUAGE sql
+LANGUAGE plpgsql
 VOLATILE
 SET search_path FROM CURRENT
 AS $function$
+BEGIN
+    RETURN QUERY
     WITH exhausted AS (
         SELECT agent_work_order_id
         FROM archon_agent_work_orders
@@ -97,4 +103,5 @@ AS $function$
     FROM exhausted
     WHERE t.agent_work_order_id = exhausted.agent_work_order_id
     RETURNING t.*;
+END;
 $function$;
