@@ -68,6 +68,7 @@ bench: install
 	$(BIN)/python -m benchmarks.fleet
 	$(BIN)/python -m benchmarks.sandbox
 	$(BIN)/python -m benchmarks.checkout
+	$(BIN)/python -m benchmarks.queue
 
 # Each named mutation (mutations/*.json) reintroduces a known bug in a scratch copy; its test must fail.
 mutations: install postgres

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from bot.models import Delivery, Repository, Status, Step, WorkOrder
@@ -24,6 +27,52 @@ class Load:
     actor_recent: int  # created for this actor since the given time
     repo_recent: int  # created on this repository since the given time
     pending: int  # pending everywhere
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """Which work orders a list shows; every field narrows it, and each has an index on every backend."""
+
+    repo_full_name: str | None = None
+    issue_number: int | None = None  # with repo_full_name: issue numbers are per repository
+    since: datetime | None = None  # created at or after
+    until: datetime | None = None  # created before
+
+
+ALL_WORK_ORDERS = ListFilter()
+CURSOR_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")  # what a work order id may be (the API's PATH_ID)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page of work orders ended; the next page is the rows after it, newest first (a keyset).
+
+    Rows added while a client pages are newer than any cursor, so no row is skipped or shown twice.
+    """
+
+    created_at: datetime
+    id: str
+
+    def encode(self) -> str:
+        """An opaque token: base64url, so the `+` of a time zone never meets a query string."""
+        text = f"{self.created_at.astimezone(UTC).isoformat(timespec='microseconds')}|{self.id}"
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, token: str) -> Cursor:
+        """ValueError unless `token` is what encode() made (its id is checked: stores put it in a query)."""
+        try:
+            at, _, work_order_id = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().partition("|")
+            moment = datetime.fromisoformat(at)
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise ValueError("not a cursor this API gave out") from None
+        if moment.tzinfo is None or not CURSOR_ID.match(work_order_id):
+            raise ValueError("not a cursor this API gave out")
+        return cls(moment.astimezone(UTC), work_order_id)
+
+    @classmethod
+    def after(cls, work_order: WorkOrder) -> Cursor:
+        return cls(work_order.created_at, work_order.id)
 
 
 class Store(Protocol):
@@ -60,7 +109,12 @@ class Store(Protocol):
 
     async def create_work_order(self, work_order: WorkOrder) -> WorkOrder: ...
     async def get_work_order(self, work_order_id: str) -> WorkOrder: ...
-    async def list_work_orders(self, status: Status | None = None, limit: int = 100) -> list[WorkOrder]: ...
+    async def list_work_orders(
+        self, status: Status | None = None, limit: int = 100, *,
+        where: ListFilter = ALL_WORK_ORDERS, cursor: Cursor | None = None, offset: int = 0,
+    ) -> list[WorkOrder]:
+        """Newest first (created_at, then id, descending): the rows after `cursor`, skipping `offset` of them."""
+        ...
 
     async def update_work_order(
         self, work_order_id: str, changes: dict[str, Any], owner: str | None = None

@@ -18,7 +18,7 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from bot.errors import ConfigError, Conflict, LeaseLost, NotFound, StoreUnavailable
 from bot.models import WORK_ORDER_MUTABLE, Delivery, Repository, Status, Step, WorkOrder, utcnow
-from bot.store import Load, StoreHealth
+from bot.store import ALL_WORK_ORDERS, Cursor, ListFilter, Load, StoreHealth
 from bot.store.queries import load
 from bot.store.remote import CHANNEL, MIGRATE_HINT, REPOSITORY_MUTABLE, checked, is_uuid, jsonable, repository_from
 from bot.store.rows import JSON_FIELDS, from_row, to_cell, to_row
@@ -194,8 +194,15 @@ class PostgresStore:
             raise NotFound(f"work order {work_order_id} not found")
         return from_row(WorkOrder, row)
 
-    async def list_work_orders(self, status: Status | None = None, limit: int = 100) -> list[WorkOrder]:
-        params = {"status": str(status) if status else None, "limit": limit}
+    async def list_work_orders(
+        self, status: Status | None = None, limit: int = 100, *,
+        where: ListFilter = ALL_WORK_ORDERS, cursor: Cursor | None = None, offset: int = 0,
+    ) -> list[WorkOrder]:
+        params = {
+            "status": str(status) if status else None, "repo": where.repo_full_name, "issue": where.issue_number,
+            "since": where.since, "until": where.until, "limit": limit, "offset": offset,
+            "cursor_at": cursor.created_at if cursor else None, "cursor_id": cursor.id if cursor else None,
+        }
         return [from_row(WorkOrder, r) for r in await self._all(Q["list_work_orders"], params)]
 
     async def update_work_order(

@@ -8,13 +8,13 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.errors import Conflict, LeaseLost, NotFound, StoreUnavailable
 from bot.models import WORK_ORDER_MUTABLE, Delivery, Repository, Status, Step, WorkOrder, utcnow
-from bot.store import Load, StoreHealth
+from bot.store import ALL_WORK_ORDERS, Cursor, ListFilter, Load, StoreHealth
 from bot.store.queries import load
 from bot.store.remote import REPOSITORY_MUTABLE, checked
 from bot.store.rows import from_row, iso, to_cell, to_row
@@ -24,6 +24,14 @@ Q = load("sqlite.sql")
 WORK_ORDERS = "archon_agent_work_orders"
 REPOSITORIES = "archon_configured_repositories"
 DELIVERIES = "archon_agent_work_order_deliveries"
+LIST_TERMS = {  # a list filter's value name -> its term in list_work_orders' {where}
+    "status": "status = :status",
+    "repo": "repo_full_name = :repo",
+    "issue": "issue_number = :issue",
+    "since": "created_at >= :since",
+    "until": "created_at < :until",
+    "cursor_at": "(created_at, agent_work_order_id) < (:cursor_at, :cursor_id)",
+}
 
 
 class SqliteStore:
@@ -56,6 +64,7 @@ class SqliteStore:
         _add_missing_column(conn, Q["add_report_pending"])
         conn.executescript(Q["security_indexes"])
         conn.executescript(Q["report_pending_index"])
+        conn.executescript(Q["queue_indexes"])
         return conn
 
     async def close(self) -> None:
@@ -184,9 +193,12 @@ class SqliteStore:
             raise NotFound(f"work order {work_order_id} not found")
         return from_row(WorkOrder, row)
 
-    async def list_work_orders(self, status: Status | None = None, limit: int = 100) -> list[WorkOrder]:
-        where, params = ("WHERE status = ?", (str(status), limit)) if status else ("", (limit,))
-        sql = f"SELECT * FROM {WORK_ORDERS} {where} ORDER BY created_at DESC LIMIT ?"
+    async def list_work_orders(
+        self, status: Status | None = None, limit: int = 100, *,
+        where: ListFilter = ALL_WORK_ORDERS, cursor: Cursor | None = None, offset: int = 0,
+    ) -> list[WorkOrder]:
+        sql, params = _list_query(status, where, cursor)
+        params.update(limit=limit, offset=offset)
         rows = await self._run(lambda c: c.execute(sql, params).fetchall())
         return [from_row(WorkOrder, dict(r)) for r in rows]
 
@@ -298,6 +310,23 @@ def _update(
     cells = {name: to_cell(name, v, text_json=True) for name, v in changes.items()}
     sql = f"UPDATE {table} SET {assignments} WHERE {key} = :_key{guard}"
     return conn.execute(sql, {**cells, "_key": value}).rowcount
+
+
+def _list_query(status: Status | None, where: ListFilter, cursor: Cursor | None) -> tuple[str, dict[str, Any]]:
+    """Only the filters asked for, as plain terms: `:x IS NULL OR ...` would keep SQLite off the indexes."""
+    values = {
+        "status": str(status) if status else None, "repo": where.repo_full_name, "issue": where.issue_number,
+        "since": _utc(where.since), "until": _utc(where.until),
+        "cursor_at": _utc(cursor.created_at) if cursor else None, "cursor_id": cursor.id if cursor else None,
+    }
+    chosen = [term for key, term in LIST_TERMS.items() if values[key] is not None]
+    condition = f"WHERE {' AND '.join(chosen)}" if chosen else ""
+    return Q["list_work_orders"].format(where=condition), values
+
+
+def _utc(moment: datetime | None) -> str | None:
+    """Times are stored as UTC text, compared as text: a bound must be UTC text too."""
+    return iso(moment.astimezone(UTC)) if moment else None
 
 
 def _add_missing_column(conn: sqlite3.Connection, alter: str) -> None:

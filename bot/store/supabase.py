@@ -13,7 +13,7 @@ from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 from bot.errors import Conflict, LeaseLost, NotFound, StoreUnavailable
 from bot.models import WORK_ORDER_MUTABLE, Delivery, Repository, Status, Step, WorkOrder, utcnow
-from bot.store import Load, StoreHealth
+from bot.store import ALL_WORK_ORDERS, Cursor, ListFilter, Load, StoreHealth
 from bot.store.remote import MIGRATE_HINT, REPOSITORY_MUTABLE, checked, is_uuid, jsonable, repository_from
 from bot.store.rows import from_row
 
@@ -141,11 +141,24 @@ class SupabaseStore:
         rows = await _data(self.client.table(WORK_ORDERS).select("*").eq("agent_work_order_id", work_order_id))
         return from_row(WorkOrder, _only(rows, f"work order {work_order_id}"))
 
-    async def list_work_orders(self, status: Status | None = None, limit: int = 100) -> list[WorkOrder]:
+    async def list_work_orders(
+        self, status: Status | None = None, limit: int = 100, *,
+        where: ListFilter = ALL_WORK_ORDERS, cursor: Cursor | None = None, offset: int = 0,
+    ) -> list[WorkOrder]:
+        """The Postgres store's query in PostgREST's words; the same indexes (migration 009) serve it."""
         query = self.client.table(WORK_ORDERS).select("*")
-        if status is not None:
-            query = query.eq("status", str(status))
-        rows = await _data(query.order("created_at", desc=True).limit(limit))
+        for column, value in (("status", str(status) if status else None), ("repo_full_name", where.repo_full_name),
+                              ("issue_number", where.issue_number)):
+            query = query.eq(column, value) if value is not None else query
+        if where.since is not None:
+            query = query.gte("created_at", where.since.isoformat())
+        if where.until is not None:
+            query = query.lt("created_at", where.until.isoformat())
+        if cursor is not None:
+            at, key = f'"{cursor.created_at.isoformat()}"', f'"{cursor.id}"'
+            query = query.or_(f"created_at.lt.{at},and(created_at.eq.{at},agent_work_order_id.lt.{key})")
+        query = query.order("created_at", desc=True).order("agent_work_order_id", desc=True).limit(limit)
+        rows = await _data(query.offset(offset) if offset else query)
         return [from_row(WorkOrder, r) for r in rows]
 
     async def update_work_order(

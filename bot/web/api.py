@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -16,7 +17,7 @@ from bot.errors import BotError, Conflict, GitHubError, NotFound
 from bot.models import Repository, Status, WorkOrder, full_name_of
 from bot.repositories import SLUG, normalise_url, verify_repository
 from bot.steps import agent_steps
-from bot.store import repository_for
+from bot.store import Cursor, ListFilter, repository_for
 from bot.web.body import CLOSE, BodyRefused, has_nul, read_bounded
 from bot.web.context import runtime_of
 
@@ -26,6 +27,8 @@ MAX_BODY = 64 * 1024
 # The seed's CHECK constraint on default_sandbox_type: anything else would be a 500 from the database.
 SandboxType = Literal["git_branch", "git_worktree", "e2b", "dagger"]
 ISSUE_NUMBER_MAX = 2**31 - 1  # the column is an integer on Postgres
+LIST_LIMIT_MAX = 500  # rows in one page of the list
+LIST_OFFSET_MAX = 1_000_000  # deeper pages: follow the cursor, whose cost does not grow with depth
 PATH_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 BRANCH = re.compile(r"^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,255}$")
 
@@ -94,12 +97,49 @@ class UpdateRepository(BaseModel):
         return value
 
 
+class ListQuery(BaseModel):
+    """The list's query string; anything it does not name is ignored, a bad value is a 422 that says which."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: Status | None = None
+    repository: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")  # owner/name
+    issue: int | None = Field(None, gt=0, le=ISSUE_NUMBER_MAX)
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = Field(100, ge=1, le=LIST_LIMIT_MAX)
+    offset: int = Field(0, ge=0, le=LIST_OFFSET_MAX)
+    cursor: Cursor | None = None
+
+    @field_validator("cursor", mode="before")
+    @classmethod
+    def _cursor(cls, value: object) -> Cursor | None:
+        return Cursor.decode(str(value)) if value else None
+
+    @field_validator("since", "until")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        """A time without a zone is UTC, like every time the API shows."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    @model_validator(mode="after")
+    def _issue_in_a_repository(self) -> ListQuery:
+        if self.issue is not None and self.repository is None:
+            raise ValueError("issue needs repository: issue numbers are per repository")
+        return self
+
+    def filter(self) -> ListFilter:
+        return ListFilter(self.repository, self.issue, self.since, self.until)
+
+
 def problem(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
 class InvalidBody(Exception):
-    """The request body does not fit its model; answered 422 with the model's complaints."""
+    """The request body (or query string) does not fit its model; answered 422 with the model's complaints."""
 
     def __init__(self, detail: list[dict[str, Any]]) -> None:
         super().__init__("invalid body")
@@ -131,10 +171,22 @@ async def parse(request: Request, model: type[M]) -> M:
     try:
         parsed = model.model_validate_json(body)
     except ValidationError as exc:
-        raise InvalidBody([{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]) from None
+        raise InvalidBody(errors_of(exc)) from None
     if has_nul(body, parsed.model_dump()):
         raise Refused(422, "NUL characters (\\u0000) are not accepted")
     return parsed
+
+
+def query_of(request: Request, model: type[M]) -> M:
+    """The query string as a model (a repeated name counts once: its last value)."""
+    try:
+        return model.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        raise InvalidBody(errors_of(exc)) from None
+
+
+def errors_of(exc: ValidationError) -> list[dict[str, Any]]:
+    return [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
 
 
 def path_id(request: Request) -> str:
@@ -205,13 +257,17 @@ async def create_work_order(request: Request) -> Response:
 
 
 async def list_work_orders(request: Request) -> Response:
-    status_text = request.query_params.get("status")
-    try:
-        status = Status(status_text) if status_text else None
-    except ValueError:
-        return problem(422, f"unknown status {status_text!r}; one of {[s.value for s in Status]}")
-    orders = await runtime_of(request).store.list_work_orders(status)
-    return JSONResponse([dump(o) for o in orders])
+    """A page, newest first; a full page links the next one by a cursor (`Link: <...>; rel="next"`), so the body
+    stays the seed's JSON array and a client paging while work orders arrive sees each once."""
+    page = query_of(request, ListQuery)
+    orders = await runtime_of(request).store.list_work_orders(
+        page.status, page.limit, where=page.filter(), cursor=page.cursor, offset=page.offset)
+    headers = {}
+    if len(orders) == page.limit:
+        following = request.url.remove_query_params(["cursor", "offset"]).include_query_params(
+            cursor=Cursor.after(orders[-1]).encode())
+        headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'  # relative: right behind a proxy too
+    return JSONResponse([dump(o) for o in orders], headers=headers)
 
 
 async def get_work_order(request: Request) -> Response:

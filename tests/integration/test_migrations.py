@@ -25,7 +25,9 @@ EXPECTED_INDEXES = {
         "idx_agent_work_orders_repository", "idx_agent_work_orders_metadata", "idx_agent_work_orders_issue",
         "idx_agent_work_orders_runnable", "idx_agent_work_orders_delivery", "idx_agent_work_orders_trigger_key",
         "idx_agent_work_orders_actor_recent", "idx_agent_work_orders_repo_recent",
-        "idx_agent_work_orders_report_pending",
+        "idx_agent_work_orders_report_pending", "idx_agent_work_orders_issue_queue",
+        "idx_agent_work_orders_issue_leases", "idx_agent_work_orders_exhausted", "idx_agent_work_orders_list",
+        "idx_agent_work_orders_list_status", "idx_agent_work_orders_list_repo", "idx_agent_work_orders_list_issue",
     },
     "archon_agent_work_order_steps": {
         "archon_agent_work_order_steps_pkey", "idx_agent_work_order_steps_work_order_id",

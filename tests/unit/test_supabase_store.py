@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -13,6 +13,7 @@ import respx
 
 from bot.errors import Conflict, LeaseLost, NotFound, StoreUnavailable
 from bot.models import Delivery, Repository, Status, Step, WorkOrder
+from bot.store import Cursor, ListFilter
 from bot.store.supabase import SupabaseStore
 
 PROJECT = "https://abcdefghijklmnop.supabase.co"
@@ -204,7 +205,25 @@ async def test_a_work_order_is_read_by_its_id(store: SupabaseStore, api: respx.M
 async def test_work_orders_are_listed_by_status_newest_first(store: SupabaseStore, api: respx.MockRouter) -> None:
     route = api.get("/archon_agent_work_orders").respond(200, json=[WORK_ORDER_ROW])
     assert [w.id for w in await store.list_work_orders(Status.RUNNING, limit=5)] == ["wo-1"]
-    assert params(route) == {"select": "*", "status": "eq.running", "order": "created_at.desc", "limit": "5"}
+    assert params(route) == {"select": "*", "status": "eq.running",
+                             "order": "created_at.desc,agent_work_order_id.desc", "limit": "5"}
+
+
+async def test_work_orders_are_listed_with_filters_a_cursor_and_an_offset(
+    store: SupabaseStore, api: respx.MockRouter
+) -> None:
+    route = api.get("/archon_agent_work_orders").respond(200, json=[WORK_ORDER_ROW])
+    at = datetime(2025, 1, 2, 3, 4, 5, 6000, tzinfo=UTC)
+    where = ListFilter(repo_full_name="octo/repo", issue_number=7, since=at, until=at + timedelta(days=1))
+    await store.list_work_orders(Status.PENDING, 10, where=where, cursor=Cursor(at, "wo-9"), offset=20)
+    assert route.calls[0].request.url.params.get_list("created_at") == [
+        "gte.2025-01-02T03:04:05.006000+00:00", "lt.2025-01-03T03:04:05.006000+00:00"]
+    assert params(route) == {
+        "select": "*", "status": "eq.pending", "repo_full_name": "eq.octo/repo", "issue_number": "eq.7",
+        "created_at": "gte.2025-01-02T03:04:05.006000+00:00",  # (dict keeps the first of the two)
+        "or": '(created_at.lt."2025-01-02T03:04:05.006000+00:00",'
+              'and(created_at.eq."2025-01-02T03:04:05.006000+00:00",agent_work_order_id.lt."wo-9"))',
+        "order": "created_at.desc,agent_work_order_id.desc", "limit": "10", "offset": "20"}
 
 
 async def test_a_work_order_is_created_with_every_column(store: SupabaseStore, api: respx.MockRouter) -> None:

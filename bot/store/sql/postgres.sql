@@ -82,9 +82,18 @@ DELETE FROM archon_configured_repositories WHERE id = %(id)s
 SELECT * FROM archon_agent_work_orders WHERE agent_work_order_id = %(id)s
 
 -- name: list_work_orders
+-- Newest first, ties by id, so a cursor is exact. A filter left NULL folds away when the statement is planned
+-- with its values (psycopg sends unnamed statements), leaving plain terms on migration 009's indexes.
 SELECT * FROM archon_agent_work_orders
-WHERE %(status)s::text IS NULL OR status = %(status)s::text
-ORDER BY created_at DESC LIMIT %(limit)s
+WHERE (%(status)s::text IS NULL OR status = %(status)s::text)
+  AND (%(repo)s::text IS NULL OR repo_full_name = %(repo)s::text)
+  AND (%(issue)s::integer IS NULL OR issue_number = %(issue)s::integer)
+  AND (%(since)s::timestamptz IS NULL OR created_at >= %(since)s::timestamptz)
+  AND (%(until)s::timestamptz IS NULL OR created_at < %(until)s::timestamptz)
+  AND (%(cursor_at)s::timestamptz IS NULL
+       OR (created_at, agent_work_order_id) < (%(cursor_at)s::timestamptz, %(cursor_id)s::text))
+ORDER BY created_at DESC, agent_work_order_id DESC
+LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: claim
 SELECT * FROM archon_agent_work_order_claim(%(worker_id)s, %(lease_seconds)s)

@@ -135,18 +135,32 @@ WHERE delivery_id = :delivery_id
 -- name: prune_deliveries
 DELETE FROM archon_agent_work_order_deliveries WHERE received_at < :before
 
+-- name: list_work_orders
+-- WHERE: only the filters asked for (bot/store/sqlite.py); newest first, ties by id, so a cursor is exact.
+SELECT * FROM archon_agent_work_orders {where}
+ORDER BY created_at DESC, agent_work_order_id DESC
+LIMIT :limit OFFSET :offset
+
 -- name: claim_candidate
-SELECT w.agent_work_order_id FROM archon_agent_work_orders w
-WHERE (w.status = 'pending' OR (w.status = 'running' AND w.lease_expires_at < :now))
+-- Walks runnable work orders oldest first on idx_agent_work_orders_runnable and stops at the first one that
+-- may run; each test is one probe of a small partial index, so the cost does not grow with the queue. It
+-- passes over only what cannot run: live leases, and the work orders queued behind them on their issue
+-- (admission keeps that to a few per issue). `status IN (...)` is spelled as in the partial indexes, so
+-- SQLite may use them.
+SELECT w.agent_work_order_id FROM archon_agent_work_orders AS w INDEXED BY idx_agent_work_orders_runnable
+WHERE w.status IN ('pending', 'running')
+  AND (w.status = 'pending' OR w.lease_expires_at < :now)
   AND w.attempt < w.max_attempts
-  AND NOT EXISTS (
-      SELECT 1 FROM archon_agent_work_orders o
+  AND NOT EXISTS (  -- first come first served on an issue: nothing older still waiting or running
+      SELECT 1 FROM archon_agent_work_orders AS o INDEXED BY idx_agent_work_orders_issue_queue
       WHERE o.repo_full_name = w.repo_full_name AND o.issue_number = w.issue_number
-        AND o.agent_work_order_id <> w.agent_work_order_id
-        AND (o.status = 'running' AND o.lease_expires_at >= :now
-             OR o.status IN ('pending', 'running')
-                AND (o.created_at < w.created_at
-                     OR o.created_at = w.created_at AND o.agent_work_order_id < w.agent_work_order_id)))
+        AND o.status IN ('pending', 'running')
+        AND (o.created_at, o.agent_work_order_id) < (w.created_at, w.agent_work_order_id))
+  AND NOT EXISTS (  -- never two running on one issue: no live lease there
+      SELECT 1 FROM archon_agent_work_orders AS o INDEXED BY idx_agent_work_orders_issue_leases
+      WHERE o.repo_full_name = w.repo_full_name AND o.issue_number = w.issue_number
+        AND o.status = 'running' AND o.lease_expires_at >= :now
+        AND o.agent_work_order_id <> w.agent_work_order_id)
 ORDER BY w.created_at, w.agent_work_order_id
 LIMIT 1
 
@@ -162,8 +176,10 @@ WHERE agent_work_order_id = :id AND lease_owner = :worker_id AND status = 'runni
 
 -- name: exhausted
 -- pending ones too: a work order with no attempt left is never claimed, so it must end here
-SELECT agent_work_order_id FROM archon_agent_work_orders
-WHERE (status = 'pending' OR status = 'running' AND lease_expires_at < :now) AND attempt >= max_attempts
+-- (every claim loop runs this: the partial index idx_agent_work_orders_exhausted holds only such rows)
+SELECT agent_work_order_id FROM archon_agent_work_orders INDEXED BY idx_agent_work_orders_exhausted
+WHERE status IN ('pending', 'running') AND attempt >= max_attempts
+  AND (status = 'pending' OR lease_expires_at < :now)
 
 -- name: fail_exhausted
 UPDATE archon_agent_work_orders
@@ -203,3 +219,26 @@ ALTER TABLE archon_agent_work_orders ADD COLUMN report_pending INTEGER NOT NULL 
 -- name: report_pending_index
 CREATE INDEX IF NOT EXISTS idx_agent_work_orders_report_pending
     ON archon_agent_work_orders (completed_at) WHERE report_pending = 1;
+
+-- name: queue_indexes
+-- The claim's walk (runnable, oldest first), its two probes per candidate and fail_exhausted's rows: partial
+-- indexes of active rows, as small as the queue however long the history. The list's newest-first pages: one
+-- index per filter (none, status, repository, issue), each ending in the list's order, so the created range
+-- and the cursor are ranges on it.
+CREATE INDEX IF NOT EXISTS idx_agent_work_orders_runnable
+    ON archon_agent_work_orders (created_at, agent_work_order_id) WHERE status IN ('pending', 'running');
+CREATE INDEX IF NOT EXISTS idx_agent_work_orders_issue_queue
+    ON archon_agent_work_orders (repo_full_name, issue_number, created_at, agent_work_order_id)
+    WHERE status IN ('pending', 'running');
+CREATE INDEX IF NOT EXISTS idx_agent_work_orders_issue_leases
+    ON archon_agent_work_orders (repo_full_name, issue_number, lease_expires_at) WHERE status = 'running';
+CREATE INDEX IF NOT EXISTS idx_agent_work_orders_exhausted
+    ON archon_agent_work_orders (created_at) WHERE status IN ('pending', 'running') AND attempt >= max_attempts;
+CREATE INDEX IF NOT EXISTS idx_agent_work_orders_list
+    ON archon_agent_work_orders (created_at, agent_work_order_id);
+CREATE INDEX IF NOT EXISTS idx_agent_work_orders_list_status
+    ON archon_agent_work_orders (status, created_at, agent_work_order_id);
+CREATE INDEX IF NOT EXISTS idx_agent_work_orders_list_repo
+    ON archon_agent_work_orders (repo_full_name, created_at, agent_work_order_id);
+CREATE INDEX IF NOT EXISTS idx_agent_work_orders_list_issue
+    ON archon_agent_work_orders (repo_full_name, issue_number, created_at, agent_work_order_id);
