@@ -137,6 +137,7 @@ class Pipeline:
 
     async def run_step(self, spec: StepSpec, run: Run) -> None:
         """Execute, time and record one step; the work order's totals follow."""
+        await self._catch_up_comment(run)
         await run.reporter.show(run.work_order, run.shown, running=spec.name)
         executed_at, started = utcnow(), time.monotonic()
         if spec.kind is Kind.AGENT:
@@ -147,6 +148,15 @@ class Pipeline:
         if outcome.error is not None:
             raise StepFailed(f"{spec.name}: {outcome.error}")
         self._absorb(spec, step.output or "", run)
+
+    async def _catch_up_comment(self, run: Run) -> None:
+        """Claimed before its receiver linked the queued comment: the link is read again as steps and tool uses go
+        by, so progress shows as soon as it lands, not only in the final report."""
+        wo = run.work_order
+        if wo.progress_comment_id is None and wo.delivery_id is not None and run.publish:
+            linked = (await self.s.store.get_work_order(wo.id)).progress_comment_id
+            if linked is not None:
+                run.work_order = wo.model_copy(update={"progress_comment_id": linked})
 
     async def _guarded(self, handler: Handler, spec: StepSpec, run: Run) -> StepOutcome:
         try:
@@ -193,6 +203,7 @@ class Pipeline:
 
         async def progress(result: AgentResult) -> None:
             last = within(run.tree.path, result.tool_uses[-1]) if run.tree and result.tool_uses else ""
+            await self._catch_up_comment(run)
             await run.reporter.show(run.work_order, run.shown, running=f"{spec.name} · {last}" if last else spec.name)
 
         result = await self.s.agent.run(request, on_progress=progress)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -196,6 +196,50 @@ async def test_a_comment_posted_but_never_linked_is_found_by_its_marker(
     assert done.progress_comment_id == comment_id
     assert "✅ Done" in body
     assert github.status_at_final == [Status.RUNNING]  # found before the first report, not later by the outbox
+
+
+class LinkingWhileRunning(FakeAgent):
+    """The receiver posts and links the queued comment only while the agent already runs (claimed at once)."""
+
+    link: Callable[[], Awaitable[None]] | None = None
+
+    async def run(self, request: AgentRequest, on_progress: ProgressHook | None = None) -> AgentResult:
+        if self.link is not None:
+            await self.link()
+            self.link = None
+        return await super().run(request, on_progress)
+
+
+class EveryBody(RecordingGitHub):
+    bodies: list[str]
+
+    async def update_comment(self, full_name: str, comment_id: int, body: str) -> None:
+        await super().update_comment(full_name, comment_id, body)
+        self.bodies.append(body)
+
+
+async def test_a_comment_linked_after_the_claim_shows_progress_before_the_end(
+    settings: Settings, remote: Path,
+) -> None:
+    github = github_of(EveryBody)
+    github.bodies = []
+    agent = LinkingWhileRunning(files={"hello.txt": "hello\n"}, answer="Added")
+    runtime = await configured(settings, remote, github, agent)
+    try:
+        work_order = await runtime.store.create_work_order(order(delivery_id="d-linked-late"))
+
+        async def receiver_links() -> None:
+            comment_id = await github.create_comment(REPO, 7, render_comment(work_order, []))
+            await runtime.store.update_work_order(work_order.id, {"progress_comment_id": comment_id})
+
+        agent.link = receiver_links
+        worker = Worker(runtime.services, WorkerConfig(concurrency=1, lease_seconds=60, poll_seconds=0.02))
+        await run_worker(worker, lambda: ended(runtime.store, work_order.id))
+        # linked while the plan step ran: that step's progress shows at once, not at the next step's start
+        assert any("**plan** — running…" in body for body in github.bodies), github.bodies
+        assert "✅ Done" in github.bodies[-1]
+    finally:
+        await runtime.store.close()
 
 
 async def test_work_orders_failed_for_exhausted_attempts_are_reported_on_the_issue(
