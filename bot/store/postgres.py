@@ -131,8 +131,8 @@ class PostgresStore:
     # deliveries
 
     async def record_delivery(self, delivery: Delivery) -> bool:
-        row = _cells(to_row(delivery, text_json=False, exclude=frozenset({"outcome", "processed_at"})))
-        return await self._execute(Q["insert_delivery"], row) == 1
+        row = to_row(delivery, text_json=False, exclude=frozenset({"payload", "raw"}))
+        return await self._execute(Q["insert_delivery"], {**row, "payload": delivery.payload_json()}) == 1
 
     async def unprocessed_deliveries(self, limit: int = 100) -> list[Delivery]:
         return [from_row(Delivery, r) for r in await self._all(Q["unprocessed_deliveries"], {"limit": limit})]

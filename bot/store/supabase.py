@@ -77,7 +77,7 @@ class SupabaseStore:
     # deliveries
 
     async def record_delivery(self, delivery: Delivery) -> bool:
-        row = delivery.model_dump(mode="json", exclude={"outcome", "processed_at"})
+        row = delivery.model_dump(mode="json")  # an outcome decided before recording comes with it
         query = self.client.table(DELIVERIES).upsert(row, ignore_duplicates=True, on_conflict="delivery_id")
         return bool(await _data(query))
 
