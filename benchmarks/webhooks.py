@@ -61,7 +61,8 @@ def run_round(port: int, pid: int, deliveries: list[tuple[str, bytes]], tag: str
     job = Path(tempfile.mkstemp(prefix="awo-load-")[1])
     job.write_text(json.dumps({"port": port, "secret": SECRET, "concurrency": CONCURRENCY, "tag": tag,
                                "deliveries": [(e, b.decode()) for e, b in deliveries]}))
-    loader = subprocess.Popen([sys.executable, "-m", "benchmarks.webhook_load", str(job)], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    loader = subprocess.Popen([sys.executable, "-m", "benchmarks.webhook_load", str(job)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     ready = loader.stdout.readline() if loader.stdout else b""  # requests signed; the load starts on our word
     assert ready.strip() == b"ready", ready
     before = cpu_seconds(pid)

@@ -35,8 +35,11 @@ class FastInserts:
             self.conn = None
 
     def insert(self, sql: str, row: dict[str, Any]) -> bool | None:
-        """True if inserted, False if the row was there already, None if not tried or the file was busy."""
-        if self.conn is None:
+        """True if inserted, False if the row was there already, None if not tried or the file was busy.
+
+        Not tried while a checkpoint is on its way: those inserts queue behind it in the thread path, so it
+        runs soon and the WAL stays bounded (a loop that never stops inserting would otherwise outrun it)."""
+        if self.conn is None or self.tasks:
             return None
         try:
             inserted = self.conn.execute(sql, row).rowcount == 1
@@ -46,7 +49,8 @@ class FastInserts:
         return inserted
 
     def due_for_checkpoint(self) -> bool:
-        if self.since_checkpoint < self.CHECKPOINT_EVERY:
+        """Every CHECKPOINT_EVERY inserts, once the last checkpoint is over (they would only queue up)."""
+        if self.since_checkpoint < self.CHECKPOINT_EVERY or self.tasks:
             return False
         self.since_checkpoint = 0
         return True
