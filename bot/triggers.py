@@ -122,14 +122,19 @@ ROUTES: dict[tuple[str, str], Handler] = {
 }
 
 
+def not_routed(event: str, action: str) -> Ignored:
+    """Both are the sender's text: shown bounded and without invisible characters."""
+    event, action = without_invisible(event)[:100], without_invisible(action)[:100]
+    return Ignored(reason=f"{event}.{action} is not a trigger" if action else f"{event} is not a trigger")
+
+
 def route(event: str, payload: Payload, rules: TriggerRules) -> Trigger | Ignored:
     """The Trigger this delivery asks for, or why it asks for nothing; never raises on what GitHub sent."""
     action = payload.get("action")
     action = action if isinstance(action, str) else ""
     handler = ROUTES.get((event, action))
-    if handler is None:  # both are the sender's text: shown bounded and without invisible characters
-        event, action = without_invisible(event)[:100], without_invisible(action)[:100]
-        return Ignored(reason=f"{event}.{action} is not a trigger" if action else f"{event} is not a trigger")
+    if handler is None:
+        return not_routed(event, action)
     parsed = parse_issue_event(payload)
     if isinstance(parsed, Ignored):
         return parsed
@@ -153,9 +158,10 @@ def _cannot_mention(phrase: str, part: Any, *keys: str) -> bool:
 
 
 def _get(payload: Payload, *path: str) -> Any:
+    value: Any = payload
     for key in path:
-        payload = payload.get(key) if isinstance(payload, dict) else None
-    return payload
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
 
 
 def never_a_trigger(event: str, payload: Payload, rules: TriggerRules) -> Ignored | None:
@@ -165,8 +171,9 @@ def never_a_trigger(event: str, payload: Payload, rules: TriggerRules) -> Ignore
     intake. It may say None where `route` ignores; it never says Ignored where `route` could find a trigger.
     """
     action = payload.get("action")
-    if (event, action if isinstance(action, str) else "") not in ROUTES:
-        return route(event, payload, rules)  # the table's own answer; no parsing happens for these
+    action = action if isinstance(action, str) else ""
+    if (event, action) not in ROUTES:
+        return not_routed(event, action)
     login, kind = _get(payload, "sender", "login"), _get(payload, "sender", "type")
     if isinstance(login, str) and (kind == "Bot" or login.lower().endswith("[bot]")):
         return Ignored(reason=f"{without_invisible(login)[:100]} is a bot")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+Run = Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
 
 
 class FastInserts:
@@ -13,7 +16,7 @@ class FastInserts:
     A thread hand-off and the shared connection's lock cost more than the insert itself (WAL, synchronous
     NORMAL: no fsync per commit). Its busy timeout is 0: if another connection holds the write lock, the
     insert is not waited for on the loop but answered None, and the caller takes the usual thread path. Its
-    automatic checkpoints are off (a checkpoint fsyncs); the store runs one in a thread every so often.
+    automatic checkpoints are off (a checkpoint fsyncs): `checkpoint` runs one in a thread every so often.
     """
 
     CHECKPOINT_EVERY = 200  # inserts; about SQLite's default of 1,000 WAL pages for 13 kB payloads
@@ -22,6 +25,7 @@ class FastInserts:
         self.conn: sqlite3.Connection | None = None
         self.since_checkpoint = 0
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.holding = False  # a checkpoint's last part is on its way: inserts queue behind it
 
     def open(self, path: str) -> None:
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=0)
@@ -37,9 +41,8 @@ class FastInserts:
     def insert(self, sql: str, row: dict[str, Any]) -> bool | None:
         """True if inserted, False if the row was there already, None if not tried or the file was busy.
 
-        Not tried while a checkpoint is on its way: those inserts queue behind it in the thread path, so it
-        runs soon and the WAL stays bounded (a loop that never stops inserting would otherwise outrun it)."""
-        if self.conn is None or self.tasks:
+        Not tried while a checkpoint ends (see `checkpoint`): those inserts take the thread path, behind it."""
+        if self.conn is None or self.holding:
             return None
         try:
             inserted = self.conn.execute(sql, row).rowcount == 1
@@ -59,3 +62,16 @@ class FastInserts:
         """Hold a reference until the task ends (the loop keeps only weak ones)."""
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    async def checkpoint(self, run: Run) -> None:
+        """Copy the WAL into the database file and start it over, with `run` (the store's thread path).
+
+        First PASSIVE, while the loop goes on inserting: the bulk of the copying and its fsync stall nobody.
+        Under steady inserts that one never catches up, so the WAL would never start over and would grow
+        without end; a RESTART follows, with inserts held back meanwhile, for the few pages added since."""
+        try:
+            await run(lambda c: c.execute("PRAGMA wal_checkpoint(PASSIVE)"))
+            self.holding = True
+            await run(lambda c: c.execute("PRAGMA wal_checkpoint(RESTART)"))
+        finally:
+            self.holding = False

@@ -50,14 +50,14 @@ async def test_a_busy_file_is_waited_for_in_a_thread_not_on_the_loop(store: Sqli
 
 
 async def test_the_wal_is_checkpointed_while_only_the_loop_writes(store: SqliteStore, tmp_path: Path) -> None:
-    size, count = 12_000, FastInserts.CHECKPOINT_EVERY * 10
+    size, count = 12_000, FastInserts.CHECKPOINT_EVERY * 20
     for n in range(count):
         assert await store.record_delivery(delivery(f"d-{n}", size)) is True
         await asyncio.sleep(0)  # let a checkpoint start, as answering requests does
     await asyncio.gather(*store._fast.tasks)
     wal = (tmp_path / "wo.db-wal").stat().st_size
-    # each insert adds about 2.5 times its payload to the WAL: without checkpoints ~60 MB here, and growing
-    assert wal < count * size * 2.5 / 4, wal
+    # each insert adds about 2.5 times its payload to the WAL: without checkpoints ~120 MB here, and growing
+    assert wal < count * size * 2.5 / 3, wal
 
 
 async def test_a_redelivery_is_no_new_row_and_a_closed_store_is_unavailable(store: SqliteStore) -> None:
