@@ -1,4 +1,4 @@
-"""The webhook's one SQLite insert, on the event loop: no thread hand-off, no shared lock, never a wait."""
+"""The webhook's one SQLite insert, on the event loop: no thread hand-off, no shared lock, never blocking."""
 
 from __future__ import annotations
 
@@ -25,24 +25,29 @@ class FastInserts:
         self.conn: sqlite3.Connection | None = None
         self.since_checkpoint = 0
         self.tasks: set[asyncio.Task[Any]] = set()
-        self.holding = False  # a checkpoint's last part is on its way: inserts queue behind it
+        self.released = asyncio.Event()  # cleared while a checkpoint's last part runs: inserts wait for it
+        self.released.set()
 
     def open(self, path: str) -> None:
+        self.released = asyncio.Event()  # made anew: an event belongs to the loop that first waits on it
+        self.released.set()
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=0)
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA wal_autocheckpoint = 0")
         self.conn = conn
 
     def close(self) -> None:
+        self.released.set()  # nothing waits for a checkpoint of a closed store
         if self.conn is not None:
             self.conn.close()
             self.conn = None
 
-    def insert(self, sql: str, row: dict[str, Any]) -> bool | None:
+    async def insert(self, sql: str, row: dict[str, Any]) -> bool | None:
         """True if inserted, False if the row was there already, None if not tried or the file was busy.
 
-        Not tried while a checkpoint ends (see `checkpoint`): those inserts take the thread path, behind it."""
-        if self.conn is None or self.holding:
+        While a checkpoint ends (see `checkpoint`) it waits for it, on the loop: no thread, no lock."""
+        await self.released.wait()
+        if self.conn is None:
             return None
         try:
             inserted = self.conn.execute(sql, row).rowcount == 1
@@ -71,7 +76,7 @@ class FastInserts:
         without end; a RESTART follows, with inserts held back meanwhile, for the few pages added since."""
         try:
             await run(lambda c: c.execute("PRAGMA wal_checkpoint(PASSIVE)"))
-            self.holding = True
+            self.released.clear()
             await run(lambda c: c.execute("PRAGMA wal_checkpoint(RESTART)"))
         finally:
-            self.holding = False
+            self.released.set()

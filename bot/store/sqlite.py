@@ -112,7 +112,7 @@ class SqliteStore:
     async def record_delivery(self, delivery: Delivery) -> bool:
         """One insert, on the event loop when it can be done without waiting (see FastInserts)."""
         row = {**to_row(delivery, exclude=frozenset({"payload", "raw"})), "payload": delivery.payload_json()}
-        inserted = self._fast.insert(Q["insert_delivery"], row)
+        inserted = await self._fast.insert(Q["insert_delivery"], row)
         if self._fast.due_for_checkpoint():
             self._fast.keep(asyncio.create_task(self._checkpoint()))
         if inserted is None:
