@@ -7,7 +7,7 @@ targets, so a noisy machine slows both alike. Per target: deliveries per second,
 p50/p99 latency, server CPU µs per delivery (utime+stime from /proc) and CPU still used in the second
 after the last answer (a backlog drained after the burst). Run on SQLite, then on Postgres.
 
-    python -m benchmarks.webhooks [deliveries per round] [rounds]
+    python -m benchmarks.webhooks [deliveries per round] [rounds] [one trigger in N]
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ from tests.e2e.harness import SECRET, Stack, free_port, wait_until
 from tests.payloads import example
 
 CONCURRENCY = 16
-TRIGGER_EVERY = 20  # one delivery in 20 is a trigger comment (from a reader, so it is refused, not run)
+# One delivery in 100 is a trigger comment (from a reader, so intake routes it, asks GitHub for the
+# permission and refuses it; nothing runs). Each costs intake several ms of CPU after the answer.
+TRIGGER_EVERY = 100
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -44,13 +46,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
 
 
-def bodies(stack: Stack, count: int) -> list[tuple[str, bytes]]:
-    """(event, body) for each delivery: comments without the phrase, every TRIGGER_EVERY-th with it."""
+def bodies(stack: Stack, count: int, trigger_every: int) -> list[tuple[str, bytes]]:
+    """(event, body) for each delivery: comments without the phrase, every `trigger_every`-th with it."""
     quiet = example("issue_comment", "created", comment__body="Thanks, looks good to me.")
     loud = stack.comment_payload(7, "@claude please fix the typo", "reader")
     out = []
     for i in range(count):
-        payload = loud if i % TRIGGER_EVERY == TRIGGER_EVERY - 1 else quiet
+        payload = loud if i % trigger_every == trigger_every - 1 else quiet
         if payload is loud:
             payload = {**loud, "comment": {**loud["comment"], "id": 10_000_000 + i}}
         out.append(("issue_comment", json.dumps(payload).encode()))
@@ -94,13 +96,13 @@ def start_bare() -> tuple[subprocess.Popen[bytes], int]:
     return server, port
 
 
-def compare(label: str, count: int, rounds: int, **env: str) -> None:
+def compare(label: str, count: int, rounds: int, trigger_every: int = TRIGGER_EVERY, **env: str) -> None:
     with tempfile.TemporaryDirectory(prefix="awo-bench-") as root:
         stack = Stack(Path(root), LOG_LEVEL="INFO", **env)
         bare, bare_port = start_bare()
         try:
             stack.configure_repo()
-            deliveries = bodies(stack, count)
+            deliveries = bodies(stack, count, trigger_every)
             run_round(bare_port, bare.pid, deliveries[:200], "warm")
             run_round(stack.port, stack.server.pid, deliveries[:200], "warm")
             results: dict[str, list[Round]] = {"bare": [], "awo serve": []}
@@ -108,7 +110,7 @@ def compare(label: str, count: int, rounds: int, **env: str) -> None:
                 results["bare"].append(run_round(bare_port, bare.pid, deliveries, f"b{i}"))
                 results["awo serve"].append(run_round(stack.port, stack.server.pid, deliveries, f"a{i}"))
             print(f"{label}: {rounds} rounds x {count} signed deliveries, {CONCURRENCY} keep-alive clients, "
-                  f"1 in {TRIGGER_EVERY} a trigger")
+                  f"1 in {trigger_every} a trigger")
             rate = report("bare", results["bare"], count, None)
             report("awo serve", results["awo serve"], count, rate)
         finally:
@@ -117,13 +119,13 @@ def compare(label: str, count: int, rounds: int, **env: str) -> None:
             stack.stop()
 
 
-def main(count: int = 2000, rounds: int = 5) -> None:
-    compare("SQLite (WAL)", count, rounds)
+def main(count: int = 2000, rounds: int = 5, trigger_every: int = TRIGGER_EVERY) -> None:
+    compare("SQLite (WAL)", count, rounds, trigger_every)
     from tests.fleet.harness import migrated_database
 
     with migrated_database() as url:
-        compare("Postgres", count, rounds, STATE_STORAGE_TYPE="postgres", DATABASE_URL=url)
+        compare("Postgres", count, rounds, trigger_every, STATE_STORAGE_TYPE="postgres", DATABASE_URL=url)
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:3]))
+    main(*(int(a) for a in sys.argv[1:4]))
