@@ -128,12 +128,16 @@ class SharedTransport(httpx.AsyncBaseTransport):
         self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncHTTPTransport] = (
             weakref.WeakKeyDictionary())
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    def pool(self) -> httpx.AsyncHTTPTransport:
+        """The running loop's pool, made on first use."""
         loop = asyncio.get_running_loop()
         pool = self._pools.get(loop)
         if pool is None:
             pool = self._pools[loop] = httpx.AsyncHTTPTransport()
-        return await pool.handle_async_request(request)
+        return pool
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.pool().handle_async_request(request)
 
     async def aclose(self) -> None:
         """A per-call client closing: the pool stays for the next call."""
