@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-import httpx
 from githubkit import GitHub, TokenAuthStrategy
 from githubkit.exception import GitHubException, RequestFailed
 from githubkit.webhooks import verify
@@ -115,34 +112,6 @@ def _message_of(exc: RequestFailed) -> str:
     return str(body.get("message", "")) if isinstance(body, dict) else ""
 
 
-class SharedTransport(httpx.AsyncBaseTransport):
-    """One connection pool per event loop for the per-call clients githubkit makes.
-
-    githubkit builds a fresh httpx client for every call made outside `async with`, and with it a new TLS
-    context and connection: ~8 ms of CPU per call, which made each trigger cost intake more than a hundred
-    acknowledgements. Given a transport, the clients build neither; closing one leaves the pool open.
-    Pools are kept per loop, since a connection belongs to the loop that opened it (the CLI runs several).
-    """
-
-    def __init__(self) -> None:
-        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncHTTPTransport] = (
-            weakref.WeakKeyDictionary())
-
-    def pool(self) -> httpx.AsyncHTTPTransport:
-        """The running loop's pool, made on first use."""
-        loop = asyncio.get_running_loop()
-        pool = self._pools.get(loop)
-        if pool is None:
-            pool = self._pools[loop] = httpx.AsyncHTTPTransport()
-        return pool
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        return await self.pool().handle_async_request(request)
-
-    async def aclose(self) -> None:
-        """A per-call client closing: the pool stays for the next call."""
-
-
 class GitHubClient:
     """GitHubPort over githubkit with token auth (PAT or the Actions token)."""
 
@@ -152,7 +121,6 @@ class GitHubClient:
         self._gh: GitHub[Any] = GitHub(
             TokenAuthStrategy(token), base_url=base_url, timeout=30, user_agent="agent-work-orders",
             http_cache=False,  # a cached GET could hide a PR or comment we just made
-            async_transport=SharedTransport(),
         )
 
     def git_token(self) -> str | None:
