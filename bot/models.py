@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -80,6 +81,11 @@ class Delivery(BaseModel):
     outcome: str | None = None
     received_at: datetime = Field(default_factory=utcnow)
     processed_at: datetime | None = None
+    # The body as received (the payload's JSON text): stored as is, so it is not serialised again.
+    raw: str | None = Field(default=None, exclude=True, repr=False)
+
+    def payload_json(self) -> str:
+        return self.raw if self.raw is not None else json.dumps(self.payload)
 
 
 class Repository(BaseModel):

@@ -122,17 +122,67 @@ ROUTES: dict[tuple[str, str], Handler] = {
 }
 
 
+def not_routed(event: str, action: str) -> Ignored:
+    """Both are the sender's text: shown bounded and without invisible characters."""
+    event, action = without_invisible(event)[:100], without_invisible(action)[:100]
+    return Ignored(reason=f"{event}.{action} is not a trigger" if action else f"{event} is not a trigger")
+
+
 def route(event: str, payload: Payload, rules: TriggerRules) -> Trigger | Ignored:
     """The Trigger this delivery asks for, or why it asks for nothing; never raises on what GitHub sent."""
     action = payload.get("action")
     action = action if isinstance(action, str) else ""
     handler = ROUTES.get((event, action))
-    if handler is None:  # both are the sender's text: shown bounded and without invisible characters
-        event, action = without_invisible(event)[:100], without_invisible(action)[:100]
-        return Ignored(reason=f"{event}.{action} is not a trigger" if action else f"{event} is not a trigger")
+    if handler is None:
+        return not_routed(event, action)
     parsed = parse_issue_event(payload)
     if isinstance(parsed, Ignored):
         return parsed
     if parsed.issue.state == "closed":
         return Ignored(reason="the issue is closed")
     return handler(parsed, rules)
+
+
+# Text in which no sanitising step (entities, tags, NFKC, invisible characters) can make a phrase appear.
+PLAIN = re.compile(r"[\x20-\x25\x27-\x3b\x3d-\x7e\t\n\r]*")
+
+
+def _cannot_mention(phrase: str, part: Any, *keys: str) -> bool:
+    """True only if none of these texts of the part can hold the phrase once sanitised: each is plain ASCII
+    without it (case-insensitively) or absent. A part that is not an object is left to `route` to name."""
+    if not isinstance(part, dict) or not phrase.isascii():
+        return False
+    wanted = phrase.lower()
+    texts = [part.get(key) for key in keys]
+    return all(t is None or (isinstance(t, str) and PLAIN.fullmatch(t) and wanted not in t.lower()) for t in texts)
+
+
+def _get(payload: Payload, *path: str) -> Any:
+    value: Any = payload
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def never_a_trigger(event: str, payload: Payload, rules: TriggerRules) -> Ignored | None:
+    """A cheap, certain Ignored for what can never trigger (or None: maybe a trigger, for `route` to decide).
+
+    Run before the delivery is recorded, so most deliveries are stored with their outcome and never reach
+    intake. It may say None where `route` ignores; it never says Ignored where `route` could find a trigger.
+    """
+    action = payload.get("action")
+    action = action if isinstance(action, str) else ""
+    if (event, action) not in ROUTES:
+        return not_routed(event, action)
+    login, kind = _get(payload, "sender", "login"), _get(payload, "sender", "type")
+    if isinstance(login, str) and (kind == "Bot" or login.lower().endswith("[bot]")):
+        return Ignored(reason=f"{without_invisible(login)[:100]} is a bot")
+    if action == "labeled":
+        label = _get(payload, "label", "name")
+        if isinstance(label, str) and label.lower() != rules.label.lower():
+            return Ignored(reason=f"label {label!r} is not the trigger label {rules.label!r}")
+    elif action == "opened" and _cannot_mention(rules.phrase, payload.get("issue"), "body", "title"):
+        return Ignored(reason=f"the issue does not mention {rules.phrase}")
+    elif action == "created" and _cannot_mention(rules.phrase, payload.get("comment"), "body"):
+        return Ignored(reason=f"the comment does not mention {rules.phrase}")
+    return None

@@ -77,7 +77,8 @@ class SupabaseStore:
     # deliveries
 
     async def record_delivery(self, delivery: Delivery) -> bool:
-        row = delivery.model_dump(mode="json", exclude={"outcome", "processed_at"})
+        # an outcome decided on receipt is recorded with the delivery; otherwise the columns are left to intake
+        row = delivery.model_dump(mode="json", exclude=None if delivery.outcome else {"outcome", "processed_at"})
         query = self.client.table(DELIVERIES).upsert(row, ignore_duplicates=True, on_conflict="delivery_id")
         return bool(await _data(query))
 

@@ -12,7 +12,8 @@ from starlette.responses import JSONResponse
 
 from bot.errors import StoreUnavailable
 from bot.github import signature_valid
-from bot.models import Delivery
+from bot.models import Delivery, utcnow
+from bot.triggers import TriggerRules, never_a_trigger
 from bot.web.body import CLOSE, BodyRefused, has_nul, read_bounded
 from bot.web.context import runtime_of
 
@@ -85,18 +86,28 @@ def repo_name_of(payload: dict[str, Any]) -> str:
     return name[:300] if isinstance(name, str) else ""
 
 
+def outcome_now(event: str, payload: dict[str, Any], rules: TriggerRules) -> str | None:
+    """The final outcome of a delivery that can never be a trigger, so it is recorded with it; None: intake's."""
+    if event == "ping":
+        return "ignored: ping"
+    ignored = never_a_trigger(event, payload, rules)
+    return f"ignored: {ignored.reason}" if ignored else None
+
+
 async def _record(request: Request, event: str, delivery_id: str, body: bytes) -> JSONResponse:
     payload = parse_payload(body)
     if payload is None:
         return refuse(request, 400, "body is not a JSON object (set the webhook's content type to application/json)")
     if has_nul(body, payload):
         return refuse(request, 400, "body holds a NUL character (\\u0000), which the store cannot hold")
+    runtime = runtime_of(request)
     action = payload.get("action")
+    outcome = outcome_now(event, payload, runtime.intake.rules)
     delivery = Delivery(
         delivery_id=delivery_id, event=event, action=action[:100] if isinstance(action, str) else "",
-        repo_full_name=repo_name_of(payload), payload=payload,
+        repo_full_name=repo_name_of(payload), payload=payload, raw=body.decode(),
+        outcome=outcome, processed_at=None if outcome is None else utcnow(),
     )
-    runtime = runtime_of(request)
     try:
         new = await runtime.store.record_delivery(delivery)
     except StoreUnavailable as exc:
@@ -104,6 +115,10 @@ async def _record(request: Request, event: str, delivery_id: str, body: bytes) -
         return problem(503, "the store is unavailable; GitHub may redeliver this later")
     if not new:
         return JSONResponse({"status": "duplicate", "delivery_id": delivery_id}, status_code=200)
-    runtime.intake.submit(delivery)
+    if outcome is None:
+        runtime.intake.submit(delivery)
+    else:
+        log.debug("delivery %s (%s.%s): %s", delivery_id, event, delivery.action, outcome,
+                  extra={"delivery_id": delivery_id, "repo": delivery.repo_full_name or None})
     answer = "pong" if event == "ping" else "accepted"
     return JSONResponse({"status": answer, "delivery_id": delivery_id}, status_code=202)

@@ -239,7 +239,7 @@ def test_a_store_outage_longer_than_the_retries_loses_no_delivery(app: TestClien
 def test_the_supervisor_restarts_intake_and_health_says_so(app: TestClient) -> None:
     runtime: Runtime = app.app.state.runtime  # type: ignore[attr-defined]
     runtime.intake.store = MarkFails(runtime.store, "poison")  # type: ignore[assignment]
-    deliver(app, example("ping"), "poison", event="ping")
+    deliver(app, example("issues", "opened", issue__body="@claude x", issue__state="closed"), "poison")
     deliver(app, good_issue(), "good")
     assert outcome(app, "good").startswith("queued wo-")
     health = app.get("/health").json()["intake"]

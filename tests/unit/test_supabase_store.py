@@ -152,6 +152,20 @@ async def test_a_delivery_is_inserted_ignoring_duplicates(store: SupabaseStore, 
                            "repo_full_name": "octo/repo", "payload": {"n": 1}, "received_at": "2025-01-01T00:00:00Z"}
 
 
+async def test_a_delivery_decided_on_receipt_is_inserted_with_its_outcome(
+    store: SupabaseStore, api: respx.MockRouter,
+) -> None:
+    route = api.post("/archon_agent_work_order_deliveries").mock(return_value=httpx.Response(201, json=[{}]))
+    moment = datetime(2025, 1, 1, tzinfo=UTC)
+    delivery = Delivery(delivery_id="d-2", event="ping", payload={"zen": "z"}, raw='{"zen": "z"}',
+                        outcome="ignored: ping", received_at=moment, processed_at=moment)
+    assert await store.record_delivery(delivery) is True
+    sent = body(route)
+    assert (sent["outcome"], sent["processed_at"], sent["payload"]) == ("ignored: ping", "2025-01-01T00:00:00Z",
+                                                                          {"zen": "z"})
+    assert "raw" not in sent
+
+
 async def test_unprocessed_deliveries_and_marking_one(store: SupabaseStore, api: respx.MockRouter) -> None:
     listing = api.get("/archon_agent_work_order_deliveries").respond(200, json=[])
     marking = api.patch("/archon_agent_work_order_deliveries").respond(200, json=[])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,8 +32,9 @@ def post(client: TestClient, payload: object, *, event: str = "issues", delivery
 
 
 def deliveries(client: TestClient) -> list:
+    """Every recorded delivery, decided on receipt or not."""
     store = client.app.state.runtime.store  # type: ignore[attr-defined]
-    return client.portal.call(store.unprocessed_deliveries)  # type: ignore[union-attr]
+    return client.portal.call(store.list_deliveries)  # type: ignore[union-attr]
 
 
 @pytest.fixture
@@ -223,3 +225,38 @@ def test_malformed_signed_deliveries_are_a_4xx_or_recorded_never_a_500(idle_clie
     if response.status_code == 202:
         [recorded] = deliveries(idle_client)
         assert recorded.action in ("", "opened") and recorded.repo_full_name == ""
+
+
+@pytest.fixture
+def file_client(tmp_path: Path, github: FakeGitHub) -> Iterator[tuple[TestClient, list[str]]]:
+    """An app on an SQLite file (the fast insert path), with the ids intake was handed."""
+    runtime = build_runtime(make_settings(tmp_path, storage_type="sqlite"), github=github)
+    submitted: list[str] = []
+    runtime.intake.submit = lambda delivery: submitted.append(delivery.delivery_id)  # type: ignore[method-assign]
+    with TestClient(create_app(runtime)) as client:
+        yield client, submitted
+
+
+def test_a_delivery_that_can_never_trigger_is_recorded_with_its_outcome_and_skips_intake(
+    file_client: tuple[TestClient, list[str]],
+) -> None:
+    client, submitted = file_client
+    for delivery, text in (("quiet", "Thanks!"), ("loud", "@claude go")):
+        post(client, example("issue_comment", "created", comment__body=text), event="issue_comment", delivery=delivery)
+    store = client.app.state.runtime.store  # type: ignore[attr-defined]
+    quiet = client.portal.call(store.get_delivery, "quiet")  # type: ignore[union-attr]
+    pending = client.portal.call(store.unprocessed_deliveries)  # type: ignore[union-attr]
+    assert quiet.outcome == "ignored: the comment does not mention @claude" and quiet.processed_at is not None
+    # a possible trigger is recorded unprocessed before the answer, so a restart still finds it (Intake.recover)
+    assert [d.delivery_id for d in pending] == ["loud"] and submitted == ["loud"]
+
+
+def test_the_body_is_stored_as_received(file_client: tuple[TestClient, list[str]]) -> None:
+    client, _ = file_client
+    body = b'{ "action":"created",  "zen": "Keep it logically awesome.\\u00e9" }'
+    assert post(client, None, event="ping", delivery="raw", body=body).status_code == 202
+    store = client.app.state.runtime.store  # type: ignore[attr-defined]
+    with sqlite3.connect(store.path) as conn:
+        [(stored,)] = conn.execute("SELECT payload FROM archon_agent_work_order_deliveries").fetchall()
+    assert stored == body.decode()
+    assert client.portal.call(store.get_delivery, "raw").payload["zen"].endswith("é")  # type: ignore[union-attr]

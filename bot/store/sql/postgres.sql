@@ -45,8 +45,10 @@ UPDATE {table} SET {assignments} WHERE {key} = %(_key)s {guard} RETURNING *
 AND lease_owner = %(_owner)s AND status = 'running'
 
 -- name: insert_delivery
-INSERT INTO archon_agent_work_order_deliveries (delivery_id, event, action, repo_full_name, payload, received_at)
-VALUES (%(delivery_id)s, %(event)s, %(action)s, %(repo_full_name)s, %(payload)s, %(received_at)s)
+INSERT INTO archon_agent_work_order_deliveries
+    (delivery_id, event, action, repo_full_name, payload, outcome, received_at, processed_at)
+VALUES (%(delivery_id)s, %(event)s, %(action)s, %(repo_full_name)s, %(payload)s::jsonb, %(outcome)s,
+        %(received_at)s, %(processed_at)s)
 ON CONFLICT (delivery_id) DO NOTHING
 
 -- name: unprocessed_deliveries

@@ -115,8 +115,8 @@ WHERE archon_agent_work_order_notices.said_at < :cutoff
 
 -- name: insert_delivery
 INSERT OR IGNORE INTO archon_agent_work_order_deliveries
-    (delivery_id, event, action, repo_full_name, payload, received_at)
-VALUES (:delivery_id, :event, :action, :repo_full_name, :payload, :received_at)
+    (delivery_id, event, action, repo_full_name, payload, outcome, received_at, processed_at)
+VALUES (:delivery_id, :event, :action, :repo_full_name, :payload, :outcome, :received_at, :processed_at)
 
 -- name: unprocessed_deliveries
 SELECT * FROM archon_agent_work_order_deliveries

@@ -1,0 +1,81 @@
+"""The pre-filter run on receipt: certain about what can never trigger, never wrong about what could."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.models import Ignored, Trigger
+from bot.triggers import TriggerRules, never_a_trigger, route
+from tests.payloads import example
+
+RULES = TriggerRules(phrase="@claude", label="claude")
+# Everything the sanitiser decodes or drops, so a phrase may appear only once the text is sanitised.
+TRICKS = ["@claude", "@cla\u200bude", "&#64;claude", "&commat;claude", "@cla<b></b>ude", "\uff20claude",
+          "@CLAUDE", "@Claude", "@cla<!-- x -->ude", "@c\u0301laude", "@cla\x00ude", "@\u212a", "ſ"]
+
+
+def comment(body: object) -> dict:
+    return example("issue_comment", "created", comment__body=body)
+
+
+@pytest.mark.parametrize("body", TRICKS)
+def test_a_text_that_might_mention_the_phrase_is_left_to_routing(body: str) -> None:
+    for payload in (comment(body), example("issues", "opened", issue__body=body, issue__title="t")):
+        event = "issue_comment" if "comment" in payload else "issues"
+        if isinstance(route(event, payload, RULES), Trigger):
+            assert never_a_trigger(event, payload, RULES) is None, body
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([*TRICKS, "a", " ", "\n", "> ", "`", "&", ";", "#", "6", "4", "<", ">", "c",
+                                 "l", "a", "u", "d", "e", "@", "\u200b", "-", "."]), max_size=12))
+def test_never_ignored_where_routing_finds_a_trigger(parts: list[str]) -> None:
+    payload = comment("".join(parts))
+    if isinstance(route("issue_comment", payload, RULES), Trigger):
+        assert never_a_trigger("issue_comment", payload, RULES) is None
+
+
+@pytest.mark.parametrize(
+    ("event", "payload"),
+    [
+        ("issue_comment", comment("Thanks, looks good to me.")),
+        ("issue_comment", comment(None)),
+        ("issues", example("issues", "labeled", label__name="bug")),
+        ("issues", example("issues", "opened", issue__body="Plain words", issue__title="A title")),
+        ("issues", {**example("issues", "opened"), "action": "closed"}),
+        ("pull_request", example("pull_request", "opened")),
+        ("push", {"ref": "refs/heads/main"}),
+    ],
+)
+def test_what_is_certain_is_said_as_routing_says_it(event: str, payload: dict) -> None:
+    ignored = never_a_trigger(event, payload, RULES)
+    assert isinstance(ignored, Ignored)
+    assert ignored == route(event, payload, RULES)
+
+
+def test_a_bot_never_triggers_and_is_named() -> None:
+    payload = example("issue_comment", "created", comment__body="@claude go", sender__login="ci[bot]")
+    assert never_a_trigger("issue_comment", payload, RULES) == Ignored(reason="ci[bot] is a bot")
+    typed = example("issue_comment", "created", comment__body="@claude go", sender__type="Bot")
+    assert isinstance(never_a_trigger("issue_comment", typed, RULES), Ignored)
+
+
+@pytest.mark.parametrize(
+    ("event", "payload"),
+    [
+        ("issue_comment", comment("@claude please")),
+        ("issues", example("issues", "labeled", label__name="Claude")),
+        ("issues", example("issues", "opened", issue__body="x", issue__title="@claude do it")),
+        ("issue_comment", {"action": "created", "issue": {}}),  # malformed: routing names what is missing
+        ("issues", {"action": "opened", "issue": "x"}),
+    ],
+)
+def test_a_possible_trigger_or_a_malformed_one_goes_to_intake(event: str, payload: dict) -> None:
+    assert never_a_trigger(event, payload, RULES) is None
+
+
+def test_a_phrase_beyond_ascii_is_never_decided_early() -> None:
+    rules = TriggerRules(phrase="@clöde")
+    assert never_a_trigger("issue_comment", comment("nothing here"), rules) is None
