@@ -120,7 +120,7 @@ class SqliteStore:
 
     async def record_delivery(self, delivery: Delivery) -> bool:
         """One insert, on the event loop when it can be done without waiting (see FastInserts)."""
-        row = {**to_row(delivery, exclude=frozenset({"payload", "raw"})), "payload": delivery.payload_json()}
+        row = delivery_row(delivery)
         inserted = await self._fast.insert(Q["insert_delivery"], row)
         if self._fast.due_for_checkpoint():
             self._fast.keep(asyncio.create_task(self._checkpoint()))
@@ -353,3 +353,13 @@ def _add_missing_column(conn: sqlite3.Connection, alter: str) -> None:
     except sqlite3.OperationalError as exc:
         if "duplicate column" not in str(exc):
             raise
+
+
+def delivery_row(delivery: Delivery) -> dict[str, Any]:
+    """The insert's row, written out: on every delivery's path, where the generic `to_row` costs more."""
+    processed = delivery.processed_at
+    return {
+        "delivery_id": delivery.delivery_id, "event": delivery.event, "action": delivery.action,
+        "repo_full_name": delivery.repo_full_name, "payload": delivery.payload_json(), "outcome": delivery.outcome,
+        "received_at": iso(delivery.received_at), "processed_at": iso(processed) if processed else None,
+    }

@@ -7,8 +7,10 @@ import re
 from typing import Any
 
 import pydantic_core
+from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from typing_extensions import TypedDict
 
 from bot.errors import StoreUnavailable
 from bot.github import signature_valid
@@ -71,6 +73,45 @@ async def receive_github(request: Request) -> JSONResponse:
     return await _record(request, request.headers["x-github-event"], request.headers["x-github-delivery"], body)
 
 
+class _Part(TypedDict, total=False):
+    """The texts of a payload's part that deciding on receipt reads."""
+
+    login: Any
+    type: Any
+    name: Any
+    full_name: Any
+    body: Any
+    title: Any
+
+
+class _Head(TypedDict, total=False):
+    action: Any
+    sender: _Part
+    label: _Part
+    issue: _Part
+    comment: _Part
+    repository: _Part
+
+
+HEAD = TypeAdapter(_Head)
+# Tokens the full parse refuses but reading the head would let through in the parts it skips.
+REFUSED_TOKENS = (b"NaN", b"Infinity")
+
+
+def read_head(body: bytes) -> dict[str, Any] | None:
+    """Only the parts `outcome_now` reads, or None (then the whole body is parsed, which says what is wrong).
+
+    The whole body is still checked to be JSON, but objects are made only for these few fields: about a
+    third of the cost of parsing a 13 kB payload whole, on the path of every delivery.
+    """
+    if any(token in body for token in REFUSED_TOKENS):
+        return None
+    try:
+        return dict(HEAD.validate_json(body))
+    except ValidationError:  # not JSON, not an object, or a part shaped unlike GitHub's: the full parse decides
+        return None
+
+
 def parse_payload(body: bytes) -> dict[str, Any] | None:
     """The JSON object, or None for anything else: invalid, too deep, a lone surrogate, NaN, a huge number."""
     try:
@@ -95,7 +136,8 @@ def outcome_now(event: str, payload: dict[str, Any], rules: TriggerRules) -> str
 
 
 async def _record(request: Request, event: str, delivery_id: str, body: bytes) -> JSONResponse:
-    payload = parse_payload(body)
+    head = read_head(body)
+    payload = head if head is not None else parse_payload(body)
     if payload is None:
         return refuse(request, 400, "body is not a JSON object (set the webhook's content type to application/json)")
     if has_nul(body, payload):
@@ -103,10 +145,12 @@ async def _record(request: Request, event: str, delivery_id: str, body: bytes) -
     runtime = runtime_of(request)
     action = payload.get("action")
     outcome = outcome_now(event, payload, runtime.intake.rules)
-    delivery = Delivery(
+    if outcome is None and head is not None:  # maybe a trigger: intake gets the whole payload
+        payload = parse_payload(body) or {}
+    delivery = Delivery.model_construct(  # every field is of the right type already: no validation here
         delivery_id=delivery_id, event=event, action=action[:100] if isinstance(action, str) else "",
-        repo_full_name=repo_name_of(payload), payload=payload, raw=body.decode(),
-        outcome=outcome, processed_at=None if outcome is None else utcnow(),
+        repo_full_name=repo_name_of(payload), payload=payload if outcome is None else {}, raw=body.decode(),
+        outcome=outcome, received_at=utcnow(), processed_at=None if outcome is None else utcnow(),
     )
     try:
         new = await runtime.store.record_delivery(delivery)

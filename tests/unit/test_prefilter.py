@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.models import Ignored, Trigger
 from bot.triggers import TriggerRules, never_a_trigger, route
-from tests.payloads import example
+from bot.web.webhooks import outcome_now, read_head
+from tests.payloads import _examples, example
 
 RULES = TriggerRules(phrase="@claude", label="claude")
 # Everything the sanitiser decodes or drops, so a phrase may appear only once the text is sanitised.
@@ -79,3 +82,25 @@ def test_a_possible_trigger_or_a_malformed_one_goes_to_intake(event: str, payloa
 def test_a_phrase_beyond_ascii_is_never_decided_early() -> None:
     rules = TriggerRules(phrase="@clöde")
     assert never_a_trigger("issue_comment", comment("nothing here"), rules) is None
+
+
+def every_example() -> list[tuple[str, dict]]:
+    return [(event, payload) for event, payloads in _examples().items() for payload in payloads]
+
+
+@pytest.mark.parametrize("body", [*TRICKS, "plain words", "@claude please"])
+def test_the_head_read_on_receipt_decides_as_the_whole_payload_would(body: str) -> None:
+    """The webhook reads only the head of a body; every real payload gets the outcome its whole would get."""
+    for event, payload in [*every_example(), ("issue_comment", comment(body))]:
+        raw = json.dumps(payload).encode()
+        head = read_head(raw)
+        assert head is not None, event
+        assert outcome_now(event, head, RULES) == outcome_now(event, payload, RULES), event
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"action": "created", "x": NaN}', b'{"action": "created", "x": [1,}', b'[1]', b'{"comment": "a string"}',
+    b'{"sender": 3}', b'{"action": "created"} trailing',
+])
+def test_what_the_head_cannot_vouch_for_goes_to_the_full_parse(raw: bytes) -> None:
+    assert read_head(raw) is None
