@@ -149,7 +149,8 @@ async def _record(request: Request, event: str, delivery_id: str, body: bytes) -
         payload = parse_payload(body) or {}
     delivery = Delivery.model_construct(  # every field is of the right type already: no validation here
         delivery_id=delivery_id, event=event, action=action[:100] if isinstance(action, str) else "",
-        repo_full_name=repo_name_of(payload), payload=payload if outcome is None else {}, raw=body.decode(),
+        repo_full_name=repo_name_of(payload), payload=payload if outcome is None else {},
+        raw=body.decode() if outcome is None or runtime.settings.keep_ignored_payloads else "{}",
         outcome=outcome, received_at=utcnow(), processed_at=None if outcome is None else utcnow(),
     )
     try:

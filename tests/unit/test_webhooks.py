@@ -251,8 +251,29 @@ def test_a_delivery_that_can_never_trigger_is_recorded_with_its_outcome_and_skip
     assert [d.delivery_id for d in pending] == ["loud"] and submitted == ["loud"]
 
 
-def test_the_body_is_stored_as_received(file_client: tuple[TestClient, list[str]]) -> None:
+def stored_payloads(store: object) -> dict[str, str]:
+    with sqlite3.connect(store.path) as conn:  # type: ignore[attr-defined]
+        return dict(conn.execute("SELECT delivery_id, payload FROM archon_agent_work_order_deliveries").fetchall())
+
+
+def test_only_a_possible_trigger_keeps_its_body_by_default(file_client: tuple[TestClient, list[str]]) -> None:
     client, _ = file_client
+    quiet = json.dumps(example("issue_comment", "created", comment__body="Thanks!")).encode()
+    loud = json.dumps(example("issue_comment", "created", comment__body="@claude go")).encode()
+    for delivery, body in (("quiet", quiet), ("loud", loud)):
+        assert post(client, None, event="issue_comment", delivery=delivery, body=body).status_code == 202
+    assert stored_payloads(client.app.state.runtime.store) == {"quiet": "{}", "loud": loud.decode()}
+
+
+@pytest.fixture
+def keeping_client(tmp_path: Path, github: FakeGitHub) -> Iterator[TestClient]:
+    settings = make_settings(tmp_path, storage_type="sqlite", keep_ignored_payloads=True)
+    with TestClient(create_app(build_runtime(settings, github=github))) as client:
+        yield client
+
+
+def test_the_body_is_stored_as_received(keeping_client: TestClient) -> None:
+    client = keeping_client
     body = b'{ "action":"created",  "zen": "Keep it logically awesome.\\u00e9" }'
     assert post(client, None, event="ping", delivery="raw", body=body).status_code == 202
     store = client.app.state.runtime.store  # type: ignore[attr-defined]
