@@ -207,10 +207,9 @@ class Checkout:
             await self._sync_mirror(clone_url, token)
             default_branch = check_ref(default_branch or await self._head(mirror))
             check_branch(branch, default_branch)
-            base_ref, resumed = await self._start_point(mirror, branch, default_branch)
+            base_ref, resumed, base = await self._start_point(mirror, branch, default_branch)
             slot = await self.pool.take(mirror, branch, base_ref) if self.pool.size else None
             path, git_dir = slot or await self._add(mirror, self.worktrees / key, branch, base_ref)
-        base = await self.git("rev-parse", "--verify", default_ref(default_branch), cwd=mirror)
         tree = Worktree(path, branch, base, resumed, mirror, git_dir, clone_url, default_branch)
         self._trees[path] = tree
         return tree
@@ -218,12 +217,18 @@ class Checkout:
     async def _head(self, mirror: Path) -> str:
         return (await self.git("symbolic-ref", "--short", "HEAD", cwd=mirror)).strip()
 
-    async def _start_point(self, mirror: Path, branch: str, default_branch: str) -> tuple[str, bool]:
-        remote_branch = f"refs/remotes/origin/{branch}"
-        listed = await self.git("for-each-ref", "--format=%(refname)", remote_branch, cwd=mirror)
-        if listed:
-            return remote_branch, True
-        return default_ref(default_branch), False
+    async def _start_point(self, mirror: Path, branch: str, default_branch: str) -> tuple[str, bool, str]:
+        """Where the branch starts (the remote branch if an earlier attempt pushed it, else the default branch),
+        whether it resumes, and the default branch's commit: one git process for all three."""
+        remote_branch, base_ref = f"refs/remotes/origin/{branch}", default_ref(default_branch)
+        listed = await self.git("for-each-ref", "--format=%(refname) %(objectname)", remote_branch, base_ref,
+                                cwd=mirror)
+        commits = dict(line.split(" ", 1) for line in listed.splitlines() if " " in line)
+        if base_ref not in commits:
+            raise GitError(f"the remote has no branch {default_branch!r} (its default branch, as configured)")
+        if remote_branch in commits:
+            return remote_branch, True, commits[base_ref]
+        return base_ref, False, commits[base_ref]
 
     async def _add(self, mirror: Path, path: Path, branch: str, base_ref: str) -> tuple[Path, Path]:
         """A worktree of the work order's own, and its git folder (read before the agent runs)."""

@@ -104,6 +104,21 @@ async def test_agent_failure_fails_the_work_order_and_says_why(
     assert branches(remote) == ["main"]
 
 
+async def test_a_default_branch_the_remote_lacks_fails_the_checkout_and_says_so(
+    settings: Settings, github: FakeGitHub, agent: FakeAgent, remote: Path,
+) -> None:
+    runtime = await configured(settings, remote, github, agent)
+    try:
+        [repo] = await runtime.store.list_repositories()
+        await runtime.store.update_repository(repo.id, {"default_branch": "trunk"})
+        done = await claim_and_run(runtime, order(remote, "w"))
+        assert done.status is Status.FAILED
+        assert "the remote has no branch 'trunk'" in (done.error_message or ""), done.error_message
+        assert agent.requests == [] and branches(remote) == ["main"]
+    finally:
+        await runtime.store.close()
+
+
 async def test_a_second_work_order_reuses_the_mirror(engine: Runtime, remote: Path, github: FakeGitHub) -> None:
     first = await claim_and_run(engine, order(remote, "w"))
     second = await claim_and_run(engine, order(remote, "w", issue_number=8))
