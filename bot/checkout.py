@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import shutil
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -146,6 +147,7 @@ class Checkout:
         self.base_env = hardened_env(base_env, self.policy)
         self.timeout = timeout
         self._trees: dict[Path, Worktree] = {}
+        self._fetched: dict[Path, float] = {}  # mirror -> when this process's last completed fetch of it began
         self.pool = Pool(self.worktrees, pool_slots, self.git, safe_rmtree)
 
     async def git(self, *args: str, cwd: Path, token: str | None = None) -> str:
@@ -184,18 +186,35 @@ class Checkout:
         finally:
             handle.close()
 
-    async def _sync_mirror(self, clone_url: str, token: str | None) -> Path:
+    async def _sync_mirror(self, clone_url: str, token: str | None, fresh_since: float | None = None) -> Path:
+        """Clone or fetch the mirror; the fetch is skipped if this process completed one that started after
+        `fresh_since` (such a fetch saw the remote as it was then, or later)."""
         mirror = self.mirrors / mirror_name(clone_url)
         if not (mirror / "HEAD").exists():
             await self.git("clone", "--bare", "--quiet", "--", clone_url, str(mirror), cwd=self.mirrors, token=token)
         self._pin_config(mirror, clone_url)
         (mirror / "info").mkdir(exist_ok=True)
         (mirror / "info" / "exclude").write_text(IGNORED_BY_BOT)
-        await self.git("fetch", "--quiet", "--prune", "origin", cwd=mirror, token=token)
+        if fresh_since is None or self._fetched.get(mirror, float("-inf")) < fresh_since:
+            started = time.time()
+            await self.git("fetch", "--quiet", "--prune", "origin", cwd=mirror, token=token)
+            self._fetched[mirror] = started
         return mirror
 
+    async def refresh(self, clone_url: str, token: str | None) -> None:
+        """Fetch an existing mirror ahead of `prepare` (say, while other calls are under way); `prepare` given a
+        `fresh_since` before this began then skips its own fetch. A mirror not cloned yet is left to `prepare`:
+        only a work order allowed to run makes the bot clone a repository."""
+        clone_url = self.policy.check(strip_userinfo(clone_url))
+        mirror = self.mirrors / mirror_name(clone_url)
+        if not (mirror / "HEAD").exists():
+            return
+        async with self._locked(mirror):
+            await self._sync_mirror(clone_url, token)
+
     async def prepare(
-        self, clone_url: str, branch: str, key: str, default_branch: str | None, token: str | None
+        self, clone_url: str, branch: str, key: str, default_branch: str | None, token: str | None,
+        fresh_since: float | None = None,
     ) -> Worktree:
         """Fetch the mirror and give a clean worktree on `branch` (from the remote branch if it exists):
         a pool slot reset to it if one is free, else a worktree of its own."""
@@ -204,7 +223,7 @@ class Checkout:
         self.mirrors.mkdir(parents=True, exist_ok=True)
         mirror = self.mirrors / mirror_name(clone_url)
         async with self._locked(mirror):
-            await self._sync_mirror(clone_url, token)
+            await self._sync_mirror(clone_url, token, fresh_since)
             default_branch = check_ref(default_branch or await self._head(mirror))
             check_branch(branch, default_branch)
             base_ref, resumed, base = await self._start_point(mirror, branch, default_branch)

@@ -71,6 +71,8 @@ class Run:
     changed: list[str] = field(default_factory=list)
     order: int = 0
     pull_lookup: asyncio.Task[PullRequest | None] | None = None  # started with the push
+    claimed_at: float = field(default_factory=time.time)
+    warming: asyncio.Task[None] | None = None  # the mirror's fetch, started at the claim
 
     @property
     def publish(self) -> bool:
@@ -213,11 +215,24 @@ class Pipeline:
             cost_usd=result.cost_usd, num_turns=result.num_turns,
         )
 
+    def warm(self, run: Run) -> None:
+        """Start the mirror's fetch at the claim, while the claim's GitHub calls are under way (a fetch of the
+        configured repository: nothing of the work order runs); the checkout step then need not fetch again."""
+        async def fetch() -> None:
+            clone_url, _ = await self._remote(run.work_order)
+            await self.s.checkout.refresh(clone_url, self.s.github.git_token() if self.s.github else None)
+
+        run.warming = asyncio.create_task(fetch())
+        run.warming.add_done_callback(lambda t: t.cancelled() or t.exception())  # a failure: the step says it
+
     async def checkout(self, spec: StepSpec, run: Run) -> StepOutcome:
         wo = run.work_order
         token = self.s.github.git_token() if self.s.github else None
         clone_url, default_branch = await self._remote(wo)
-        run.tree = await self.s.checkout.prepare(clone_url, branch_name(wo), wo.id, default_branch, token)
+        if run.warming is not None:
+            await asyncio.wait([run.warming])  # done or failed: a failed fetch is done again, and its error said
+        run.tree = await self.s.checkout.prepare(clone_url, branch_name(wo), wo.id, default_branch, token,
+                                                 fresh_since=run.claimed_at)
         await self.update(run, {"git_branch_name": run.tree.branch, "sandbox_identifier": str(run.tree.path)})
         resumed = " (resumed from the remote branch)" if run.tree.resumed else ""
         return StepOutcome(output=f"{run.tree.branch} from {run.tree.base[:12]}{resumed}")

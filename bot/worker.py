@@ -141,7 +141,8 @@ class Worker:
     async def _execute(self, run: Run, heartbeat: asyncio.Task[None]) -> WorkOrder:
         status, error = Status.COMPLETED, None
         try:
-            # both GitHub calls at once; nothing runs until the permission is confirmed
+            # both GitHub calls at once, and the mirror's fetch; no step runs until the permission is confirmed
+            self.pipeline.warm(run)
             await _all(self._find_comment(run), self._still_allowed(run.work_order))
             await self.pipeline.execute(run)
         except (LeaseLost, StoreUnavailable) as exc:

@@ -119,6 +119,24 @@ async def test_a_default_branch_the_remote_lacks_fails_the_checkout_and_says_so(
         await runtime.store.close()
 
 
+async def test_the_mirror_is_fetched_once_per_work_order_while_the_claim_is_checked(
+    engine: Runtime, remote: Path,
+) -> None:
+    checkout = engine.services.checkout
+    calls: list[tuple[str, ...]] = []
+    real_git = checkout.git
+
+    async def recording(*args: str, **kwargs: object) -> str:
+        calls.append(args)
+        return await real_git(*args, **kwargs)  # type: ignore[arg-type]
+
+    checkout.git = recording  # type: ignore[method-assign]
+    for issue in (7, 8):
+        done = await claim_and_run(engine, order(remote, "w", issue_number=issue))
+        assert done.status is Status.COMPLETED
+    assert sum(1 for args in calls if "fetch" in args) == 2, calls  # one each: the early one, not the step's too
+
+
 async def test_a_second_work_order_reuses_the_mirror(engine: Runtime, remote: Path, github: FakeGitHub) -> None:
     first = await claim_and_run(engine, order(remote, "w"))
     second = await claim_and_run(engine, order(remote, "w", issue_number=8))

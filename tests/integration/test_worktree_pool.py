@@ -11,6 +11,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -235,3 +236,32 @@ async def test_a_retry_in_another_slot_than_its_crashed_attempt_works_and_frees_
     for owner, tree in zip((checkout, other), both, strict=True):
         assert files_in(tree.path) == FILES
         await owner.remove(tree)
+
+
+async def test_an_early_fetch_spares_the_checkout_one_only_if_it_began_after_the_claim(
+    tmp_path: Path, remote: Path,
+) -> None:
+    checkout = checkout_in(tmp_path, 1)
+    await checkout.refresh(str(remote), None)
+    assert not (tmp_path / "data" / "mirrors").exists()  # nothing to refresh: only a checkout clones
+    await checkout.remove(await prepare(checkout, remote, "wo-00000000"))  # an earlier work order's fetch
+    claimed_at = time.time()
+    newer = upstream_commit(remote, "late.txt", "pushed after that fetch, before this claim's checkout\n")
+    tree = await checkout.prepare(str(remote), "claude/issue-1-00000001", "wo-00000001", "main", None,
+                                  fresh_since=claimed_at)
+    assert tree.base == newer  # the earlier fetch was too old: the checkout fetched again
+    await checkout.remove(tree)
+    claimed_at = time.time()
+    await checkout.refresh(str(remote), None)  # this claim's own early fetch
+    fetches: list[tuple[str, ...]] = []
+    real_git = checkout.git
+
+    async def recording(*args: str, **kwargs: object) -> str:
+        fetches.extend([args] if "fetch" in args else [])
+        return await real_git(*args, **kwargs)  # type: ignore[arg-type]
+
+    checkout.git = recording  # type: ignore[method-assign]
+    tree = await checkout.prepare(str(remote), "claude/issue-2-00000002", "wo-00000002", "main", None,
+                                  fresh_since=claimed_at)
+    assert fetches == [] and tree.base == newer
+    await checkout.remove(tree)
