@@ -7,7 +7,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from bot import prompting
@@ -16,11 +15,12 @@ from bot.checkout import Checkout, Identity, Worktree
 from bot.errors import BotError, GitError, LeaseLost, StoreUnavailable
 from bot.github import GitHubPort, PullRequest
 from bot.models import Step, WorkOrder, utcnow
-from bot.report import redact, strip_trailers
+from bot.report import redact
 from bot.reporter import Reporter
 from bot.secret_scan import scan_diff
 from bot.steps import COMMIT, IMPLEMENT, PLAN, PULL_REQUEST, PUSH, Kind, StepSpec, sequence
 from bot.store import Store, repository_for
+from bot.texts import TOOL_LOG, branch_name, commit_message, pr_body, title_of, with_tool_log, within
 
 log = logging.getLogger(__name__)
 
@@ -292,58 +292,6 @@ class Pipeline:
         return StepOutcome(output=f"{verb} #{pull.number} {pull.html_url}")
 
 
-TOOL_LOG = "\n\n--- tool log ---\n"
 # The worktree (and the commit in it) is removed when the work order ends, whatever happened: say so.
 NOT_KEPT = ("the branch was not pushed, so its commit is not kept (the checkout is removed when the work order "
             "ends; trigger it again to redo the work). Git said:")
-
-
-def within(worktree: Path, tool_use: str) -> str:
-    """A tool log line with the worktree's path taken out: the comment never shows the server's folders."""
-    for root in dict.fromkeys((str(worktree.resolve()), str(worktree))):
-        tool_use = tool_use.replace(f"{root}/", "").replace(root, ".")
-    return tool_use
-
-
-def with_tool_log(answer: str, tool_uses: list[str]) -> str:
-    """A step's output: the agent's answer, then one line per tool it used."""
-    return f"{answer}{TOOL_LOG}{chr(10).join(tool_uses)}" if tool_uses else answer
-
-
-def branch_name(work_order: WorkOrder) -> str:
-    if work_order.git_branch_name:
-        return work_order.git_branch_name
-    if work_order.issue_number:
-        return f"claude/issue-{work_order.issue_number}-{work_order.short_id}"
-    return f"claude/{work_order.id}"
-
-
-def title_of(work_order: WorkOrder) -> str:
-    title = str(work_order.metadata.get("issue_title") or "").strip()
-    return title or (work_order.user_request.strip().splitlines() or ["Changes by Claude"])[0][:72]
-
-
-def co_author(work_order: WorkOrder) -> str:
-    login = work_order.trigger_actor
-    if not login:
-        return ""
-    actor_id = work_order.metadata.get("actor_id")
-    email = f"{actor_id}+{login}@users.noreply.github.com" if actor_id else f"{login}@users.noreply.github.com"
-    return f"\n\nCo-authored-by: {login} <{email}>"
-
-
-def commit_message(work_order: WorkOrder, summary: str) -> str:
-    subject = title_of(work_order)
-    if work_order.issue_number:
-        subject = f"{subject} (#{work_order.issue_number})"
-    body = strip_trailers(summary)[:2000]
-    return f"{subject}\n\n{body}\n\nWork order: {work_order.id}{co_author(work_order)}".replace("\n\n\n", "\n\n")
-
-
-def pr_body(work_order: WorkOrder, summary: str) -> str:
-    lines = [strip_trailers(summary) or "Changes made by Claude for this issue."]
-    if work_order.issue_number:
-        lines.append(f"Closes #{work_order.issue_number}")
-    requester = f" · requested by @{work_order.trigger_actor}" if work_order.trigger_actor else ""
-    lines.append(f"---\n_Work order `{work_order.id}`{requester}. Made by Claude Code through Agent Work Orders._")
-    return "\n\n".join(lines)
