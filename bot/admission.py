@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -99,12 +101,39 @@ def over_limits(trigger: Trigger, load: Load, limits: Limits) -> Refused | None:
     return None
 
 
+class Roles:
+    """Roles GitHub gave, remembered for `ttl` seconds per repository and actor.
+
+    A reader who writes `@claude` a hundred times costs one permission call, not a hundred (each is a
+    GitHub request against the rate limit, and tens of ms of the receiver's CPU). Only admission uses it: a
+    worker asks GitHub again when it takes the work order, so a writer demoted meanwhile still gets nothing.
+    """
+
+    def __init__(self, ttl: float = 30.0, size: int = 1024, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.size, self.clock = ttl, size, clock
+        self._known: dict[tuple[str, str], tuple[float, str]] = {}
+
+    async def of(self, github: GitHubPort, repo_full_name: str, actor: str) -> str:
+        key, now = (repo_full_name.lower(), actor.lower()), self.clock()
+        known = self._known.get(key)
+        if known is not None and known[0] > now:
+            return known[1]
+        role = await github.permission(repo_full_name, actor)
+        if len(self._known) >= self.size:  # bounded: the expired go first, then all
+            self._known = {k: v for k, v in self._known.items() if v[0] > now}
+            if len(self._known) >= self.size:
+                self._known.clear()
+        self._known[key] = (now + self.ttl, role)
+        return role
+
+
 class Admission:
     """Decides, for one recorded delivery's trigger, whether it becomes a work order."""
 
-    def __init__(self, store: Store, limits: Limits) -> None:
+    def __init__(self, store: Store, limits: Limits, roles: Roles | None = None) -> None:
         self.store = store
         self.limits = limits
+        self.roles = roles or Roles()
 
     async def admit(
         self, trigger: Trigger, repo: Repository | None, delivery: Delivery, github: GitHubPort
@@ -115,7 +144,7 @@ class Admission:
                    or own_login(trigger, await github.viewer_login()))
         if refusal is not None:
             return refusal
-        refusal = permission_check(trigger.actor, await github.permission(trigger.repo_full_name, trigger.actor))
+        refusal = permission_check(trigger.actor, await self.roles.of(github, trigger.repo_full_name, trigger.actor))
         if refusal is not None:
             return refusal
         load = await self.store.admission_load(

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from bot.admission import Roles
 from bot.errors import Conflict
 from bot.models import Delivery, Repository, Status, WorkOrder
 from bot.runtime import Runtime, build_runtime
@@ -314,3 +315,31 @@ async def test_an_sqlite_database_from_before_trigger_keys_is_upgraded_in_place(
     orders = await store.list_work_orders()
     await store.close()
     assert sorted(str(w.trigger_key) for w in orders) == ["None", "k"]
+
+
+class CountingGitHub(FakeGitHub):
+    asked: int = 0
+
+    async def permission(self, full_name: str, login: str) -> str:
+        self.asked += 1
+        return await super().permission(full_name, login)
+
+
+async def test_a_role_is_asked_once_per_window_and_again_after_it() -> None:
+    """A reader's hundred `@claude`s cost one permission call; a promotion counts once the window is over."""
+    github = CountingGitHub(permissions={"reader": "read"})
+    now = [0.0]
+    roles = Roles(ttl=30, clock=lambda: now[0])
+    assert [await roles.of(github, "Octo/Repo", "reader") for _ in range(100)] == ["read"] * 100
+    assert await roles.of(github, "octo/repo", "READER") == "read" and github.asked == 1  # GitHub's case rules
+    github.permissions["reader"] = "write"
+    now[0] = 30.0
+    assert await roles.of(github, "Octo/Repo", "reader") == "write" and github.asked == 2
+
+
+async def test_remembered_roles_stay_bounded() -> None:
+    github = CountingGitHub()
+    roles = Roles(ttl=30, size=10, clock=lambda: 0.0)
+    for n in range(25):
+        await roles.of(github, "Octo/Repo", f"user{n}")
+    assert len(roles._known) <= 10
