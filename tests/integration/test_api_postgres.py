@@ -53,8 +53,15 @@ def test_malformed_api_input_on_postgres_is_a_4xx(pg_client: TestClient) -> None
     assert pg_client.get(f"{API}/repositories").json()[0]["default_sandbox_type"] == "git_worktree"
 
 
-def test_a_signed_delivery_with_a_nul_character_is_a_400_on_postgres(pg_client: TestClient) -> None:
-    body = json.dumps(example("issue_comment", "created", comment__body="@claude \u0000 hi")).encode()
+@pytest.mark.parametrize("edits", [
+    {"comment__body": "@claude \u0000 hi"},
+    # in a part the webhook does not read on receipt: the comment is a trigger, so its body is stored
+    {"comment__body": "@claude hi", "comment__user__login": "Octo\u0000cat"},
+], ids=["read-part", "unread-part"])
+def test_a_signed_delivery_with_a_nul_character_is_a_400_on_postgres(
+    pg_client: TestClient, edits: dict[str, str],
+) -> None:
+    body = json.dumps(example("issue_comment", "created", **edits)).encode()
     headers = {"X-GitHub-Event": "issue_comment", "X-GitHub-Delivery": "nul-1", "Content-Type": "application/json",
                "X-Hub-Signature-256": sign(SECRET, body)}
     response = pg_client.post("/webhooks/github", content=body, headers=headers)

@@ -94,6 +94,9 @@ def test_the_head_read_on_receipt_decides_as_the_whole_payload_would(body: str) 
     for event, payload in [*every_example(), ("issue_comment", comment(body))]:
         raw = json.dumps(payload).encode()
         head = read_head(raw)
+        if b"\\u0000" in raw:  # an escaped NUL anywhere: the full parse and its NUL check decide
+            assert head is None, event
+            continue
         assert head is not None, event
         assert outcome_now(event, head, RULES) == outcome_now(event, payload, RULES), event
 
