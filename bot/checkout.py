@@ -261,13 +261,9 @@ class Checkout:
             safe_rmtree(self.worktrees, path)
         await self.git("worktree", "prune", cwd=mirror)
 
-    async def changed_files(self, tree: Worktree) -> list[str]:
-        """Files the agent changed, added or deleted, relative to the worktree."""
-        await self.git("add", "--all", cwd=tree.path)
-        return await self._staged_names(tree)
-
     async def staged_changes(self, tree: Worktree) -> tuple[list[str], str]:
-        """Stage everything; then the changed files and the staged diff, asked at once (both only read the index)."""
+        """Stage everything; then the files the agent changed, added or deleted (relative to the worktree) and
+        the staged diff, asked at once (both only read the index)."""
         await self.git("add", "--all", cwd=tree.path)
         names, diff = await asyncio.gather(self._staged_names(tree), self.staged_diff(tree))
         return names, diff

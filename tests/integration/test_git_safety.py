@@ -83,7 +83,7 @@ async def test_the_token_is_never_written_to_disk(tmp_path: Path, remote: Path) 
     tree = await checkout.prepare(str(remote), "claude/issue-1-0123abcd", "wo-0123abcd", "main", TOKEN)
     assert_no_token_under(tmp_path / "data")  # what the agent could read while it runs
     (tree.path / "hello.txt").write_text("hello\n")
-    assert await checkout.changed_files(tree) == ["hello.txt"]
+    assert (await checkout.staged_changes(tree))[0] == ["hello.txt"]
     await checkout.commit(tree, "hello", Identity("Bot", "bot@example.com"))
     await checkout.push(tree, TOKEN)
     assert_no_token_under(tmp_path / "data")
@@ -272,7 +272,7 @@ async def test_push_refuses_the_default_branch_whatever_the_worktree_says(tmp_pa
     checkout = checkout_in(tmp_path, RemotePolicy(protocols=("file",)))
     tree = await checkout.prepare(str(remote), "claude/issue-6-0123abcd", "wo-0123abcd", "main", None)
     (tree.path / "hello.txt").write_text("x")
-    await checkout.changed_files(tree)
+    await checkout.staged_changes(tree)
     await checkout.commit(tree, "x", Identity("Bot", "bot@example.com"))
     for branch in ("main", "trunk"):
         forged: Worktree = dataclasses.replace(tree, branch=branch, default_branch=branch)
