@@ -16,7 +16,7 @@ from bot.errors import BotError, GitError, LeaseLost, StoreUnavailable
 from bot.github import GitHubPort, PullRequest
 from bot.models import Step, WorkOrder, utcnow
 from bot.report import redact
-from bot.reporter import Reporter
+from bot.reporter import Reporter, linked_comment
 from bot.secret_scan import scan_diff
 from bot.steps import COMMIT, IMPLEMENT, PLAN, PULL_REQUEST, PUSH, Kind, StepSpec, sequence
 from bot.store import Store, repository_for
@@ -156,9 +156,7 @@ class Pipeline:
         by, so progress shows as soon as it lands, not only in the final report."""
         wo = run.work_order
         if wo.progress_comment_id is None and wo.delivery_id is not None and run.publish:
-            linked = (await self.s.store.get_work_order(wo.id)).progress_comment_id
-            if linked is not None:
-                run.work_order = wo.model_copy(update={"progress_comment_id": linked})
+            run.work_order = await linked_comment(self.s.store, wo)
 
     async def _guarded(self, handler: Handler, spec: StepSpec, run: Run) -> StepOutcome:
         try:

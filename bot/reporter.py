@@ -48,6 +48,14 @@ def awaits_comment(work_order: WorkOrder) -> bool:
     return work_order.progress_comment_id is not None or work_order.delivery_id is not None
 
 
+async def linked_comment(store: Store, work_order: WorkOrder) -> WorkOrder:
+    """The work order with the comment id a receiver saved on its row since it was read, if it has."""
+    stored = await store.get_work_order(work_order.id)
+    if stored.progress_comment_id is None:
+        return work_order
+    return work_order.model_copy(update={"progress_comment_id": stored.progress_comment_id})
+
+
 async def find_progress_comment(
     store: Store, github: GitHubPort, work_order: WorkOrder, owner: str | None = None
 ) -> WorkOrder:
@@ -58,9 +66,9 @@ async def find_progress_comment(
     """
     if work_order.progress_comment_id is not None or work_order.issue_number is None:
         return work_order
-    stored = await store.get_work_order(work_order.id)
-    if stored.progress_comment_id is not None:
-        return work_order.model_copy(update={"progress_comment_id": stored.progress_comment_id})
+    linked = await linked_comment(store, work_order)
+    if linked.progress_comment_id is not None:
+        return linked
     try:
         found = await github.find_comment(work_order.repo_full_name, work_order.issue_number, marker(work_order.id))
     except GitHubError as exc:
