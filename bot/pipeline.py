@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -72,7 +73,7 @@ class Run:
     order: int = 0
     pull_lookup: asyncio.Task[PullRequest | None] | None = None  # started with the push
     claimed_at: float = field(default_factory=time.time)
-    warming: asyncio.Task[None] | None = None  # the mirror's fetch, started at the claim
+    warming: asyncio.Task[tuple[str, str | None]] | None = None  # the remote's look-up and fetch, from the claim
 
     @property
     def publish(self) -> bool:
@@ -214,11 +215,14 @@ class Pipeline:
         )
 
     def warm(self, run: Run) -> None:
-        """Start the mirror's fetch at the claim, while the claim's GitHub calls are under way (a fetch of the
-        configured repository: nothing of the work order runs); the checkout step then need not fetch again."""
-        async def fetch() -> None:
-            clone_url, _ = await self._remote(run.work_order)
-            await self.s.checkout.refresh(clone_url, self.s.github.git_token() if self.s.github else None)
+        """Look up the remote and start the mirror's fetch at the claim, while the claim's GitHub calls are under
+        way (a fetch of the configured repository: nothing of the work order runs); the checkout step then
+        need not do either again."""
+        async def fetch() -> tuple[str, str | None]:
+            remote = await self._remote(run.work_order)
+            with contextlib.suppress(GitError):  # the checkout step fetches again, and says why
+                await self.s.checkout.refresh(remote[0], self.s.github.git_token() if self.s.github else None)
+            return remote
 
         run.warming = asyncio.create_task(fetch())
         run.warming.add_done_callback(lambda t: t.cancelled() or t.exception())  # a failure: the step says it
@@ -226,14 +230,20 @@ class Pipeline:
     async def checkout(self, spec: StepSpec, run: Run) -> StepOutcome:
         wo = run.work_order
         token = self.s.github.git_token() if self.s.github else None
-        clone_url, default_branch = await self._remote(wo)
-        if run.warming is not None:
-            await asyncio.wait([run.warming])  # done or failed: a failed fetch is done again, and its error said
+        clone_url, default_branch = await self._warmed_remote(run)
         run.tree = await self.s.checkout.prepare(clone_url, branch_name(wo), wo.id, default_branch, token,
                                                  fresh_since=run.claimed_at)
         await self.update(run, {"git_branch_name": run.tree.branch, "sandbox_identifier": str(run.tree.path)})
         resumed = " (resumed from the remote branch)" if run.tree.resumed else ""
         return StepOutcome(output=f"{run.tree.branch} from {run.tree.base[:12]}{resumed}")
+
+    async def _warmed_remote(self, run: Run) -> tuple[str, str | None]:
+        """The remote looked up at the claim; asked again if that look-up failed (or never ran), so that its
+        failure is this step's error."""
+        if run.warming is not None:
+            with contextlib.suppress(BotError):
+                return await run.warming
+        return await self._remote(run.work_order)
 
     async def _remote(self, wo: WorkOrder) -> tuple[str, str | None]:
         """Clone from the configured repository, never from a request, a payload or a stored row's metadata."""

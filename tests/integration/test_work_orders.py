@@ -131,10 +131,20 @@ async def test_the_mirror_is_fetched_once_per_work_order_while_the_claim_is_chec
         return await real_git(*args, **kwargs)  # type: ignore[arg-type]
 
     checkout.git = recording  # type: ignore[method-assign]
+    looked_up = 0
+    real_list = engine.store.list_repositories
+
+    async def counting() -> list[Repository]:
+        nonlocal looked_up
+        looked_up += 1
+        return await real_list()
+
+    engine.store.list_repositories = counting  # type: ignore[method-assign]
     for issue in (7, 8):
         done = await claim_and_run(engine, order(remote, "w", issue_number=issue))
         assert done.status is Status.COMPLETED
     assert sum(1 for args in calls if "fetch" in args) == 2, calls  # one each: the early one, not the step's too
+    assert looked_up == 2  # the configured remote, looked up once per work order (at the claim)
 
 
 async def test_a_second_work_order_reuses_the_mirror(engine: Runtime, remote: Path, github: FakeGitHub) -> None:
