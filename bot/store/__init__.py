@@ -40,7 +40,9 @@ class ListFilter:
 
 
 ALL_WORK_ORDERS = ListFilter()
-CURSOR_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")  # what a work order id may be (the API's PATH_ID)
+# What an id of a row may look like (work orders, repositories): the API finds nothing for any other shape,
+# and a cursor holding any other is not one this API gave out (stores put its id in a query).
+ID_SHAPE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class Cursor:
             moment = datetime.fromisoformat(at)
         except (binascii.Error, UnicodeDecodeError, ValueError):
             raise ValueError("not a cursor this API gave out") from None
-        if moment.tzinfo is None or not CURSOR_ID.match(work_order_id):
+        if moment.tzinfo is None or not ID_SHAPE.match(work_order_id):
             raise ValueError("not a cursor this API gave out")
         return cls(moment.astimezone(UTC), work_order_id)
 

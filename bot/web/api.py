@@ -17,7 +17,7 @@ from bot.errors import BotError, Conflict, GitHubError, NotFound
 from bot.models import Repository, Status, WorkOrder, full_name_of
 from bot.repositories import SLUG, normalise_url, verify_repository
 from bot.steps import agent_steps
-from bot.store import Cursor, ListFilter, repository_for
+from bot.store import ID_SHAPE, Cursor, ListFilter, repository_for
 from bot.web.body import CLOSE, BodyRefused, has_nul, read_bounded
 from bot.web.context import runtime_of
 
@@ -29,7 +29,6 @@ SandboxType = Literal["git_branch", "git_worktree", "e2b", "dagger"]
 ISSUE_NUMBER_MAX = 2**31 - 1  # the column is an integer on Postgres
 LIST_LIMIT_MAX = 500  # rows in one page of the list
 LIST_OFFSET_MAX = 1_000_000  # deeper pages: follow the cursor, whose cost does not grow with depth
-PATH_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 BRANCH = re.compile(r"^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]{1,255}$")
 
 
@@ -192,7 +191,7 @@ def errors_of(exc: ValidationError) -> list[dict[str, Any]]:
 def path_id(request: Request) -> str:
     """The `{id}` in the path; one no store could hold is simply not found."""
     value = str(request.path_params["id"])
-    if not PATH_ID.match(value):
+    if not ID_SHAPE.match(value):
         raise NotFound(f"{value[:40]!r} not found")
     return value
 
