@@ -148,11 +148,12 @@ async def _record(request: Request, event: str, delivery_id: str, body: bytes) -
     outcome = outcome_now(event, payload, runtime.intake.rules)
     if outcome is None and head is not None:  # maybe a trigger: intake gets the whole payload
         payload = parse_payload(body) or {}
+    now = utcnow()
     delivery = Delivery(
         delivery_id=delivery_id, event=event, action=action[:100] if isinstance(action, str) else "",
         repo_full_name=repo_name_of(payload), payload=payload if outcome is None else {},
         raw=body.decode() if outcome is None or runtime.settings.keep_ignored_payloads else "{}",
-        outcome=outcome, received_at=utcnow(), processed_at=None if outcome is None else utcnow(),
+        outcome=outcome, received_at=now, processed_at=None if outcome is None else now,
     )
     try:
         new = await runtime.store.record_delivery(delivery)
