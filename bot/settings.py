@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlparse
@@ -150,6 +151,11 @@ class Settings(BaseSettings):
     def effective_storage(self) -> StorageType:
         """`file` is the seed's old name for the embedded store."""
         return "sqlite" if self.storage_type == "file" else self.storage_type
+
+    @cached_property
+    def webhook_secret_values(self) -> tuple[str, ...]:
+        """The webhook secrets in clear, unwrapped once: every delivery's signature is checked against them."""
+        return tuple(secret.get_secret_value() for secret in self.webhook_secrets)
 
     def missing_for_github(self) -> list[str]:
         """What must still be configured before real GitHub events can be handled."""

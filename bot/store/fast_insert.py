@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+Asked = tuple[str, dict[str, Any], int, "asyncio.Future[bool | None]"]  # sql, row, its body's size, the answer
 Run = Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
 
 
@@ -19,11 +20,16 @@ class FastInserts:
     automatic checkpoints are off (a checkpoint fsyncs): `checkpoint` runs one in a thread every so often.
     """
 
-    CHECKPOINT_EVERY = 200  # inserts; about SQLite's default of 1,000 WAL pages for 13 kB payloads
+    # About SQLite's default of 1,000 WAL pages: counted in bytes, not inserts, since most deliveries are
+    # recorded without their body (a page or two each) and a few with it (a 13 kB body is four pages).
+    CHECKPOINT_BYTES = 1024 * 1024
+    PAUSES = (0.0005, 0.001, 0.002, 0.004, 0.008)  # seconds, between tries while another connection writes
+    ROW_BYTES = 4096  # what an insert adds to the WAL besides its body: a table page and an index page, about
 
     def __init__(self) -> None:
         self.conn: sqlite3.Connection | None = None
-        self.since_checkpoint = 0
+        self.written = 0  # bytes, roughly, added to the WAL since the last checkpoint
+        self.batch: list[Asked] = []
         self.tasks: set[asyncio.Task[Any]] = set()
         self.released = asyncio.Event()  # cleared while a checkpoint's last part runs: inserts wait for it
         self.released.set()
@@ -42,25 +48,65 @@ class FastInserts:
             self.conn.close()
             self.conn = None
 
-    async def insert(self, sql: str, row: dict[str, Any]) -> bool | None:
+    async def insert(self, sql: str, row: dict[str, Any], size: int = 0) -> bool | None:
         """True if inserted, False if the row was there already, None if not tried or the file was busy.
+        `size`: the bytes of its largest value (a body), which the WAL grows by besides ROW_BYTES.
 
         While a checkpoint ends (see `checkpoint`) it waits for it, on the loop: no thread, no lock."""
         await self.released.wait()
         if self.conn is None:
             return None
+        if not self.batch:
+            asyncio.get_running_loop().call_soon(self._commit)
+        answer: asyncio.Future[bool | None] = asyncio.get_running_loop().create_future()
+        self.batch.append((sql, row, size, answer))
+        return await answer
+
+    def _commit(self) -> None:
+        """The inserts asked for in one turn of the loop, in one transaction (one lock, one WAL commit)."""
+        batch, self.batch = self.batch, []
+        self._try(batch, 0)
+
+    def _try(self, batch: list[Asked], tries: int) -> None:
+        """Insert `batch`; if another connection holds the write lock, try again a little later, on the loop
+        (the thread's write is short: going to the thread path at once would queue every insert behind it)."""
+        if self.conn is None:
+            self._answer(batch, [None] * len(batch))
+            return
         try:
-            inserted = self.conn.execute(sql, row).rowcount == 1
-        except sqlite3.OperationalError:  # busy, or worse: the thread path waits, or says StoreUnavailable
-            return None
-        self.since_checkpoint += 1
-        return inserted
+            self._answer(batch, self._insert_all(self.conn, batch))
+        except sqlite3.OperationalError as exc:  # busy, or worse: the thread path waits, or says StoreUnavailable
+            if tries < len(self.PAUSES) and str(exc).startswith("database is locked"):
+                asyncio.get_running_loop().call_later(self.PAUSES[tries], self._try, batch, tries + 1)
+            else:
+                self._answer(batch, [None] * len(batch))
+
+    @staticmethod
+    def _insert_all(conn: sqlite3.Connection, batch: list[Asked]) -> list[bool | None]:
+        if len(batch) == 1:
+            sql, row, _, _ = batch[0]
+            return [conn.execute(sql, row).rowcount == 1]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            results: list[bool | None] = [conn.execute(sql, row).rowcount == 1 for sql, row, _, _ in batch]
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.rollback()
+            raise
+        return results
+
+    def _answer(self, batch: list[Asked], results: list[bool | None]) -> None:
+        for (_, _, size, answer), result in zip(batch, results, strict=True):
+            if result is not None:
+                self.written += self.ROW_BYTES + size
+            if not answer.done():
+                answer.set_result(result)
 
     def due_for_checkpoint(self) -> bool:
-        """Every CHECKPOINT_EVERY inserts, once the last checkpoint is over (they would only queue up)."""
-        if self.since_checkpoint < self.CHECKPOINT_EVERY or self.tasks:
+        """Every CHECKPOINT_BYTES written, once the last checkpoint is over (they would only queue up)."""
+        if self.written < self.CHECKPOINT_BYTES or self.tasks:
             return False
-        self.since_checkpoint = 0
+        self.written = 0
         return True
 
     def keep(self, task: asyncio.Task[Any]) -> None:
@@ -73,10 +119,12 @@ class FastInserts:
 
         First PASSIVE, while the loop goes on inserting: the bulk of the copying and its fsync stall nobody.
         Under steady inserts that one never catches up, so the WAL would never start over and would grow
-        without end; a RESTART follows, with inserts held back meanwhile, for the few pages added since."""
+        without end; a RESTART follows, with inserts held back meanwhile, for the few pages added since.
+        Each PRAGMA's row is read to the end: a cursor handed back would hold its statement open, and a
+        COMMIT on that connection fails while one is."""
         try:
-            await run(lambda c: c.execute("PRAGMA wal_checkpoint(PASSIVE)"))
+            await run(lambda c: c.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall())
             self.released.clear()
-            await run(lambda c: c.execute("PRAGMA wal_checkpoint(RESTART)"))
+            await run(lambda c: c.execute("PRAGMA wal_checkpoint(RESTART)").fetchall())
         finally:
             self.released.set()

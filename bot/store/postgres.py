@@ -21,6 +21,7 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 from bot.errors import ConfigError, Conflict, LeaseLost, NotFound, StoreUnavailable
 from bot.models import WORK_ORDER_MUTABLE, Delivery, Repository, Status, Step, WorkOrder, utcnow
 from bot.store import ALL_WORK_ORDERS, Cursor, ListFilter, Load, StoreHealth
+from bot.store.batch import Batched
 from bot.store.queries import load
 from bot.store.remote import CHANNEL, MIGRATE_HINT, REPOSITORY_MUTABLE, checked, is_uuid, jsonable, repository_from
 from bot.store.rows import JSON_FIELDS, from_row, to_cell, to_row
@@ -30,6 +31,8 @@ Q = cast(dict[str, LiteralString], load("postgres.sql"))  # our own package file
 WORK_ORDERS = "archon_agent_work_orders"
 REPOSITORIES = "archon_configured_repositories"
 STEPS = "archon_agent_work_order_steps"
+DELIVERY_COLUMNS = ("delivery_id", "event", "action", "repo_full_name", "payload", "outcome", "received_at",
+                    "processed_at")
 Row = dict[str, Any]
 Query = LiteralString | sql.Composed
 Connection = psycopg.AsyncConnection[DictRow]
@@ -70,6 +73,7 @@ class PostgresStore:
             raise ConfigError("DATABASE_URL", f"not a Postgres connection string ({str(exc).strip()})") from None
         self.database_url = database_url
         self.min_size, self.max_size, self.timeout = min_size, max_size, timeout
+        self._record = Batched(self._insert_deliveries)
         self.connect_timeout = connect_timeout
         self.trusted_for = trusted_for
         self._pool: AsyncConnectionPool[Connection] | None = None
@@ -154,8 +158,20 @@ class PostgresStore:
     # deliveries
 
     async def record_delivery(self, delivery: Delivery) -> bool:
-        row = to_row(delivery, text_json=False, exclude=frozenset({"payload", "raw"}))
-        return await self._execute(Q["insert_delivery"], {**row, "payload": delivery.payload_json()}) == 1
+        return await self._record(delivery)
+
+    async def _insert_deliveries(self, deliveries: list[Delivery]) -> list[bool]:
+        """One statement for them all; of two with one id, the first is the one recorded."""
+        columns: dict[str, list[Any]] = {name: [] for name in DELIVERY_COLUMNS}
+        for delivery in deliveries:
+            for name in DELIVERY_COLUMNS:
+                columns[name].append(getattr(delivery, name) if name != "payload" else delivery.payload_json())
+        new = {row["delivery_id"] for row in await self._all(Q["insert_deliveries"], columns)}
+        results = []
+        for delivery in deliveries:
+            results.append(delivery.delivery_id in new)
+            new.discard(delivery.delivery_id)
+        return results
 
     async def unprocessed_deliveries(self, limit: int = 100) -> list[Delivery]:
         return [from_row(Delivery, r) for r in await self._all(Q["unprocessed_deliveries"], {"limit": limit})]

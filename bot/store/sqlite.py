@@ -98,13 +98,15 @@ class SqliteStore:
 
     @contextmanager
     def _transaction(self, conn: sqlite3.Connection) -> Iterator[None]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back if either the work or the COMMIT fails: a connection left in
+        a transaction would take every later write of the process into it, uncommitted, holding the lock."""
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            conn.rollback()
             raise
-        conn.execute("COMMIT")
 
     async def health(self) -> StoreHealth:
         def probe(conn: sqlite3.Connection) -> int:
@@ -121,7 +123,7 @@ class SqliteStore:
     async def record_delivery(self, delivery: Delivery) -> bool:
         """One insert, on the event loop when it can be done without waiting (see FastInserts)."""
         row = delivery_row(delivery)
-        inserted = await self._fast.insert(Q["insert_delivery"], row)
+        inserted = await self._fast.insert(Q["insert_delivery"], row, len(row["payload"]))
         if self._fast.due_for_checkpoint():
             self._fast.keep(asyncio.create_task(self._checkpoint()))
         if inserted is None:
@@ -357,9 +359,11 @@ def _add_missing_column(conn: sqlite3.Connection, alter: str) -> None:
 
 def delivery_row(delivery: Delivery) -> dict[str, Any]:
     """The insert's row, written out: on every delivery's path, where the generic `to_row` costs more."""
-    processed = delivery.processed_at
+    received, processed = delivery.received_at, delivery.processed_at
+    received_text = iso(received)
     return {
         "delivery_id": delivery.delivery_id, "event": delivery.event, "action": delivery.action,
         "repo_full_name": delivery.repo_full_name, "payload": delivery.payload_json(), "outcome": delivery.outcome,
-        "received_at": iso(delivery.received_at), "processed_at": iso(processed) if processed else None,
+        "received_at": received_text,
+        "processed_at": received_text if processed is received else iso(processed) if processed else None,
     }

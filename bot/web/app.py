@@ -17,7 +17,7 @@ from bot.runtime import Runtime
 from bot.web import api, deliveries
 from bot.web.guard import ApiToken
 from bot.web.health import health
-from bot.web.webhooks import receive_github
+from bot.web.webhooks import PATH, Endpoint, Webhooks
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +45,12 @@ def create_app(runtime: Runtime) -> Starlette:
     token = runtime.settings.api_token.get_secret_value() if runtime.settings.api_token else None
     app = Starlette(
         routes=[
-            Route("/webhooks/github", receive_github, methods=["POST"]),
+            Route(PATH, Endpoint(), methods=["POST"]),
             Route("/health", health, methods=["GET"]),
             *deliveries.routes,  # before api.routes, whose /{id} would take "deliveries" for an id
             *api.routes,
         ],
-        middleware=[Middleware(ApiToken, token=token)],
+        middleware=[Middleware(Webhooks), Middleware(ApiToken, token=token)],
         exception_handlers={HTTPException: http_error, 500: server_error},
         lifespan=lifespan,
     )

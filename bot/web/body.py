@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
+from starlette.types import Receive
 
 # On a refusal that leaves the body unread: uvicorn would otherwise read and discard the rest of it.
 CLOSE = {"Connection": "close"}
@@ -19,31 +20,40 @@ class BodyRefused(Exception):
         self.detail = detail
 
 
-def declared_too_large(request: Request, limit: int) -> bool:
-    """True if Content-Length alone says the body is over `limit` (checked before reading a byte)."""
-    declared = request.headers.get("content-length", "").strip()
+def declared_too_large(declared: str, limit: int) -> bool:
+    """True if a Content-Length alone says the body is over `limit` (checked before reading a byte)."""
+    declared = declared.strip()
     return declared.isdigit() and int(declared) > limit
 
 
 async def read_bounded(request: Request, limit: int, timeout: float) -> bytes:
     """The body, refused as soon as it passes `limit` bytes or takes longer than `timeout` seconds."""
+    return await read_body(request.receive, request.headers.get("content-length", ""), limit, timeout)
+
+
+async def read_body(receive: Receive, declared: str, limit: int, timeout: float) -> bytes:
+    """`read_bounded` on the ASGI receive channel itself, for the webhook, which answers without a Request."""
     too_large = BodyRefused(413, f"body larger than {_size(limit)}")
-    if declared_too_large(request, limit):
+    if declared_too_large(declared, limit):
         raise too_large
     chunks: list[bytes] = []
     size = 0
     try:
         async with asyncio.timeout(timeout):
-            async for chunk in request.stream():
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":  # http.disconnect
+                    raise BodyRefused(400, "the client went away before sending the whole body")
+                chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
                     raise too_large
                 chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
     except TimeoutError:
         raise BodyRefused(408, f"body not received within {timeout:g} s") from None
-    except ClientDisconnect:
-        raise BodyRefused(400, "the client went away before sending the whole body") from None
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _size(limit: int) -> str:

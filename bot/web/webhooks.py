@@ -2,75 +2,146 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pydantic_core
 from pydantic import TypeAdapter, ValidationError
-from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 from typing_extensions import TypedDict
 
 from bot.errors import StoreUnavailable
 from bot.github import signature_valid
 from bot.models import Delivery, utcnow
 from bot.triggers import TriggerRules, never_a_trigger
-from bot.web.body import CLOSE, BodyRefused, has_nul, read_bounded
-from bot.web.context import runtime_of
+from bot.web.body import CLOSE, BodyRefused, has_nul, read_body
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
+PATH = "/webhooks/github"
 MAX_BODY = 25 * 1024 * 1024
 # GitHub sends a GUID and a snake_case event name; anything far off is not GitHub (and a long id cannot be a key).
 DELIVERY_ID = re.compile(r"^[\x21-\x7e]{1,200}$")
 EVENT = re.compile(r"^[a-z_]{1,64}$")
+# The only headers read: found in one pass over the request's, the first of each name counting.
+WANTED = frozenset({b"x-github-event", b"x-github-delivery", b"x-hub-signature-256", b"content-length"})
 
 
-def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+class Incoming:
+    """A delivery as it arrives: the ASGI request's few headers that matter, and where its body comes from.
+
+    The webhook is answered without Starlette's Request, middleware and router: on the path of every
+    delivery, they cost more than the one durable write the answer waits for."""
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self.scope = scope
+        self.receive = receive
+        found: dict[bytes, str] = {}
+        for name, value in scope["headers"]:
+            if name in WANTED and name not in found:
+                found[name] = value.decode("latin-1")
+        self.event = found.get(b"x-github-event", "")
+        self.delivery_id = found.get(b"x-github-delivery", "")
+        self.signature = found.get(b"x-hub-signature-256", "")
+        self.length = found.get(b"content-length", "")
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.scope["app"].state.runtime  # type: ignore[no-any-return]
+
+    @property
+    def client(self) -> str | None:
+        client = self.scope.get("client")
+        return client[0] if client else None
+
+
+class Answer(NamedTuple):
+    status: int
+    content: dict[str, str]
+    headers: dict[str, str] | None = None
+
+    async def __call__(self, send: Send) -> None:
+        """Sent as Starlette's JSONResponse would be, without building one."""
+        body = json.dumps(self.content, ensure_ascii=False, separators=(",", ":")).encode()
+        headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
+        headers += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (self.headers or {}).items()]
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def problem(status: int, detail: str, headers: dict[str, str] | None = None) -> Answer:
+    return Answer(status, {"detail": detail}, headers)
 
 
 def refuse(
-    request: Request, status: int, detail: str, headers: dict[str, str] | None = None, why: str | None = None,
-) -> JSONResponse:
+    incoming: Incoming, status: int, detail: str, headers: dict[str, str] | None = None, why: str | None = None,
+) -> Answer:
     """Answer a refused delivery and log why (never its body): a 401 is someone's misconfiguration or a probe."""
-    delivery_id = request.headers.get("x-github-delivery", "")
+    delivery_id = incoming.delivery_id
     reason = why or detail
-    context = {"delivery_id": delivery_id[:80], "status": status, "reason": reason,
-               "client": request.client.host if request.client else None}
+    context = {"delivery_id": delivery_id[:80], "status": status, "reason": reason, "client": incoming.client}
     level = logging.WARNING if status == 401 else logging.INFO
     log.log(level, "delivery %s refused (%d): %s", delivery_id[:80] or "-", status, reason, extra=context)
     return problem(status, detail, headers)
 
 
-def refusal_before_body(request: Request, secrets: tuple[str, ...]) -> JSONResponse | None:
+def refusal_before_body(incoming: Incoming, secrets: tuple[str, ...]) -> Answer | None:
     """What the headers alone already refuse, so an unsigned body is never read (nor buffered)."""
-    delivery_id = request.headers.get("x-github-delivery")
-    if not request.headers.get("x-github-event") or not delivery_id:
-        return refuse(request, 400, "missing X-GitHub-Event or X-GitHub-Delivery header", CLOSE)
-    if not EVENT.match(request.headers["x-github-event"]) or not DELIVERY_ID.match(delivery_id):
-        return refuse(request, 400, "X-GitHub-Event or X-GitHub-Delivery is not shaped like GitHub's", CLOSE)
+    if not incoming.event or not incoming.delivery_id:
+        return refuse(incoming, 400, "missing X-GitHub-Event or X-GitHub-Delivery header", CLOSE)
+    if not EVENT.match(incoming.event) or not DELIVERY_ID.match(incoming.delivery_id):
+        return refuse(incoming, 400, "X-GitHub-Event or X-GitHub-Delivery is not shaped like GitHub's", CLOSE)
     if not secrets:
-        return refuse(request, 401, "webhook secret not configured on the server", CLOSE,
+        return refuse(incoming, 401, "webhook secret not configured on the server", CLOSE,
                       why="GITHUB_WEBHOOK_SECRET is not set, so no signature can be checked")
-    if not request.headers.get("x-hub-signature-256", "").startswith("sha256="):
-        return refuse(request, 401, "invalid or missing X-Hub-Signature-256 signature", CLOSE)
+    if not incoming.signature.startswith("sha256="):
+        return refuse(incoming, 401, "invalid or missing X-Hub-Signature-256 signature", CLOSE)
     return None
 
 
-async def receive_github(request: Request) -> JSONResponse:
-    runtime = runtime_of(request)
-    secrets = tuple(s.get_secret_value() for s in runtime.settings.webhook_secrets)
-    refused = refusal_before_body(request, secrets)
+class Webhooks:
+    """Middleware that takes `POST /webhooks/github` before the rest of the app; everything else goes on."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "POST":
+            await receive_github(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+class Endpoint:
+    """The route's endpoint (an ASGI app, not a function), so the router still knows the path and answers
+    405 to other methods; POSTs are taken by `Webhooks` before they reach it."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await receive_github(scope, receive, send)
+
+
+async def receive_github(scope: Scope, receive: Receive, send: Send) -> None:
+    incoming = Incoming(scope, receive)
+    await (await _answer(incoming))(send)
+
+
+async def _answer(incoming: Incoming) -> Answer:
+    runtime = incoming.runtime
+    secrets = runtime.settings.webhook_secret_values
+    refused = refusal_before_body(incoming, secrets)
     if refused is not None:
         return refused
     try:
-        body = await read_bounded(request, MAX_BODY, runtime.settings.http_timeout_seconds)
+        body = await read_body(incoming.receive, incoming.length, MAX_BODY, runtime.settings.http_timeout_seconds)
     except BodyRefused as exc:
-        return refuse(request, exc.status, exc.detail, CLOSE)
-    if not signature_valid(secrets, body, request.headers.get("x-hub-signature-256")):
-        return refuse(request, 401, "invalid or missing X-Hub-Signature-256 signature")
-    return await _record(request, request.headers["x-github-event"], request.headers["x-github-delivery"], body)
+        return refuse(incoming, exc.status, exc.detail, CLOSE)
+    if not signature_valid(secrets, body, incoming.signature):
+        return refuse(incoming, 401, "invalid or missing X-Hub-Signature-256 signature")
+    return await _record(incoming, body)
 
 
 class _Part(TypedDict, total=False):
@@ -136,20 +207,21 @@ def outcome_now(event: str, payload: dict[str, Any], rules: TriggerRules) -> str
     return f"ignored: {ignored.reason}" if ignored else None
 
 
-async def _record(request: Request, event: str, delivery_id: str, body: bytes) -> JSONResponse:
+async def _record(incoming: Incoming, body: bytes) -> Answer:
     head = read_head(body)
     payload = head if head is not None else parse_payload(body)
     if payload is None:
-        return refuse(request, 400, "body is not a JSON object (set the webhook's content type to application/json)")
-    if has_nul(body, payload):
-        return refuse(request, 400, "body holds a NUL character (\\u0000), which the store cannot hold")
-    runtime = runtime_of(request)
+        return refuse(incoming, 400, "body is not a JSON object (set the webhook's content type to application/json)")
+    if head is None and has_nul(body, payload):  # a head was read only from a body without an escaped NUL
+        return refuse(incoming, 400, "body holds a NUL character (\\u0000), which the store cannot hold")
+    runtime = incoming.runtime
+    event, delivery_id = incoming.event, incoming.delivery_id
     action = payload.get("action")
     outcome = outcome_now(event, payload, runtime.intake.rules)
     if outcome is None and head is not None:  # maybe a trigger: intake gets the whole payload
         payload = parse_payload(body) or {}
     now = utcnow()
-    delivery = Delivery(
+    delivery = Delivery.model_construct(  # every field given, each of its type: nothing to validate
         delivery_id=delivery_id, event=event, action=action[:100] if isinstance(action, str) else "",
         repo_full_name=repo_name_of(payload), payload=payload if outcome is None else {},
         raw=body.decode() if outcome is None or runtime.settings.keep_ignored_payloads else "{}",
@@ -161,11 +233,10 @@ async def _record(request: Request, event: str, delivery_id: str, body: bytes) -
         log.error("delivery %s not recorded: %s", delivery_id, exc)
         return problem(503, "the store is unavailable; GitHub may redeliver this later")
     if not new:
-        return JSONResponse({"status": "duplicate", "delivery_id": delivery_id}, status_code=200)
+        return Answer(200, {"status": "duplicate", "delivery_id": delivery_id})
     if outcome is None:
         runtime.intake.submit(delivery)
     else:
         log.debug("delivery %s (%s.%s): %s", delivery_id, event, delivery.action, outcome,
                   extra={"delivery_id": delivery_id, "repo": delivery.repo_full_name or None})
-    answer = "pong" if event == "ping" else "accepted"
-    return JSONResponse({"status": answer, "delivery_id": delivery_id}, status_code=202)
+    return Answer(202, {"status": "pong" if event == "ping" else "accepted", "delivery_id": delivery_id})

@@ -78,6 +78,19 @@ async def test_a_delivery_is_recorded_once(store: Store) -> None:
                                                                                   {"a": [1, 2]})
 
 
+async def test_deliveries_arriving_together_are_each_recorded_once_and_each_told(store: Store) -> None:
+    """The stores write deliveries asked for in one turn of the loop together; each caller still learns
+    whether its own was new, a redelivery inside the same batch included, and every body is kept."""
+    ids = ["a", "b", "a", "c", "b", "d"]
+    told = await asyncio.gather(*(
+        store.record_delivery(Delivery(delivery_id=i, event="issues", payload={"n": n}, raw=f'{{"n": {n}}}'))
+        for n, i in enumerate(ids)))
+    assert told == [True, True, False, True, False, True]
+    assert sorted(d.delivery_id for d in await store.list_deliveries()) == ["a", "b", "c", "d"]
+    assert (await store.get_delivery("c")).payload == {"n": 3}
+    assert await store.record_delivery(Delivery(delivery_id="c", event="issues")) is False
+
+
 async def test_unprocessed_deliveries_come_oldest_first_until_marked(store: Store) -> None:
     for n in (3, 1, 2):
         await store.record_delivery(Delivery(delivery_id=f"d-{n}", event="issues", received_at=BASE + timedelta(n)))

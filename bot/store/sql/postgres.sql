@@ -44,12 +44,18 @@ UPDATE {table} SET {assignments} WHERE {key} = %(_key)s {guard} RETURNING *
 -- name: lease_guard
 AND lease_owner = %(_owner)s AND status = 'running'
 
--- name: insert_delivery
+-- name: insert_deliveries
+-- The deliveries received in one turn of the loop (bot/store/batch.py): one round trip, one commit.
 INSERT INTO archon_agent_work_order_deliveries
     (delivery_id, event, action, repo_full_name, payload, outcome, received_at, processed_at)
-VALUES (%(delivery_id)s, %(event)s, %(action)s, %(repo_full_name)s, %(payload)s::jsonb, %(outcome)s,
-        %(received_at)s, %(processed_at)s)
+SELECT d.delivery_id, d.event, d.action, d.repo_full_name, d.payload::jsonb, d.outcome, d.received_at,
+       d.processed_at
+FROM unnest(%(delivery_id)s::text[], %(event)s::text[], %(action)s::text[], %(repo_full_name)s::text[],
+            %(payload)s::text[], %(outcome)s::text[], %(received_at)s::timestamptz[],
+            %(processed_at)s::timestamptz[])
+     AS d(delivery_id, event, action, repo_full_name, payload, outcome, received_at, processed_at)
 ON CONFLICT (delivery_id) DO NOTHING
+RETURNING delivery_id
 
 -- name: unprocessed_deliveries
 SELECT * FROM archon_agent_work_order_deliveries
