@@ -24,6 +24,7 @@ class FastInserts:
     # recorded without their body (a page or two each) and a few with it (a 13 kB body is four pages).
     CHECKPOINT_BYTES = 1024 * 1024
     PAUSES = (0.0005, 0.001, 0.002, 0.004, 0.008)  # seconds, between tries while another connection writes
+    RESTART_FRAMES = 4096  # pages: a WAL of 16 MB is started over even under steady inserts
     ROW_BYTES = 4096  # what an insert adds to the WAL besides its body: a table page and an index page, about
 
     def __init__(self) -> None:
@@ -119,11 +120,15 @@ class FastInserts:
 
         First PASSIVE, while the loop goes on inserting: the bulk of the copying and its fsync stall nobody.
         Under steady inserts that one never catches up, so the WAL would never start over and would grow
-        without end; a RESTART follows, with inserts held back meanwhile, for the few pages added since.
+        without end; once it holds RESTART_FRAMES, a RESTART follows, with inserts held back meanwhile, for
+        the pages added since. Only then: the hold (its fsync) was the acknowledgement's slowest moment, and
+        a PASSIVE one that caught up lets the next insert start the WAL over by itself.
         Each PRAGMA's row is read to the end: a cursor handed back would hold its statement open, and a
         COMMIT on that connection fails while one is."""
         try:
-            await run(lambda c: c.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall())
+            [(_, frames, _)] = await run(lambda c: c.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall())
+            if frames < self.RESTART_FRAMES:
+                return
             self.released.clear()
             await run(lambda c: c.execute("PRAGMA wal_checkpoint(RESTART)").fetchall())
         finally:

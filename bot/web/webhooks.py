@@ -40,6 +40,7 @@ class Incoming:
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope = scope
         self.receive = receive
+        self.runtime: Runtime = scope["app"].state.runtime
         found: dict[bytes, str] = {}
         for name, value in scope["headers"]:
             if name in WANTED and name not in found:
@@ -48,10 +49,6 @@ class Incoming:
         self.delivery_id = found.get(b"x-github-delivery", "")
         self.signature = found.get(b"x-hub-signature-256", "")
         self.length = found.get(b"content-length", "")
-
-    @property
-    def runtime(self) -> Runtime:
-        return self.scope["app"].state.runtime  # type: ignore[no-any-return]
 
     @property
     def client(self) -> str | None:
@@ -221,7 +218,7 @@ async def _record(incoming: Incoming, body: bytes) -> Answer:
     if outcome is None and head is not None:  # maybe a trigger: intake gets the whole payload
         payload = parse_payload(body) or {}
     now = utcnow()
-    delivery = Delivery.model_construct(  # every field given, each of its type: nothing to validate
+    delivery = Delivery(
         delivery_id=delivery_id, event=event, action=action[:100] if isinstance(action, str) else "",
         repo_full_name=repo_name_of(payload), payload=payload if outcome is None else {},
         raw=body.decode() if outcome is None or runtime.settings.keep_ignored_payloads else "{}",

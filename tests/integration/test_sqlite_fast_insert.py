@@ -50,15 +50,17 @@ async def test_a_busy_file_is_waited_for_in_a_thread_not_on_the_loop(store: Sqli
 
 
 async def test_the_wal_is_checkpointed_while_only_the_loop_writes(store: SqliteStore, tmp_path: Path) -> None:
-    size = 12_000
-    count = FastInserts.CHECKPOINT_BYTES // (size + FastInserts.ROW_BYTES) * 20
+    size, page = 12_000, 4096
+    bound = FastInserts.RESTART_FRAMES * page  # where a RESTART starts the WAL over
+    count = 4 * bound * 2 // (size * 5)  # each insert adds about 2.5 times its payload: 4 bounds' worth
     for n in range(count):
         assert await store.record_delivery(delivery(f"d-{n}", size)) is True
         await asyncio.sleep(0)  # let a checkpoint start, as answering requests does
     await asyncio.gather(*store._fast.tasks)
     wal = (tmp_path / "wo.db-wal").stat().st_size
-    # each insert adds about 2.5 times its payload to the WAL: without checkpoints ~120 MB here, and growing
-    assert wal < count * size * 2.5 / 3, wal
+    # without checkpoints the WAL would hold every insert (~4 bounds here) and grow on; with them, it is
+    # started over once it passes the bound (plus what came in while that checkpoint ran)
+    assert wal < 2 * bound, wal
 
 
 async def test_a_redelivery_is_no_new_row_and_a_closed_store_is_unavailable(store: SqliteStore) -> None:
@@ -81,7 +83,7 @@ async def test_a_checkpoint_leaves_no_statement_that_stops_a_commit(store: Sqlit
 
     assert await store.record_delivery(delivery("before"))
     await store._fast.checkpoint(run)  # type: ignore[arg-type]
-    assert len(results) == 2 and not any(isinstance(r, sqlite3.Cursor) for r in results), results
+    assert results and not any(isinstance(r, sqlite3.Cursor) for r in results), results
     assert await store.claim("w", 60) is None
     assert await store.record_delivery(delivery("after"))
 
