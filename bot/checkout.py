@@ -134,11 +134,12 @@ def check_branch(branch: str, default_branch: str | None = None) -> str:
 
 class Checkout:
     """Mirrors under `<data>/mirrors`, worktrees under `<data>/worktrees`: up to `pool_slots` reused slots per
-    mirror, and one worktree per work order (removed at its end) when every slot is busy or the pool is off."""
+    mirror (idle ones together at most `pool_max_bytes` on disk, 0: unbounded), and one worktree per work order
+    (removed at its end) when every slot is busy or the pool is off."""
 
     def __init__(
         self, data_dir: Path, base_env: Mapping[str, str], timeout: float = 600,
-        policy: RemotePolicy | None = None, pool_slots: int = 0,
+        policy: RemotePolicy | None = None, pool_slots: int = 0, pool_max_bytes: int = 0,
     ) -> None:
         self.root = data_dir.resolve()
         self.mirrors = self.root / "mirrors"
@@ -148,7 +149,7 @@ class Checkout:
         self.timeout = timeout
         self._trees: dict[Path, Worktree] = {}
         self._fetched: dict[Path, float] = {}  # mirror -> when this process's last completed fetch of it began
-        self.pool = Pool(self.worktrees, pool_slots, self.git, safe_rmtree)
+        self.pool = Pool(self.worktrees, self.mirrors, pool_slots, self.git, safe_rmtree, pool_max_bytes)
 
     async def git(self, *args: str, cwd: Path, token: str | None = None) -> str:
         env = {**self.base_env, **auth_env(token, self.policy.origin)}
@@ -315,6 +316,8 @@ class Checkout:
                 await self.git("worktree", "prune", cwd=mirror)
                 # not `branch -D`: a crashed attempt's slot may still have the branch checked out
                 await self.git("update-ref", "-d", f"refs/heads/{check_ref(tree.branch)}", cwd=mirror)
+        if pooled:
+            await self.pool.bound()  # outside the lock: deleting slots takes a while, and prunes their mirrors
 
 
 def default_ref(default_branch: str) -> str:
