@@ -204,6 +204,15 @@ class Pool:
         finally:
             lease.handle.close()
 
+    def release(self, path: Path) -> None:
+        """Free a held slot as it is (unverified: its next take resets it in full)."""
+        self._held.pop(path).handle.close()
+
+    async def move(self, path: Path, git_dir: Path, branch: str, start: str) -> None:
+        """Move a held slot's branch and files to `start` (from a state verified clean since it was taken)."""
+        await self._git(*SPEED, *located(git_dir, path), "checkout", "--quiet", "--force", "--ignore-other-worktrees",
+                        "-B", branch, start, cwd=path)
+
     async def _ready(self, mirror: Path, slot: Path, branch: str, start: str, given_back: bool) -> Path:
         git_dir = admin_dir(mirror, slot)
         if git_dir is not None:
