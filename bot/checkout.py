@@ -89,6 +89,9 @@ class Checkout:
         self.pool = Pool(self.worktrees, self.mirrors, pool_slots, self.git, safe_rmtree, pool_max_bytes)
 
     async def git(self, *args: str, cwd: Path, token: str | None = None) -> str:
+        return (await self._run(*args, cwd=cwd, token=token)).stdout.strip()
+
+    async def _run(self, *args: str, cwd: Path, token: str | None = None) -> process.Completed:
         env = {**self.base_env, **auth_env(token, self.policy.origin)}
         argv = ["git", *pinned_args(self.policy), *self._located(cwd), *args]
         result = await process.run(argv, cwd=cwd, env=env, timeout=self.timeout)
@@ -96,7 +99,7 @@ class Checkout:
             verb = next((a for a in args if not a.startswith("-") and "=" not in a), "command")
             detail = "timed out" if result.timed_out else result.stderr.strip()[-500:]
             raise GitError(f"git {verb} failed: {detail}")
-        return result.stdout.strip()
+        return result
 
     def _located(self, cwd: Path) -> list[str]:
         """In a worktree: its git folder named outright, so a rewritten `.git` file points nowhere."""
@@ -140,14 +143,16 @@ class Checkout:
         (mirror / "info").mkdir(exist_ok=True)
         (mirror / "info" / "exclude").write_text(IGNORED_BY_BOT)
 
-    async def _fetch(self, mirror: Path, token: str | None) -> float:
-        """Fetch; when it began. Its garbage collection waits for `remove` (off the path to the agent), and
-        FETCH_HEAD, which nothing reads, is not written."""
+    async def _fetch(self, mirror: Path, token: str | None) -> bool:
+        """Fetch; did it change any ref? (git reports each ref it updates or prunes, and nothing else here.) Its
+        garbage collection waits for `remove` (off the path to the agent); FETCH_HEAD, which nothing reads, is
+        not written; forced updates are not looked for, as nothing reads that report."""
         started = time.time()
-        await self.git("fetch", "--quiet", "--prune", "--no-auto-gc", "--no-write-fetch-head",
-                       "--no-show-forced-updates", "origin", cwd=mirror, token=token)
+        fetched = await self._run("-c", "advice.fetchShowForcedUpdates=false", "fetch", "--prune", "--no-auto-gc",
+                                  "--no-write-fetch-head", "--no-show-forced-updates", "origin",
+                                  cwd=mirror, token=token)
         self._fetched[mirror] = started
-        return started
+        return bool(fetched.stderr.strip())
 
     async def refresh(
         self, clone_url: str, token: str | None, branch: str | None = None, key: str | None = None,
@@ -171,26 +176,26 @@ class Checkout:
     async def _ready_early(self, want: Early, mirror: Path, token: str | None) -> None:
         """Reset a free slot to the start point the mirror has while it fetches (two of our own git processes in
         one mirror at once: the fetch writes only remote refs and objects, the slot its own branch and files);
-        moved after the fetch if that moved the start point. Kept for `prepare`; freed if the fetch fails."""
+        moved after the fetch if that changed any ref. Kept for `prepare`; freed if the fetch fails."""
         fetching = asyncio.ensure_future(self._fetch(mirror, token))
         try:
             readied = await self._early_slot(want, mirror)
         finally:
-            [fetched] = await asyncio.gather(fetching, return_exceptions=True)
+            [changed] = await asyncio.gather(fetching, return_exceptions=True)
         if readied is None:
-            if isinstance(fetched, BaseException):
-                raise fetched
+            if isinstance(changed, BaseException):
+                raise changed
             return
         tree, listed = readied
         try:
-            if isinstance(fetched, BaseException):
-                raise fetched
-            tree = await self._follow(tree, listed)
+            if isinstance(changed, BaseException):
+                raise changed
+            tree = await self._follow(tree, listed) if changed else tree
         except BaseException:
             self.pool.release(tree.path)
             raise
         self.forget(want.key)
-        self._early[want.key] = (want, fetched, tree)
+        self._early[want.key] = (want, self._fetched[mirror], tree)
 
     async def _early_slot(self, want: Early, mirror: Path) -> tuple[Worktree, str] | None:
         """A free slot on the work order's branch at its start point as the mirror has it now, and the refs that

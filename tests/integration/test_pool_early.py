@@ -11,6 +11,7 @@ from pathlib import Path
 from bot.checkout import Checkout
 from bot.models import Status
 from bot.pool import recorded, try_lock
+from bot.process import Completed
 from bot.runtime import Runtime
 from bot.testing import FakeGitHub
 from tests.integration.test_work_orders import claim_and_run, engine, order, remote  # noqa: F401 - fixtures
@@ -23,14 +24,13 @@ BRANCH, KEY = "claude/issue-2-00000002", "wo-00000002"
 def recording(checkout: Checkout) -> list[tuple[str, ...]]:
     """Every git command the checkout (and its pool) runs from now on."""
     calls: list[tuple[str, ...]] = []
-    real_git = checkout.git
+    real_run = checkout._run
 
-    async def record(*args: str, **kwargs: object) -> str:
+    async def record(*args: str, **kwargs: object) -> Completed:
         calls.append(args)
-        return await real_git(*args, **kwargs)  # type: ignore[arg-type]
+        return await real_run(*args, **kwargs)  # type: ignore[arg-type]
 
-    checkout.git = record  # type: ignore[method-assign]
-    checkout.pool._git = record
+    checkout._run = record  # type: ignore[method-assign]
     return calls
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot.checkout import Checkout, Worktree
+from bot.process import Completed
 from bot.remotes import RemotePolicy
 from tests.gitrepo import git, make_remote
 
@@ -285,13 +286,13 @@ async def test_an_early_fetch_spares_the_checkout_one_only_if_it_began_after_the
     claimed_at = time.time()
     await checkout.refresh(str(remote), None)  # this claim's own early fetch
     fetches: list[tuple[str, ...]] = []
-    real_git = checkout.git
+    real_run = checkout._run  # every git command goes through it
 
-    async def recording(*args: str, **kwargs: object) -> str:
+    async def recording(*args: str, **kwargs: object) -> Completed:
         fetches.extend([args] if "fetch" in args else [])
-        return await real_git(*args, **kwargs)  # type: ignore[arg-type]
+        return await real_run(*args, **kwargs)  # type: ignore[arg-type]
 
-    checkout.git = recording  # type: ignore[method-assign]
+    checkout._run = recording  # type: ignore[method-assign]
     tree = await checkout.prepare(str(remote), "claude/issue-2-00000002", "wo-00000002", "main", None,
                                   fresh_since=claimed_at)
     assert fetches == [] and tree.base == newer
