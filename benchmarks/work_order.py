@@ -114,6 +114,7 @@ def run_one(stack: Stack, issue: int) -> dict[str, float]:
     parts = {label: moments[end] - moments[start] for start, end, label in START_PARTS + END_PARTS}
     return {
         "to_first_model_request": moments["first model request"] - sent,
+        "to_agent_step": moments["agent step started"] - sent,
         "last_answer_to_pr": moments["PR request"] - moments["last model answer"],
         "checkout": moments["checkout ended"] - moments["checkout started"],
         **parts,
@@ -174,6 +175,9 @@ def main(runs: int = 6) -> None:
         print(f"{label}: median {statistics.median(f[key] for f in warm) * 1000:.0f} ms over {len(warm)} "
               f"warm work orders (first, cold mirror: {first[key] * 1000:.0f} ms)")
     print_parts("where the time to the first model request goes (medians, warm):", START_PARTS, warm)
+    own = sorted(f["to_agent_step"] * 1000 for f in warm)
+    print(f"the bot's own part (webhook received → the agent step starts, before the prompt and the CLI): median "
+          f"{statistics.median(own):.0f} ms (range {own[0]:.0f}–{own[-1]:.0f})")
     bots = [f["to_first_model_request"] - f["checkout"] - f["floor"] for f in warm]
     print(f"the CLI's own start-up (the bot's ClaudeCli in bwrap → first request, alone, after each work order): "
           f"median {statistics.median(f['floor'] for f in warm) * 1000:.0f} ms; the bot's share of the path "

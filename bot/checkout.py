@@ -9,36 +9,35 @@ the token travels as a header scoped to the GitHub host, in the environment of t
 from __future__ import annotations
 
 import asyncio
-import base64
 import fcntl
-import hashlib
 import logging
 import os
 import re
-import shutil
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bot import process
 from bot.errors import GitError
+from bot.gitsafe import (
+    auth_env,
+    check_branch,
+    check_key,
+    check_ref,
+    hardened_env,
+    mirror_config,
+    mirror_name,
+    pinned_args,
+    safe_rmtree,
+)
 from bot.pool import Pool
 from bot.remotes import RemotePolicy, strip_userinfo
 
 log = logging.getLogger(__name__)
-WORK_BRANCHES = "+refs/heads/*:refs/remotes/origin/*"
 IGNORED_BY_BOT = ".claude/\n"
-WORK_ORDER_KEY = re.compile(r"^wo-[0-9a-f]{8}$")
-REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]*$")
 COMMITTED = re.compile(r"^\[\S+ (?:\(root-commit\) )?([0-9a-f]{40}|[0-9a-f]{64})\] ")  # `[branch id] subject`
-BRANCH = re.compile(r"^claude/[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
-# Overrides whatever a tampered repository config says: command-line config wins over every file.
-PINNED = (
-    "core.hooksPath=/dev/null", "core.fsmonitor=false", "core.sshCommand=false", "credential.helper=",
-    "commit.gpgSign=false", "tag.gpgSign=false", "push.gpgSign=false", "protocol.allow=never",
-)
 
 
 @dataclass(frozen=True)
@@ -54,91 +53,29 @@ class Worktree:
 
 
 @dataclass(frozen=True)
+class Early:
+    """What a work order's checkout will ask for, known at its claim."""
+
+    clone_url: str
+    branch: str
+    key: str
+    default_branch: str | None
+
+
+@dataclass(frozen=True)
 class Identity:
     name: str
     email: str
 
 
-def auth_env(token: str | None, origin: str = "https://github.com") -> dict[str, str]:
-    """The token as an HTTP header for the GitHub host only: never in argv, never in a file."""
-    if not token:
-        return {}
-    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    return {
-        "GIT_CONFIG_COUNT": "1",
-        "GIT_CONFIG_KEY_0": f"http.{origin.rstrip('/')}/.extraheader",
-        "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
-    }
-
-
-def hardened_env(base_env: Mapping[str, str], policy: RemotePolicy) -> dict[str, str]:
-    """No system or global config, no prompts, and only the allowed transports."""
-    return {
-        **base_env, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "LC_ALL": "C",
-        "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_ALLOW_PROTOCOL": ":".join(policy.protocols), "GIT_PROTOCOL_FROM_USER": "0",
-    }
-
-
-def pinned_args(policy: RemotePolicy) -> list[str]:
-    allowed = [f"protocol.{name}.allow=always" for name in policy.protocols]
-    return [arg for value in (*PINNED, *allowed) for arg in ("-c", value)]
-
-
-def mirror_config(clone_url: str) -> str:
-    """The whole config of a mirror: what the bot wrote, and nothing a tampering could have added."""
-    return (
-        "[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = true\n"
-        f'[remote "origin"]\n\turl = {clone_url}\n\tfetch = {WORK_BRANCHES}\n'
-    )
-
-
-def mirror_name(clone_url: str) -> str:
-    """A stable folder name for a remote: readable slug plus a hash of the URL (credentials never in it)."""
-    clone_url = strip_userinfo(clone_url)
-    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", clone_url.rstrip("/").removesuffix(".git"))[-60:].strip("-.")
-    return f"{slug}-{hashlib.sha1(clone_url.encode()).hexdigest()[:8]}.git"
-
-
-def safe_rmtree(root: Path, path: Path) -> None:
-    """Remove `path` only if it resolves to a folder strictly inside `root` (never a link out of it)."""
-    resolved, top = path.resolve(), root.resolve()
-    if path.is_symlink() or resolved == top or not resolved.is_relative_to(top):
-        raise GitError(f"refusing to remove {path}: not inside {top}")
-    if resolved.exists():
-        shutil.rmtree(resolved)
-
-
-def check_key(key: str) -> str:
-    """A worktree is named after its work order id, which must have the shape the bot gives it."""
-    if not WORK_ORDER_KEY.match(key):
-        raise GitError(f"refusing work order id {key[:40]!r}: not of the form wo-<8 hex digits>")
-    return key
-
-
-def check_ref(name: str) -> str:
-    """A branch name read from a row or a payload, before it becomes part of a ref git resolves."""
-    if not REF.match(name) or ".." in name or name.endswith((".lock", "/", ".")):
-        raise GitError(f"refusing branch name {name[:80]!r}")
-    return name
-
-
-def check_branch(branch: str, default_branch: str | None = None) -> str:
-    """Branches the bot creates start with `claude/`, are plain ref names and never the default branch."""
-    bad = not BRANCH.match(branch) or ".." in branch or branch.endswith((".lock", "."))
-    if bad or branch == default_branch:
-        raise GitError(f"refusing branch {branch[:80]!r}: the bot only writes claude/... branches, "
-                       "never the default branch")
-    return branch
-
-
 class Checkout:
     """Mirrors under `<data>/mirrors`, worktrees under `<data>/worktrees`: up to `pool_slots` reused slots per
-    mirror, and one worktree per work order (removed at its end) when every slot is busy or the pool is off."""
+    mirror (idle ones together at most `pool_max_bytes` on disk, 0: unbounded), and one worktree per work order
+    (removed at its end) when every slot is busy or the pool is off."""
 
     def __init__(
         self, data_dir: Path, base_env: Mapping[str, str], timeout: float = 600,
-        policy: RemotePolicy | None = None, pool_slots: int = 0,
+        policy: RemotePolicy | None = None, pool_slots: int = 0, pool_max_bytes: int = 0,
     ) -> None:
         self.root = data_dir.resolve()
         self.mirrors = self.root / "mirrors"
@@ -148,9 +85,13 @@ class Checkout:
         self.timeout = timeout
         self._trees: dict[Path, Worktree] = {}
         self._fetched: dict[Path, float] = {}  # mirror -> when this process's last completed fetch of it began
-        self.pool = Pool(self.worktrees, pool_slots, self.git, safe_rmtree)
+        self._early: dict[str, tuple[Early, float, Worktree]] = {}  # work order id -> a slot readied at its claim
+        self.pool = Pool(self.worktrees, self.mirrors, pool_slots, self.git, safe_rmtree, pool_max_bytes)
 
     async def git(self, *args: str, cwd: Path, token: str | None = None) -> str:
+        return (await self._run(*args, cwd=cwd, token=token)).stdout.strip()
+
+    async def _run(self, *args: str, cwd: Path, token: str | None = None) -> process.Completed:
         env = {**self.base_env, **auth_env(token, self.policy.origin)}
         argv = ["git", *pinned_args(self.policy), *self._located(cwd), *args]
         result = await process.run(argv, cwd=cwd, env=env, timeout=self.timeout)
@@ -158,7 +99,7 @@ class Checkout:
             verb = next((a for a in args if not a.startswith("-") and "=" not in a), "command")
             detail = "timed out" if result.timed_out else result.stderr.strip()[-500:]
             raise GitError(f"git {verb} failed: {detail}")
-        return result.stdout.strip()
+        return result
 
     def _located(self, cwd: Path) -> list[str]:
         """In a worktree: its git folder named outright, so a rewritten `.git` file points nowhere."""
@@ -192,34 +133,129 @@ class Checkout:
         mirror = self.mirrors / mirror_name(clone_url)
         if not (mirror / "HEAD").exists():
             await self.git("clone", "--bare", "--quiet", "--", clone_url, str(mirror), cwd=self.mirrors, token=token)
+        self._pin_mirror(mirror, clone_url)
+        if fresh_since is None or self._fetched.get(mirror, float("-inf")) < fresh_since:
+            await self._fetch(mirror, token)
+        return mirror
+
+    def _pin_mirror(self, mirror: Path, clone_url: str) -> None:
         self._pin_config(mirror, clone_url)
         (mirror / "info").mkdir(exist_ok=True)
         (mirror / "info" / "exclude").write_text(IGNORED_BY_BOT)
-        if fresh_since is None or self._fetched.get(mirror, float("-inf")) < fresh_since:
-            started = time.time()
-            await self.git("fetch", "--quiet", "--prune", "origin", cwd=mirror, token=token)
-            self._fetched[mirror] = started
-        return mirror
 
-    async def refresh(self, clone_url: str, token: str | None) -> None:
+    async def _fetch(self, mirror: Path, token: str | None) -> bool:
+        """Fetch; did it change any ref? (git reports each ref it updates or prunes, and nothing else here.) Its
+        garbage collection waits for `remove` (off the path to the agent); FETCH_HEAD, which nothing reads, is
+        not written; forced updates are not looked for, as nothing reads that report."""
+        started = time.time()
+        fetched = await self._run("-c", "advice.fetchShowForcedUpdates=false", "fetch", "--prune", "--no-auto-gc",
+                                  "--no-write-fetch-head", "--no-show-forced-updates", "origin",
+                                  cwd=mirror, token=token)
+        self._fetched[mirror] = started
+        return bool(fetched.stderr.strip())
+
+    async def refresh(
+        self, clone_url: str, token: str | None, branch: str | None = None, key: str | None = None,
+        default_branch: str | None = None,
+    ) -> None:
         """Fetch an existing mirror ahead of `prepare` (say, while other calls are under way); `prepare` given a
-        `fresh_since` before this began then skips its own fetch. A mirror not cloned yet is left to `prepare`:
-        only a work order allowed to run makes the bot clone a repository."""
+        `fresh_since` before this began then skips its own fetch. Given the work order's `branch` and `key`, a
+        free pool slot is readied for it while the mirror fetches, and `prepare` hands that slot out. A mirror
+        not cloned yet is left to `prepare`: only a work order allowed to run makes the bot clone a repository."""
         clone_url = self.policy.check(strip_userinfo(clone_url))
         mirror = self.mirrors / mirror_name(clone_url)
         if not (mirror / "HEAD").exists():
             return
         async with self._locked(mirror):
-            await self._sync_mirror(clone_url, token)
+            self._pin_mirror(mirror, clone_url)
+            if branch is None or key is None or not self.pool.size:
+                await self._fetch(mirror, token)
+                return
+            await self._ready_early(Early(clone_url, branch, key, default_branch), mirror, token)
+
+    async def _ready_early(self, want: Early, mirror: Path, token: str | None) -> None:
+        """Reset a free slot to the start point the mirror has while it fetches (two of our own git processes in
+        one mirror at once: the fetch writes only remote refs and objects, the slot its own branch and files);
+        moved after the fetch if that changed any ref. Kept for `prepare`; freed if the fetch fails."""
+        fetching = asyncio.ensure_future(self._fetch(mirror, token))
+        try:
+            readied = await self._early_slot(want, mirror)
+        finally:
+            [changed] = await asyncio.gather(fetching, return_exceptions=True)
+        if readied is None:
+            if isinstance(changed, BaseException):
+                raise changed
+            return
+        tree, listed = readied
+        try:
+            if isinstance(changed, BaseException):
+                raise changed
+            tree = await self._follow(tree, listed) if changed else tree
+        except BaseException:
+            self.pool.release(tree.path)
+            raise
+        self.forget(want.key)
+        self._early[want.key] = (want, self._fetched[mirror], tree)
+
+    async def _early_slot(self, want: Early, mirror: Path) -> tuple[Worktree, str] | None:
+        """A free slot on the work order's branch at its start point as the mirror has it now, and the refs that
+        start point came from; None if every slot is busy or the checkout step should say why it cannot."""
+        try:
+            check_key(want.key)
+            default_branch = check_ref(want.default_branch or await self._head(mirror))
+            check_branch(want.branch, default_branch)
+            listed = await self._refs(mirror, want.branch, default_branch)
+            base_ref, resumed, base = start_point(listed, want.branch, default_branch)
+            slot = await self.pool.take(mirror, want.branch, base_ref)
+        except GitError:
+            return None
+        if slot is None:
+            return None
+        tree = Worktree(slot[0], want.branch, base, resumed, mirror, slot[1], want.clone_url, default_branch)
+        return tree, listed
+
+    async def _follow(self, tree: Worktree, listed: str) -> Worktree:
+        """The slot moved to the start point the fetch brought, if it brought another (the slot, verified clean
+        and held since, needs no second check)."""
+        assert tree.mirror is not None and tree.git_dir is not None
+        now = await self._refs(tree.mirror, tree.branch, tree.default_branch)
+        if now == listed:
+            return tree
+        base_ref, resumed, base = start_point(now, tree.branch, tree.default_branch)
+        await self.pool.move(tree.path, tree.git_dir, tree.branch, base_ref)
+        return replace(tree, base=base, resumed=resumed)
+
+    def _claim_early(self, want: Early, fresh_since: float | None) -> Worktree | None:
+        """The slot `refresh` readied for this very request, if its fetch began after `fresh_since`; any other
+        is freed (reset in full at its next take)."""
+        found = self._early.pop(want.key, None)
+        if found is None:
+            return None
+        wanted, fetched, tree = found
+        if wanted == want and fresh_since is not None and fetched >= fresh_since:
+            return tree
+        self.pool.release(tree.path)
+        return None
+
+    def forget(self, key: str) -> None:
+        """The work order ended without taking the slot readied for it: free it, as a crash would."""
+        found = self._early.pop(key, None)
+        if found is not None:
+            self.pool.release(found[2].path)
 
     async def prepare(
         self, clone_url: str, branch: str, key: str, default_branch: str | None, token: str | None,
         fresh_since: float | None = None,
     ) -> Worktree:
         """Fetch the mirror and give a clean worktree on `branch` (from the remote branch if it exists):
-        a pool slot reset to it if one is free, else a worktree of its own."""
+        the slot readied for it by `refresh`, else a pool slot reset to it if one is free, else a worktree of its
+        own."""
         clone_url = self.policy.check(strip_userinfo(clone_url))
         check_key(key)
+        readied = self._claim_early(Early(clone_url, branch, key, default_branch), fresh_since)
+        if readied is not None:
+            self._trees[readied.path] = readied
+            return readied
         self.mirrors.mkdir(parents=True, exist_ok=True)
         mirror = self.mirrors / mirror_name(clone_url)
         async with self._locked(mirror):
@@ -239,15 +275,12 @@ class Checkout:
     async def _start_point(self, mirror: Path, branch: str, default_branch: str) -> tuple[str, bool, str]:
         """Where the branch starts (the remote branch if an earlier attempt pushed it, else the default branch),
         whether it resumes, and the default branch's commit: one git process for all three."""
-        remote_branch, base_ref = f"refs/remotes/origin/{branch}", default_ref(default_branch)
-        listed = await self.git("for-each-ref", "--format=%(refname) %(objectname)", remote_branch, base_ref,
-                                cwd=mirror)
-        commits = dict(line.split(" ", 1) for line in listed.splitlines() if " " in line)
-        if base_ref not in commits:
-            raise GitError(f"the remote has no branch {default_branch!r} (its default branch, as configured)")
-        if remote_branch in commits:
-            return remote_branch, True, commits[base_ref]
-        return base_ref, False, commits[base_ref]
+        return start_point(await self._refs(mirror, branch, default_branch), branch, default_branch)
+
+    async def _refs(self, mirror: Path, branch: str, default_branch: str) -> str:
+        """The commits of the remote branch and of the default branch, as the mirror has them now."""
+        return await self.git("for-each-ref", "--format=%(refname) %(objectname)", f"refs/remotes/origin/{branch}",
+                              default_ref(default_branch), cwd=mirror)
 
     async def _add(self, mirror: Path, path: Path, branch: str, base_ref: str) -> tuple[Path, Path]:
         """A worktree of the work order's own, and its git folder (read before the agent runs)."""
@@ -315,7 +348,21 @@ class Checkout:
                 await self.git("worktree", "prune", cwd=mirror)
                 # not `branch -D`: a crashed attempt's slot may still have the branch checked out
                 await self.git("update-ref", "-d", f"refs/heads/{check_ref(tree.branch)}", cwd=mirror)
+                await self.git("gc", "--auto", "--quiet", cwd=mirror)  # what the fetches leave for later
+        if pooled:
+            await self.pool.bound()  # outside the lock: deleting slots takes a while, and prunes their mirrors
 
 
 def default_ref(default_branch: str) -> str:
     return f"refs/remotes/origin/{default_branch}"
+
+
+def start_point(listed: str, branch: str, default_branch: str) -> tuple[str, bool, str]:
+    """From `_refs`' listing: the start ref, whether the branch resumes, and the default branch's commit."""
+    remote_branch, base_ref = f"refs/remotes/origin/{branch}", default_ref(default_branch)
+    commits = dict(line.split(" ", 1) for line in listed.splitlines() if " " in line)
+    if base_ref not in commits:
+        raise GitError(f"the remote has no branch {default_branch!r} (its default branch, as configured)")
+    if remote_branch in commits:
+        return remote_branch, True, commits[base_ref]
+    return base_ref, False, commits[base_ref]

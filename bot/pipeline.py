@@ -216,16 +216,30 @@ class Pipeline:
 
     def warm(self, run: Run) -> None:
         """Look up the remote and start the mirror's fetch at the claim, while the claim's GitHub calls are under
-        way (a fetch of the configured repository: nothing of the work order runs); the checkout step then
-        need not do either again."""
+        way (a fetch of the configured repository: nothing of the work order runs), readying a pool slot for the
+        work order meanwhile; the checkout step then need not do any of it again. A slot readied for a work order
+        that ends before its checkout step is freed."""
+        wo = run.work_order
+
         async def fetch() -> tuple[str, str | None]:
-            remote = await self._remote(run.work_order)
+            remote = await self._remote(wo)
+            token = self.s.github.git_token() if self.s.github else None
             with contextlib.suppress(GitError):  # the checkout step fetches again, and says why
-                await self.s.checkout.refresh(remote[0], self.s.github.git_token() if self.s.github else None)
+                await self.s.checkout.refresh(remote[0], token, branch_name(wo), wo.id, remote[1])
             return remote
 
         run.warming = asyncio.create_task(fetch())
         run.warming.add_done_callback(lambda t: t.cancelled() or t.exception())  # a failure: the step says it
+        owner = asyncio.current_task()
+        if owner is not None:
+            owner.add_done_callback(lambda _: self._forget_readied(run))
+
+    def _forget_readied(self, run: Run) -> None:
+        """When the work order's task ends: free a slot readied for it and never taken, once warming is over."""
+        if run.warming is None or run.warming.done():
+            self.s.checkout.forget(run.work_order.id)
+        else:
+            run.warming.add_done_callback(lambda _: self.s.checkout.forget(run.work_order.id))
 
     async def checkout(self, spec: StepSpec, run: Run) -> StepOutcome:
         wo = run.work_order

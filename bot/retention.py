@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from bot.checkout import WORK_ORDER_KEY, mirror_name, safe_rmtree
 from bot.errors import BotError
+from bot.gitsafe import WORK_ORDER_KEY, mirror_name, safe_rmtree
 from bot.models import Status, utcnow
 from bot.pool import is_slot, slots_of, try_lock
 from bot.store import Store

@@ -79,7 +79,8 @@ def build_services(settings: Settings, store: Store, github: GitHubPort | None) 
     base_env = {"PATH": settings.path_env, "HOME": settings.home}
     return Services(
         store=store,
-        checkout=Checkout(settings.data_dir, base_env, policy=settings.remote_policy, pool_slots=settings.pool_slots),
+        checkout=Checkout(settings.data_dir, base_env, policy=settings.remote_policy, pool_slots=settings.pool_slots,
+                          pool_max_bytes=int(settings.pool_max_gb * 1e9)),
         agent=build_agent(settings),
         github=github,
         limits=Limits(settings.model, settings.max_turns, settings.step_timeout_seconds),

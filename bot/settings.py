@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     sweep_seconds: float = Field(3600, validation_alias="AWO_SWEEP_SECONDS", gt=0)
     # Ready worktrees kept per repository and reused (reset and cleaned) by later work orders; 0: none.
     pool_slots: int = Field(4, validation_alias="AWO_POOL_SLOTS", ge=0, le=64)
+    # The disk all idle slots together (every repository's) may take, in GB (10^9 bytes); beyond it the least
+    # recently used idle ones are deleted; 0: no bound.
+    pool_max_gb: float = Field(20, validation_alias="AWO_POOL_MAX_GB", ge=0)
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod

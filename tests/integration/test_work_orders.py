@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.models import Repository, Status, WorkOrder
+from bot.process import Completed
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
 from bot.testing import FakeAgent, FakeGitHub
@@ -124,13 +125,13 @@ async def test_the_mirror_is_fetched_once_per_work_order_while_the_claim_is_chec
 ) -> None:
     checkout = engine.services.checkout
     calls: list[tuple[str, ...]] = []
-    real_git = checkout.git
+    real_run = checkout._run  # every git command goes through it
 
-    async def recording(*args: str, **kwargs: object) -> str:
+    async def recording(*args: str, **kwargs: object) -> Completed:
         calls.append(args)
-        return await real_git(*args, **kwargs)  # type: ignore[arg-type]
+        return await real_run(*args, **kwargs)  # type: ignore[arg-type]
 
-    checkout.git = recording  # type: ignore[method-assign]
+    checkout._run = recording  # type: ignore[method-assign]
     looked_up = 0
     real_list = engine.store.list_repositories
 

@@ -8,6 +8,7 @@ holding a slot) and checks the files the next work order sees, on disk.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from bot.checkout import Checkout, Worktree
+from bot.process import Completed
 from bot.remotes import RemotePolicy
 from tests.gitrepo import git, make_remote
 
@@ -148,6 +150,36 @@ async def test_a_crashed_work_orders_slot_is_reset_not_reused_dirty(tmp_path: Pa
     await checkout.remove(retry)
 
 
+async def test_a_slot_never_given_back_is_cleaned_even_when_git_status_shows_nothing(
+    tmp_path: Path, remote: Path
+) -> None:
+    crashed = checkout_in(tmp_path, slots=1)
+    await crashed.remove(await prepare(crashed, remote, "wo-00000009"))  # given back cleaned once
+    tree = await prepare(crashed, remote, "wo-0000000a")
+    (tree.path / "build" / "cache").mkdir(parents=True)  # empty folders: `git status` never shows them
+    del crashed  # its process ends holding the slot: no give-back, the lock freed
+    gc.collect()
+
+    retry = await prepare(checkout_in(tmp_path, slots=1), remote, "wo-0000000a")
+    assert retry.path == tree.path
+    assert not (retry.path / "build").exists()
+
+
+async def test_files_put_into_an_idle_slot_after_its_give_back_are_removed_at_the_next_take(
+    tmp_path: Path, remote: Path
+) -> None:
+    checkout = checkout_in(tmp_path, slots=1)
+    first = await prepare(checkout, remote, "wo-0000000a")
+    await checkout.remove(first)
+    (first.path / "new.txt").write_text("put there while idle\n")
+    (first.path / "debug.log").write_text("ignored\n")
+
+    second = await prepare(checkout, remote, "wo-0000000b", issue=2)
+    assert second.path == first.path
+    assert files_in(second.path) == FILES
+    await checkout.remove(second)
+
+
 async def test_a_slot_whose_git_pointer_was_rewritten_is_added_again(tmp_path: Path, remote: Path) -> None:
     checkout = checkout_in(tmp_path, slots=1)
     first = await prepare(checkout, remote, "wo-0000000a")
@@ -254,13 +286,13 @@ async def test_an_early_fetch_spares_the_checkout_one_only_if_it_began_after_the
     claimed_at = time.time()
     await checkout.refresh(str(remote), None)  # this claim's own early fetch
     fetches: list[tuple[str, ...]] = []
-    real_git = checkout.git
+    real_run = checkout._run  # every git command goes through it
 
-    async def recording(*args: str, **kwargs: object) -> str:
+    async def recording(*args: str, **kwargs: object) -> Completed:
         fetches.extend([args] if "fetch" in args else [])
-        return await real_git(*args, **kwargs)  # type: ignore[arg-type]
+        return await real_run(*args, **kwargs)  # type: ignore[arg-type]
 
-    checkout.git = recording  # type: ignore[method-assign]
+    checkout._run = recording  # type: ignore[method-assign]
     tree = await checkout.prepare(str(remote), "claude/issue-2-00000002", "wo-00000002", "main", None,
                                   fresh_since=claimed_at)
     assert fetches == [] and tree.base == newer
