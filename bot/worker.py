@@ -10,6 +10,7 @@ import socket
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.admission import recheck
 from bot.errors import LeaseLost, StoreUnavailable
@@ -137,6 +138,7 @@ class Worker:
                 return await self._execute(run, heartbeat)
             finally:
                 heartbeat.cancel()
+                await settle(run.warming)
 
     async def _execute(self, run: Run, heartbeat: asyncio.Task[None]) -> WorkOrder:
         status, error = Status.COMPLETED, None
@@ -267,3 +269,11 @@ async def _first(*waits: Awaitable[object]) -> None:
     _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
         task.cancel()
+
+
+async def settle(warming: asyncio.Task[Any] | None, timeout: float = 60) -> None:
+    """Wait for the claim's fetch (and the pool slot it readies) to end before the work order's task does, so
+    that slot is freed when the work order ends, even one refused before its checkout step; a work order never
+    leaves a git process of its own running behind it. Its failure was the checkout step's to report."""
+    if warming is not None and not warming.done():
+        await asyncio.wait({warming}, timeout=timeout)
