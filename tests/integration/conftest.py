@@ -9,14 +9,16 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
 from bot.migrate import apply_migrations
+from bot.store.sqlite import SqliteStore
 
 ADMIN_URL = os.environ.get("AWO_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TABLES = (
@@ -61,3 +63,12 @@ def postgres_url() -> Iterator[str]:
 def empty_tables(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"TRUNCATE {', '.join(TABLES)} CASCADE")
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    """An open SQLite store in a file of the test's own (test modules with other stores define their own)."""
+    backend = SqliteStore(tmp_path / "wo.db")
+    await backend.open()
+    yield backend
+    await backend.close()

@@ -8,10 +8,7 @@ copes with what the other deleted.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from bot.checkout import Checkout, Worktree
 from bot.models import Repository
@@ -22,14 +19,6 @@ from bot.store.sqlite import SqliteStore
 from tests.gitrepo import git, make_remote
 
 PATH = "/usr/local/bin:/usr/bin:/bin"
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    backend = SqliteStore(tmp_path / "wo.db")
-    await backend.open()
-    yield backend
-    await backend.close()
 
 
 def checkout_in(tmp_path: Path, max_bytes: int = 0) -> Checkout:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fcntl
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,14 +22,6 @@ from tests.gitrepo import make_remote
 
 CONFIGURED = "https://github.com/octo/kept"
 GONE = "https://github.com/octo/gone.git"
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    backend = SqliteStore(tmp_path / "wo.db")
-    await backend.open()
-    yield backend
-    await backend.close()
 
 
 def fake_mirror(data: Path, url: str) -> Path:

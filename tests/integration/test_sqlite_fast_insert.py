@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,14 +13,6 @@ from bot.errors import StoreUnavailable
 from bot.models import Delivery
 from bot.store.fast_insert import FastInserts
 from bot.store.sqlite import DELIVERIES, SqliteStore
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "wo.db")
-    await opened.open()
-    yield opened
-    await opened.close()
 
 
 def delivery(name: str, size: int = 10) -> Delivery:
