@@ -37,6 +37,8 @@ class PullRequest:
     html_url: str
     head: str
     draft: bool = False
+    head_repo: str = ""  # the head branch's repository (a fork's, for a PR from a fork; "" if it was deleted)
+    state: str = "open"
 
 
 class GitHubPort(Protocol):
@@ -60,6 +62,7 @@ class GitHubPort(Protocol):
     async def update_comment(self, full_name: str, comment_id: int, body: str) -> None: ...
     async def find_comment(self, full_name: str, issue_number: int, marker: str) -> int | None: ...
     async def find_pull_request(self, full_name: str, branch: str) -> PullRequest | None: ...
+    async def get_pull_request(self, full_name: str, number: int) -> PullRequest: ...
     async def create_pull_request(
         self, full_name: str, *, head: str, base: str, title: str, body: str, draft: bool
     ) -> PullRequest: ...
@@ -246,6 +249,12 @@ class GitHubClient:
             owner, name, head=f"{owner}:{branch}", state="open"))
         return _pull(data[0]) if data else None
 
+    async def get_pull_request(self, full_name: str, number: int) -> PullRequest:
+        owner, name = _split(full_name)
+        pulls = self._gh.rest.pulls
+        data = await self._call("read pull request", lambda: pulls.async_get(owner, name, number))
+        return _pull(_object("read pull request", data))
+
     async def create_pull_request(
         self, full_name: str, *, head: str, base: str, title: str, body: str, draft: bool
     ) -> PullRequest:
@@ -265,7 +274,10 @@ def role_of(data: object) -> str:
 
 
 def _pull(data: dict[str, Any]) -> PullRequest:
+    head_repo = data["head"].get("repo")
     return PullRequest(
         number=int(data["number"]), html_url=str(data["html_url"]),
         head=str(data["head"]["ref"]), draft=bool(data.get("draft", False)),
+        head_repo=str(head_repo.get("full_name") or "") if isinstance(head_repo, dict) else "",
+        state=str(data.get("state") or "open"),
     )

@@ -9,20 +9,24 @@ from dataclasses import dataclass
 
 from bot.admission import MARKER_PREFIX, Admission, Limits, Refused
 from bot.errors import BotError, Conflict, GitHubError, StoreUnavailable
-from bot.github import GitHubPort
+from bot.github import GitHubPort, PullRequest
 from bot.logs import fields
-from bot.models import Delivery, Ignored, Repository, Trigger, WorkOrder
+from bot.models import Delivery, Ignored, Repository, Status, Trigger, WorkOrder
 from bot.report import redact, render_comment
 from bot.reporter import CommentReporter, show_outcome
-from bot.store import Store, repository_for
+from bot.store import ListFilter, Store, repository_for
 from bot.triggers import TriggerRules, route
 
 log = logging.getLogger(__name__)
 
 
-def work_order_for(trigger: Trigger, repo: Repository, delivery_id: str, max_attempts: int) -> WorkOrder:
+def work_order_for(
+    trigger: Trigger, repo: Repository, delivery_id: str, max_attempts: int, branch: str | None = None,
+) -> WorkOrder:
+    """`branch`: a pull request's own branch, which the work order continues (its PR is reused, not opened)."""
     return WorkOrder(
         repository_url=repo.repository_url,
+        git_branch_name=branch,
         user_request=trigger.request,
         repo_full_name=trigger.repo_full_name,
         issue_number=trigger.issue_number,
@@ -39,8 +43,24 @@ def work_order_for(trigger: Trigger, repo: Repository, delivery_id: str, max_att
             "commands": repo.default_commands,
             "actor_id": trigger.actor_id,
             "installation_id": trigger.installation_id,
+            **({"pull_request": trigger.issue_number} if trigger.is_pull_request else {}),
         },
     )
+
+
+def pull_request_refusal(trigger: Trigger, pull: PullRequest) -> Refused | None:
+    """Why the bot cannot continue this pull request's branch, or None. It pushes only where it may write and
+    only to its own `claude/...` branches, never force: a fork's branch is not the repository's to push to."""
+    if pull.state != "open":
+        return Refused(f"pull request #{pull.number} is {pull.state}", tell=True)
+    if pull.head_repo.lower() != trigger.repo_full_name.lower():
+        where = f"the fork {pull.head_repo}" if pull.head_repo else "a repository that no longer exists"
+        return Refused(f"pull request #{pull.number} comes from {where}, where the bot cannot push; "
+                       "push the change yourself, or open the PR from a branch of this repository", tell=True)
+    if not pull.head.startswith("claude/"):
+        return Refused(f"pull request #{pull.number} is on the branch `{pull.head[:100]}`; the bot only pushes to "
+                       "its own `claude/...` branches (ask on the issue to get a PR of its own)", tell=True)
+    return None
 
 
 # A transient failure is retried this many times, then recorded (while the store is down, at the last pace).
@@ -76,9 +96,10 @@ class Intake:
         self, store: Store, github: GitHubPort | None, rules: TriggerRules, max_attempts: int,
         on_queued: Callable[[], None] = lambda: None, secrets: tuple[str, ...] = (),
         limits: Limits = Limits(),  # noqa: B008 - frozen
-        retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS, continue_pull_requests: bool = True,
     ) -> None:
         self.store = store
+        self.continue_pull_requests = continue_pull_requests
         self.github = github
         self.rules = rules
         self.max_attempts = max_attempts
@@ -195,11 +216,31 @@ class Intake:
         if self.github is None:
             return "refused: no GitHub credentials are configured"
         refusal = await self.admission.admit(routed, repo, delivery, self.github)
+        branch = None
+        if refusal is None and repo is not None and routed.is_pull_request:
+            pull = await self.github.get_pull_request(routed.repo_full_name, routed.issue_number)
+            refusal, branch = pull_request_refusal(routed, pull), pull.head
+        elif refusal is None and repo is not None:
+            branch = await self._continued_branch(routed)
         if isinstance(refusal, Refused) or repo is None:
             if refusal is not None and refusal.tell:
                 await self._tell(routed, refusal)
             return f"refused: {refusal.reason if refusal else 'not configured'}"
-        return await self._queue(routed, repo, delivery.delivery_id)
+        return await self._queue(routed, repo, delivery.delivery_id, branch)
+
+    async def _continued_branch(self, trigger: Trigger) -> str | None:
+        """The branch of the still-open PR an earlier work order on this issue opened: a new request on the
+        issue goes on there (one branch, one PR per issue), unless AWO_CONTINUE_PULL_REQUESTS is off."""
+        if not self.continue_pull_requests or self.github is None:
+            return None
+        earlier = await self.store.list_work_orders(
+            Status.COMPLETED, 20, where=ListFilter(trigger.repo_full_name, trigger.issue_number))
+        opened = next((w for w in earlier if w.pr_number and w.git_branch_name), None)
+        if opened is None or opened.pr_number is None:
+            return None
+        pull = await self.github.get_pull_request(trigger.repo_full_name, opened.pr_number)
+        same = pull.head == opened.git_branch_name and pull_request_refusal(trigger, pull) is None
+        return pull.head if same else None
 
     async def _tell(self, trigger: Trigger, refusal: Refused) -> None:
         """Say a limit on the issue once per window, whoever (of several receivers) notices it first."""
@@ -214,16 +255,18 @@ class Intake:
         except GitHubError as exc:
             log.warning("#%d: could not say the refusal on GitHub: %s", trigger.issue_number, exc)
 
-    async def _queue(self, trigger: Trigger, repo: Repository, delivery_id: str) -> str:
-        work_order = self.queued.get(delivery_id) or await self._create(trigger, repo, delivery_id)
+    async def _queue(self, trigger: Trigger, repo: Repository, delivery_id: str, branch: str | None) -> str:
+        work_order = self.queued.get(delivery_id) or await self._create(trigger, repo, delivery_id, branch)
         if work_order is None:
             return "duplicate: a work order for this delivery or trigger exists"
         await self._announce(trigger, work_order, delivery_id)
         return f"queued {work_order.id}"
 
-    async def _create(self, trigger: Trigger, repo: Repository, delivery_id: str) -> WorkOrder | None:
+    async def _create(
+        self, trigger: Trigger, repo: Repository, delivery_id: str, branch: str | None,
+    ) -> WorkOrder | None:
         """First: a delivery becomes one work order, once (its unique delivery id decides); None if it has one."""
-        work_order = work_order_for(trigger, repo, delivery_id, self.max_attempts)
+        work_order = work_order_for(trigger, repo, delivery_id, self.max_attempts, branch)
         try:
             await self.store.create_work_order(work_order)
         except Conflict:

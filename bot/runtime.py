@@ -204,6 +204,7 @@ def build_runtime(
         worker = Worker(services, config)
     rules = TriggerRules(settings.trigger_phrase, settings.trigger_label)
     intake = Intake(store, github, rules, settings.max_attempts, worker.notify if worker else lambda: None,
-                    secrets=services.secrets, limits=admission_limits(settings))
+                    secrets=services.secrets, limits=admission_limits(settings),
+                    continue_pull_requests=settings.continue_pull_requests)
     retention = Retention(store, settings.data_dir, settings.delivery_retention_days, settings.sweep_seconds)
     return Runtime(settings, store, github, services, intake, worker, retention=retention)

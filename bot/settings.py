@@ -82,6 +82,7 @@ class Settings(BaseSettings):
     # A delivery decided on receipt (it can never trigger) is recorded with its outcome but without its body,
     # unless this is set: most deliveries are such, and their bodies are most of the store's growth.
     keep_ignored_payloads: bool = Field(False, validation_alias="AWO_KEEP_IGNORED_PAYLOADS")
+    continue_pull_requests: bool = Field(True, validation_alias="AWO_CONTINUE_PULL_REQUESTS")
     sweep_seconds: float = Field(3600, validation_alias="AWO_SWEEP_SECONDS", gt=0)
     # Ready worktrees kept per repository and reused (reset and cleaned) by later work orders; 0: none.
     pool_slots: int = Field(4, validation_alias="AWO_POOL_SLOTS", ge=0, le=64)

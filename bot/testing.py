@@ -57,11 +57,17 @@ class FakeGitHub:
     async def find_pull_request(self, full_name: str, branch: str) -> PullRequest | None:
         return next((p for r, p, _ in self.pulls if r == full_name and p.head == branch), None)
 
+    async def get_pull_request(self, full_name: str, number: int) -> PullRequest:
+        found = next((p for r, p, _ in self.pulls if r == full_name and p.number == number), None)
+        if found is None:
+            raise GitHubError("read pull request: GitHub answered 404: Not Found", 404)
+        return found
+
     async def create_pull_request(
         self, full_name: str, *, head: str, base: str, title: str, body: str, draft: bool
     ) -> PullRequest:
         number = len(self.pulls) + 1
-        pull = PullRequest(number, f"https://github.test/{full_name}/pull/{number}", head, draft)
+        pull = PullRequest(number, f"https://github.test/{full_name}/pull/{number}", head, draft, full_name)
         self.pulls.append((full_name, pull, {"base": base, "title": title, "body": body}))
         return pull
 

@@ -110,8 +110,6 @@ def on_issue_comment_created(payload: IssueEvent, rules: TriggerRules) -> Trigge
     request = request_after(rules.phrase, comment.body)
     if request is None:
         return Ignored(reason=f"the comment does not mention {rules.phrase}")
-    if payload.issue.pull_request is not None:
-        return Ignored(reason="comments on pull requests are not handled yet")
     return _trigger("issue_comment", payload, request, comment)
 
 

@@ -60,8 +60,6 @@ def test_comment_trigger_keeps_comment_id_and_issue_context() -> None:
         ("issue_comment", example("issue_comment", "created", comment__body="mail email@claude.ai"),
          "does not mention"),
         ("issue_comment", example("issue_comment", "created", comment__body="@claudes x"), "does not mention"),
-        ("issue_comment", example("issue_comment", "created", comment__body="@claude go",
-                                  issue__pull_request={"url": "x"}), "pull requests"),
         ("issue_comment", example("issue_comment", "deleted", comment__body="@claude go"), "not a trigger"),
         ("issue_comment", example("issue_comment", "edited", comment__body="@claude go"), "not a trigger"),
         ("issues", example("issues", "edited"), "not a trigger"),
@@ -75,6 +73,15 @@ def test_everything_else_is_ignored_with_a_reason(event: str, payload: dict, rea
     result = routed(event, payload)
     assert isinstance(result, Ignored)
     assert reason in result.reason
+
+
+def test_a_comment_on_a_pull_request_is_a_trigger_on_that_pull_request() -> None:
+    """GitHub sends a PR's conversation comments as issue comments, the PR's number as the issue's."""
+    payload = example("issue_comment", "created", comment__body="@claude also cover the empty case",
+                      issue__number=12, issue__pull_request={"url": "https://api.github.com/x/pulls/12"})
+    result = routed("issue_comment", payload)
+    assert isinstance(result, Trigger)
+    assert (result.is_pull_request, result.issue_number, result.request) == (True, 12, "also cover the empty case")
 
 
 @pytest.mark.parametrize(
