@@ -15,6 +15,7 @@ from bot.models import Delivery, Ignored, Repository, Status, Trigger, WorkOrder
 from bot.report import redact, render_comment
 from bot.reporter import CommentReporter, show_outcome
 from bot.store import ListFilter, Store, repository_for
+from bot.texts import branch_name
 from bot.triggers import TriggerRules, route
 
 log = logging.getLogger(__name__)
@@ -229,13 +230,19 @@ class Intake:
         return await self._queue(routed, repo, delivery.delivery_id, branch)
 
     async def _continued_branch(self, trigger: Trigger) -> str | None:
-        """The branch of the still-open PR an earlier work order on this issue opened: a new request on the
-        issue goes on there (one branch, one PR per issue), unless AWO_CONTINUE_PULL_REQUESTS is off."""
+        """Where a new request on an issue goes on (one branch, one PR per issue), unless
+        AWO_CONTINUE_PULL_REQUESTS is off: the branch of an earlier work order still waiting or running on the
+        issue (it runs first, one at a time per issue, so this one resumes from what it pushed and finds its
+        PR), else the branch of the still-open PR an earlier one opened."""
         if not self.continue_pull_requests or self.github is None:
             return None
         earlier = await self.store.list_work_orders(
-            Status.COMPLETED, 20, where=ListFilter(trigger.repo_full_name, trigger.issue_number))
-        opened = next((w for w in earlier if w.pr_number and w.git_branch_name), None)
+            None, 20, where=ListFilter(trigger.repo_full_name, trigger.issue_number))
+        active = next((w for w in earlier if w.status in (Status.PENDING, Status.RUNNING)), None)
+        if active is not None:
+            return branch_name(active)
+        opened = next((w for w in earlier if w.status is Status.COMPLETED and w.pr_number and w.git_branch_name),
+                      None)
         if opened is None or opened.pr_number is None:
             return None
         pull = await self.github.get_pull_request(trigger.repo_full_name, opened.pr_number)

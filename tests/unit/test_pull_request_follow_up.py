@@ -85,3 +85,20 @@ def test_a_new_request_on_an_issue_continues_its_open_pr_unless_turned_off(
         assert outcome(client, "d-again").startswith("queued")
         [new] = [o for o in orders(client) if o["agent_work_order_id"] != done.id]
         assert (new["git_branch_name"] == "claude/issue-7-abcd1234") is continued
+
+
+def test_a_request_queued_behind_a_running_work_order_takes_its_branch(
+    tmp_path: Path, github: FakeGitHub, agent: FakeAgent,
+) -> None:
+    """The PR of the work order ahead is not known yet; its branch is: this one runs after it, on top of it."""
+    runtime = build_runtime(intake_settings(tmp_path), github=github, agent=agent)
+    with TestClient(create_app(runtime)) as client:
+        configure(client)
+        ahead = WorkOrder(repository_url=f"https://github.com/{REPO}", repo_full_name=REPO, issue_number=7,
+                          status=Status.RUNNING)
+        client.portal.call(runtime.store.create_work_order, ahead)  # type: ignore[union-attr]
+        comment = example("issue_comment", "created", comment__body="@claude and the tests", issue__number=7)
+        assert deliver(client, comment, "d-behind", event="issue_comment") == 202
+        assert outcome(client, "d-behind").startswith("queued")
+        [new] = [o for o in orders(client) if o["agent_work_order_id"] != ahead.id]
+        assert new["git_branch_name"] == f"claude/issue-7-{ahead.short_id}"
