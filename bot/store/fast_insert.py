@@ -7,7 +7,9 @@ import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-Asked = tuple[str, dict[str, Any], int, "asyncio.Future[bool | None]"]  # sql, row, its body's size, the answer
+from bot.store.batch import Batched
+
+Asked = tuple[str, dict[str, Any], int]  # sql, row, the size of its body
 Run = Callable[[Callable[[sqlite3.Connection], Any]], Awaitable[Any]]
 
 
@@ -15,9 +17,10 @@ class FastInserts:
     """A second connection, used only on the event loop, for the webhook's one insert.
 
     A thread hand-off and the shared connection's lock cost more than the insert itself (WAL, synchronous
-    NORMAL: no fsync per commit). Its busy timeout is 0: if another connection holds the write lock, the
-    insert is not waited for on the loop but answered None, and the caller takes the usual thread path. Its
-    automatic checkpoints are off (a checkpoint fsyncs): `checkpoint` runs one in a thread every so often.
+    NORMAL: no fsync per commit). Its busy timeout is 0, so it never blocks the loop: while another connection
+    holds the write lock the insert is tried again after a pause (PAUSES, ~15 ms in all), then answered None
+    and the caller takes the usual thread path. Inserts asked for in one turn of the loop share one commit.
+    Its automatic checkpoints are off (a checkpoint fsyncs): `checkpoint` runs one in a thread every so often.
     """
 
     # About SQLite's default of 1,000 WAL pages: counted in bytes, not inserts, since most deliveries are
@@ -30,7 +33,7 @@ class FastInserts:
     def __init__(self) -> None:
         self.conn: sqlite3.Connection | None = None
         self.written = 0  # bytes, roughly, added to the WAL since the last checkpoint
-        self.batch: list[Asked] = []
+        self._inserts: Batched[Asked, bool | None] = Batched(self._insert_batch)
         self.tasks: set[asyncio.Task[Any]] = set()
         self.released = asyncio.Event()  # cleared while a checkpoint's last part runs: inserts wait for it
         self.released.set()
@@ -57,51 +60,39 @@ class FastInserts:
         await self.released.wait()
         if self.conn is None:
             return None
-        if not self.batch:
-            asyncio.get_running_loop().call_soon(self._commit)
-        answer: asyncio.Future[bool | None] = asyncio.get_running_loop().create_future()
-        self.batch.append((sql, row, size, answer))
-        return await answer
+        return await self._inserts((sql, row, size))
 
-    def _commit(self) -> None:
-        """The inserts asked for in one turn of the loop, in one transaction (one lock, one WAL commit)."""
-        batch, self.batch = self.batch, []
-        self._try(batch, 0)
-
-    def _try(self, batch: list[Asked], tries: int) -> None:
-        """Insert `batch`; if another connection holds the write lock, try again a little later, on the loop
-        (the thread's write is short: going to the thread path at once would queue every insert behind it)."""
-        if self.conn is None:
-            self._answer(batch, [None] * len(batch))
-            return
-        try:
-            self._answer(batch, self._insert_all(self.conn, batch))
-        except sqlite3.OperationalError as exc:  # busy, or worse: the thread path waits, or says StoreUnavailable
-            if tries < len(self.PAUSES) and str(exc).startswith("database is locked"):
-                asyncio.get_running_loop().call_later(self.PAUSES[tries], self._try, batch, tries + 1)
-            else:
-                self._answer(batch, [None] * len(batch))
+    async def _insert_batch(self, batch: list[Asked]) -> list[bool | None]:
+        """The inserts asked for in one turn of the loop, in one transaction (one lock, one WAL commit). While
+        another connection holds the write lock, tried again a little later, on the loop: that write is short,
+        and going to the thread path at once would queue every insert behind it. None each: not inserted."""
+        for pause in (*self.PAUSES, None):
+            if self.conn is None:
+                break
+            try:
+                results = self._insert_all(self.conn, batch)
+            except sqlite3.OperationalError as exc:  # busy, or worse: the thread path waits, or says why
+                if pause is None or not str(exc).startswith("database is locked"):
+                    break
+                await asyncio.sleep(pause)
+                continue
+            self.written += sum(self.ROW_BYTES + size for _, _, size in batch)
+            return results
+        return [None] * len(batch)
 
     @staticmethod
     def _insert_all(conn: sqlite3.Connection, batch: list[Asked]) -> list[bool | None]:
         if len(batch) == 1:
-            sql, row, _, _ = batch[0]
+            sql, row, _ = batch[0]
             return [conn.execute(sql, row).rowcount == 1]
         conn.execute("BEGIN IMMEDIATE")
         try:
-            results: list[bool | None] = [conn.execute(sql, row).rowcount == 1 for sql, row, _, _ in batch]
+            results: list[bool | None] = [conn.execute(sql, row).rowcount == 1 for sql, row, _ in batch]
             conn.execute("COMMIT")
         except BaseException:
             conn.rollback()
             raise
         return results
-
-    def _answer(self, batch: list[Asked], results: list[bool | None]) -> None:
-        for (_, _, size, answer), result in zip(batch, results, strict=True):
-            if result is not None:
-                self.written += self.ROW_BYTES + size
-            if not answer.done():
-                answer.set_result(result)
 
     def due_for_checkpoint(self) -> bool:
         """Every CHECKPOINT_BYTES written, once the last checkpoint is over (they would only queue up)."""
