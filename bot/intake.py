@@ -218,23 +218,28 @@ class Intake:
             return "refused: no GitHub credentials are configured"
         refusal = await self.admission.admit(routed, repo, delivery, self.github)
         branch = None
-        if refusal is None and repo is not None and routed.is_pull_request:
-            pull = await self.github.get_pull_request(routed.repo_full_name, routed.issue_number)
-            refusal, branch = pull_request_refusal(routed, pull), pull.head
-        elif refusal is None and repo is not None:
-            branch = await self._continued_branch(routed)
+        if refusal is None and repo is not None:
+            refusal, branch = await self._branch_for(routed, self.github)
         if isinstance(refusal, Refused) or repo is None:
             if refusal is not None and refusal.tell:
                 await self._tell(routed, refusal)
             return f"refused: {refusal.reason if refusal else 'not configured'}"
         return await self._queue(routed, repo, delivery.delivery_id, branch)
 
-    async def _continued_branch(self, trigger: Trigger) -> str | None:
+    async def _branch_for(self, trigger: Trigger, github: GitHubPort) -> tuple[Refused | None, str | None]:
+        """The branch an admitted trigger's work order continues (None: one of its own), or why it cannot run:
+        on a PR, the PR's own branch if the bot may push there; on an issue, the one its work goes on in."""
+        if trigger.is_pull_request:
+            pull = await github.get_pull_request(trigger.repo_full_name, trigger.issue_number)
+            return pull_request_refusal(trigger, pull), pull.head
+        return None, await self._continued_branch(trigger, github)
+
+    async def _continued_branch(self, trigger: Trigger, github: GitHubPort) -> str | None:
         """Where a new request on an issue goes on (one branch, one PR per issue), unless
         AWO_CONTINUE_PULL_REQUESTS is off: the branch of an earlier work order still waiting or running on the
         issue (it runs first, one at a time per issue, so this one resumes from what it pushed and finds its
         PR), else the branch of the still-open PR an earlier one opened."""
-        if not self.continue_pull_requests or self.github is None:
+        if not self.continue_pull_requests:
             return None
         earlier = await self.store.list_work_orders(
             None, 20, where=ListFilter(trigger.repo_full_name, trigger.issue_number))
@@ -245,7 +250,7 @@ class Intake:
                       None)
         if opened is None or opened.pr_number is None:
             return None
-        pull = await self.github.get_pull_request(trigger.repo_full_name, opened.pr_number)
+        pull = await github.get_pull_request(trigger.repo_full_name, opened.pr_number)
         same = pull.head == opened.git_branch_name and pull_request_refusal(trigger, pull) is None
         return pull.head if same else None
 
