@@ -33,12 +33,17 @@ def report_on(stack: Stack, number: int) -> str:
     return str(report)
 
 
-def test_a_comment_on_the_bots_pull_request_adds_a_commit_to_its_branch_and_opens_no_other(stack: Stack) -> None:
-    issue = stack.new_issue()
-    stack.script(script_for(issue, PLAN, [write("hello.txt", "hello\n"), {"text": "Added hello.txt."}]))
-    stack.deliver("issues", stack.issue_payload(issue, "Say hello"))
+def pull_request_for(stack: Stack, issue: int, name: str) -> dict:
+    """A labelled issue whose work order wrote `name` and opened a PR: that work order, completed."""
+    stack.script(script_for(issue, PLAN, [write(f"{name}.txt", f"{name}\n"), {"text": f"Added {name}.txt."}]))
+    stack.deliver("issues", stack.issue_payload(issue, f"Add {name}"))
     first = stack.finished(issue)
-    assert first["status"] == "completed", first
+    assert first["status"] == "completed" and first["pr_number"], first
+    return first
+
+
+def test_a_comment_on_the_bots_pull_request_adds_a_commit_to_its_branch_and_opens_no_other(stack: Stack) -> None:
+    first = pull_request_for(stack, stack.new_issue(), "hello")
     branch, number = first["git_branch_name"], first["pr_number"]
     pulls_before = len(stack.gh.pulls(REPO))
 
@@ -56,10 +61,7 @@ def test_a_comment_on_the_bots_pull_request_adds_a_commit_to_its_branch_and_open
 
 def test_a_new_request_on_an_issue_with_an_open_pr_goes_on_in_that_pr(stack: Stack) -> None:
     issue = stack.new_issue()
-    stack.script(script_for(issue, PLAN, [write("one.txt", "one\n"), {"text": "Added one.txt."}]))
-    stack.deliver("issues", stack.issue_payload(issue, "Count"))
-    first = stack.finished(issue)
-    assert first["status"] == "completed", first
+    first = pull_request_for(stack, issue, "one")
     pulls_before = len(stack.gh.pulls(REPO))
 
     stack.script(script_for(issue, PLAN, [write("two.txt", "two\n"), {"text": "Added two.txt."}]))
