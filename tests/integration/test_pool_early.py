@@ -34,12 +34,17 @@ def recording(checkout: Checkout) -> list[tuple[str, ...]]:
     return calls
 
 
+async def warm(tmp_path: Path, origin: Path) -> Checkout:
+    """A checkout with one pool slot whose mirror is cloned and whose slot an earlier work order gave back."""
+    checkout = checkout_in(tmp_path, slots=1)
+    await checkout.remove(await checkout.prepare(str(origin), "claude/issue-1-00000001", "wo-00000001", "main", None))
+    return checkout
+
+
 async def test_a_slot_readied_while_the_mirror_fetches_starts_from_what_the_fetch_brought(
     tmp_path: Path, files_remote: Path,  # noqa: F811
 ) -> None:
-    checkout = checkout_in(tmp_path, slots=1)
-    await checkout.remove(await checkout.prepare(str(files_remote), "claude/issue-1-00000001", "wo-00000001",
-                                                 "main", None))
+    checkout = await warm(tmp_path, files_remote)
     moved = upstream_commit(files_remote, "src/app.py", "print(2)\n")  # the mirror has not seen it yet
     claimed_at = time.time()
     await checkout.refresh(str(files_remote), None, BRANCH, KEY, "main")
@@ -55,9 +60,7 @@ async def test_a_slot_readied_while_the_mirror_fetches_starts_from_what_the_fetc
 async def test_a_readied_slot_is_not_handed_to_another_request_nor_after_a_stale_fetch(
     tmp_path: Path, files_remote: Path,  # noqa: F811
 ) -> None:
-    checkout = checkout_in(tmp_path, slots=1)
-    await checkout.remove(await checkout.prepare(str(files_remote), "claude/issue-1-00000001", "wo-00000001",
-                                                 "main", None))
+    checkout = await warm(tmp_path, files_remote)
     await checkout.refresh(str(files_remote), None, BRANCH, KEY, "main")
     moved = upstream_commit(files_remote, "late.txt", "pushed after the early fetch, before this claim\n")
     tree = await checkout.prepare(str(files_remote), BRANCH, KEY, "main", None, fresh_since=time.time())
