@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -11,13 +11,14 @@ R = TypeVar("R")
 
 
 class Batched(Generic[T, R]):
-    """`await batched(item)` answers `run(items)[i]`, where `items` are those asked for in the same turn.
+    """`await batched(item)` answers `run(items)[i]`, where `items` are those asked for in the same turn; an
+    exception in that place of the list is raised to that caller alone.
 
     For the webhook's insert on a shared database: a round trip and a commit (a WAL flush) per delivery
     made the acknowledgement wait for the disk; deliveries arriving together now share both. A batch still
     in flight does not hold up the next: each is its own task, on its own pooled connection."""
 
-    def __init__(self, run: Callable[[list[T]], Awaitable[list[R]]]) -> None:
+    def __init__(self, run: Callable[[list[T]], Awaitable[Sequence[R | BaseException]]]) -> None:
         self.run = run
         self.waiting: list[tuple[T, asyncio.Future[R]]] = []
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -47,5 +48,9 @@ class Batched(Generic[T, R]):
                 raise
             return
         for (_, answer), result in zip(batch, results, strict=True):
-            if not answer.done():
+            if answer.done():
+                continue
+            if isinstance(result, BaseException):
+                answer.set_exception(result)
+            else:
                 answer.set_result(result)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, LiteralString, cast
@@ -160,8 +160,17 @@ class PostgresStore:
     async def record_delivery(self, delivery: Delivery) -> bool:
         return await self._record(delivery)
 
-    async def _insert_deliveries(self, deliveries: list[Delivery]) -> list[bool]:
-        """One statement for them all; of two with one id, the first is the one recorded."""
+    async def _insert_deliveries(self, deliveries: list[Delivery]) -> list[bool | BaseException]:
+        """One statement for them all; of two with one id, the first is the one recorded. A row the database
+        refuses fails the statement: then each is inserted alone, so only that delivery fails."""
+        try:
+            return list(await self._insert_together(deliveries))
+        except psycopg.DataError:
+            if len(deliveries) == 1:
+                raise
+        return [await _outcome(self._insert_together([delivery])) for delivery in deliveries]
+
+    async def _insert_together(self, deliveries: list[Delivery]) -> list[bool]:
         columns: dict[str, list[Any]] = {name: [] for name in DELIVERY_COLUMNS}
         for delivery in deliveries:
             for name in DELIVERY_COLUMNS:
@@ -378,3 +387,12 @@ def _present(row: Row | None) -> Row:
 
 def _detail(exc: psycopg.Error) -> str:
     return exc.diag.message_detail or exc.diag.message_primary or str(exc)
+
+
+async def _outcome(inserting: Awaitable[list[bool]]) -> bool | BaseException:
+    """One delivery's insert: whether it was new, or the error that is its caller's alone."""
+    try:
+        [inserted] = await inserting
+    except psycopg.DataError as exc:
+        return exc
+    return inserted

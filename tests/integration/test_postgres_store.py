@@ -8,10 +8,11 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 
 from bot.errors import StoreUnavailable
-from bot.models import Repository, Status, WorkOrder
+from bot.models import Delivery, Repository, Status, WorkOrder
 from bot.store.postgres import PostgresStore
 
 from .conftest import empty_tables, fresh_database
@@ -125,3 +126,15 @@ async def drain(store: PostgresStore, worker_id: str) -> list[tuple[str, str]]:
 async def test_a_repository_url_the_database_refuses_is_a_value_error(store: PostgresStore) -> None:
     with pytest.raises(ValueError, match="valid_repository_url"):
         await store.add_repository(Repository(repository_url="/srv/git/repo.git"))
+
+
+async def test_a_delivery_the_database_refuses_fails_alone_not_the_others_of_its_batch(store: PostgresStore) -> None:
+    """Deliveries of one loop turn share one INSERT; a row Postgres refuses (an escaped NUL in jsonb, which the
+    webhook itself turns away first) must fail only its own caller, as it did when each had its own insert."""
+    good = [Delivery(delivery_id=f"good-{n}", event="issues", raw='{"n": 1}') for n in range(3)]
+    bad = Delivery(delivery_id="bad", event="issues", raw='{"x": "\\u0000"}')
+    results = await asyncio.gather(*(store.record_delivery(d) for d in [good[0], bad, *good[1:]]),
+                                   return_exceptions=True)
+    assert results[0] is True and results[2:] == [True, True]
+    assert isinstance(results[1], psycopg.DataError)
+    assert sorted(d.delivery_id for d in await store.list_deliveries()) == ["good-0", "good-1", "good-2"]

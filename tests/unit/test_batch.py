@@ -68,3 +68,12 @@ async def test_a_cancelled_caller_does_not_break_the_others() -> None:
     assert await stays == 2
     with pytest.raises(asyncio.CancelledError):
         await gone
+
+
+async def test_an_exception_in_its_place_of_the_answers_fails_that_caller_alone() -> None:
+    async def picky(items: list[int]) -> list[int | BaseException]:
+        return [ValueError(f"no {i}") if i < 0 else i for i in items]
+
+    batched = Batched(picky)
+    results = await asyncio.gather(batched(1), batched(-1), batched(2), return_exceptions=True)
+    assert results[0] == 1 and results[2] == 2 and isinstance(results[1], ValueError)
