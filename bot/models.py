@@ -35,6 +35,19 @@ class Status(StrEnum):
         return self in (Status.PENDING, Status.RUNNING)
 
 
+class ReviewLocation(BaseModel):
+    """Where on a pull request's diff a review comment sits: the file, the line(s), the side, and the hunk."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    line: int | None = None
+    start_line: int | None = None
+    side: str | None = None  # "LEFT" (the base) or "RIGHT" (the head)
+    # Code, not prose: only invisible characters are removed; it ends at the line commented on.
+    diff_hunk: str = ""
+
+
 class Trigger(BaseModel):
     """A GitHub event the bot should act on, reduced to what a work order needs."""
 
@@ -60,6 +73,17 @@ class Trigger(BaseModel):
     trigger_key: str = ""
     # When it happened on GitHub (the comment's creation, the issue's last update), for the age window.
     occurred_at: datetime | None = None
+    # What the comment is: "issue" (an issue's or PR's conversation), "review" (a review's body) or
+    # "review_comment" (on a diff line); `comment_id` is that comment's or review's id.
+    comment_kind: str = "issue"
+    # A review comment's thread: its top-level comment, where the bot replies.
+    thread_id: int | None = None
+    review_location: ReviewLocation | None = None
+    # Who an `assigned` event assigned; intake checks it is the bot's own login.
+    assignee: str | None = None
+    # The PR's branches as the payload named them: hints only, GitHub's answer decides.
+    head_branch: str = ""
+    base_branch: str = ""
 
 
 class Ignored(BaseModel):

@@ -8,45 +8,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from bot.events import Comment, IssueEvent, parse_issue_event
 from bot.models import Ignored, Trigger
-from bot.sanitize import one_line, prose, visible, without_invisible
+from bot.pull_triggers import NO_ASSIGNEE, PULL_ROUTES, route_pull_request
+from bot.sanitize import one_line, visible, without_invisible
+from bot.trigger_rules import TriggerRules, default_request, event_key, phrase_pattern, request_after
+
+__all__ = ["ROUTES", "TriggerRules", "never_a_trigger", "phrase_pattern", "request_after", "route"]
 
 Payload = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class TriggerRules:
-    """What wakes the bot on one repository."""
-
-    phrase: str = "@claude"
-    label: str = "claude"
-
-
 Handler = Callable[[IssueEvent, TriggerRules], "Trigger | Ignored"]
-
-
-def phrase_pattern(phrase: str) -> re.Pattern[str]:
-    """The phrase as a whole word: `@claude` but not `@claude-bot`, `email@claude.ai` or `x@claudes`."""
-    return re.compile(rf"(?<![\w@.+-]){re.escape(phrase)}(?![\w-]|\.\w)", re.IGNORECASE)
-
-
-def request_after(phrase: str, text: str | None) -> str | None:
-    """The visible text after the first phrase a writer wrote themselves (not quoted, not code), or None."""
-    shown = visible(text)
-    match = phrase_pattern(phrase).search(prose(shown))
-    if match is None:
-        return None
-    return shown[match.end():].lstrip(" \t,:;.!?)").strip()
 
 
 def _trigger(event: str, payload: IssueEvent, request: str, comment: Comment | None = None) -> Trigger:
     issue, repo, sender = payload.issue, payload.repository, payload.sender
-    moment = comment.created_at if comment else issue.updated_at
+    is_pull_request = issue.pull_request is not None
     return Trigger(
         event=event,
         action=payload.action,
@@ -55,35 +33,28 @@ def _trigger(event: str, payload: IssueEvent, request: str, comment: Comment | N
         html_url=repo.html_url,
         default_branch=repo.default_branch or "main",
         issue_number=issue.number,
-        is_pull_request=issue.pull_request is not None,
+        is_pull_request=is_pull_request,
         issue_title=one_line(issue.title),
         issue_body=visible(issue.body),
-        request=request or "Resolve this issue.",
+        request=request or default_request(is_pull_request),
         actor=sender.login,
         actor_id=sender.id or 0,
         actor_type=sender.type or "User",
         comment_id=comment.id if comment else None,
         installation_id=payload.installation.id if payload.installation else None,
-        trigger_key=_trigger_key(payload, comment, moment),
-        occurred_at=_utc(moment),
+        trigger_key=_trigger_key(payload, comment),
+        occurred_at=comment.created_at if comment else issue.updated_at,
+        assignee=payload.assignee.login if payload.assignee else None,
     )
 
 
-def _trigger_key(payload: IssueEvent, comment: Comment | None, moment: datetime | None) -> str:
-    """What the trigger is: a comment by its id; an issue event by issue, action, label and event time."""
+def _trigger_key(payload: IssueEvent, comment: Comment | None) -> str:
+    """What the trigger is: a comment by its id; an issue event by issue, action, label or assignee and time."""
     repo = payload.repository.full_name.lower()
     if comment is not None:
         return f"{repo}:comment:{comment.id}"
-    label = (payload.label.name if payload.label else "").lower()
-    when = moment.astimezone(UTC).isoformat() if moment else ""
-    return f"{repo}#{payload.issue.number}:{payload.action}:{label}:{when}"
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    """GitHub's times are UTC; a naive one is read as such."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    detail = payload.assignee.login if payload.assignee else payload.label.name if payload.label else ""
+    return event_key(repo, payload.issue.number, payload.action, detail, payload.issue.updated_at)
 
 
 def on_issue_labeled(payload: IssueEvent, rules: TriggerRules) -> Trigger | Ignored:
@@ -103,6 +74,14 @@ def on_issue_opened(payload: IssueEvent, rules: TriggerRules) -> Trigger | Ignor
     return Ignored(reason=f"the issue does not mention {rules.phrase}")
 
 
+def on_issue_assigned(payload: IssueEvent, rules: TriggerRules) -> Trigger | Ignored:
+    """Whether the assignee is the bot itself is intake's to check: it takes asking GitHub who the bot is."""
+    if payload.assignee is None:
+        return Ignored(reason=NO_ASSIGNEE)
+    request = request_after(rules.phrase, payload.issue.body) or ""
+    return _trigger("issues", payload, request)
+
+
 def on_issue_comment_created(payload: IssueEvent, rules: TriggerRules) -> Trigger | Ignored:
     comment = payload.comment
     if comment is None:
@@ -113,11 +92,13 @@ def on_issue_comment_created(payload: IssueEvent, rules: TriggerRules) -> Trigge
     return _trigger("issue_comment", payload, request, comment)
 
 
-ROUTES: dict[tuple[str, str], Handler] = {
+ISSUE_ROUTES: dict[tuple[str, str], Handler] = {
     ("issues", "labeled"): on_issue_labeled,
+    ("issues", "assigned"): on_issue_assigned,
     ("issues", "opened"): on_issue_opened,
     ("issue_comment", "created"): on_issue_comment_created,
 }
+ROUTES = frozenset(ISSUE_ROUTES) | frozenset(PULL_ROUTES)
 
 
 def not_routed(event: str, action: str) -> Ignored:
@@ -130,7 +111,9 @@ def route(event: str, payload: Payload, rules: TriggerRules) -> Trigger | Ignore
     """The Trigger this delivery asks for, or why it asks for nothing; never raises on what GitHub sent."""
     action = payload.get("action")
     action = action if isinstance(action, str) else ""
-    handler = ROUTES.get((event, action))
+    if (event, action) in PULL_ROUTES:
+        return route_pull_request(PULL_ROUTES[(event, action)], payload, rules)
+    handler = ISSUE_ROUTES.get((event, action))
     if handler is None:
         return not_routed(event, action)
     parsed = parse_issue_event(payload)
@@ -183,4 +166,6 @@ def never_a_trigger(event: str, payload: Payload, rules: TriggerRules) -> Ignore
         return Ignored(reason=f"the issue does not mention {rules.phrase}")
     elif action == "created" and _cannot_mention(rules.phrase, payload.get("comment"), "body"):
         return Ignored(reason=f"the comment does not mention {rules.phrase}")
+    elif action == "submitted" and _cannot_mention(rules.phrase, payload.get("review"), "body"):
+        return Ignored(reason=f"the review does not mention {rules.phrase}")
     return None

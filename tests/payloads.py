@@ -33,7 +33,8 @@ def example(event: str, action: str | None = None, **edits: Any) -> dict[str, An
 def _delivered_now(payload: dict[str, Any]) -> dict[str, Any]:
     """GitHub sends an event as it happens: the times admission's age window reads are now, unless edited."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    for part, field in (("issue", "updated_at"), ("comment", "created_at"), ("comment", "updated_at")):
+    for part, field in (("issue", "updated_at"), ("comment", "created_at"), ("comment", "updated_at"),
+                        ("review", "submitted_at"), ("pull_request", "updated_at")):
         if isinstance(payload.get(part), dict) and field in payload[part]:
             payload[part][field] = stamp
     return payload

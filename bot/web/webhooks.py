@@ -158,6 +158,7 @@ class _Head(TypedDict, total=False):
     label: _Part
     issue: _Part
     comment: _Part
+    review: _Part
     repository: _Part
 
 

@@ -196,18 +196,36 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st
                     max_leaves=8)
 KEYS = ["issue", "repository", "sender", "comment", "label", "installation", "action", "issue__number",
         "issue__title", "issue__body", "issue__state", "issue__pull_request", "comment__id", "comment__body",
-        "label__name", "repository__full_name", "sender__login", "sender__id", "installation__id"]
+        "label__name", "repository__full_name", "sender__login", "sender__id", "installation__id",
+        "pull_request", "review", "assignee", "assignee__login", "pull_request__number", "pull_request__title",
+        "pull_request__body", "pull_request__state", "pull_request__head", "pull_request__base",
+        "pull_request__updated_at", "comment__line", "comment__start_line", "comment__side", "comment__path",
+        "comment__diff_hunk", "comment__in_reply_to_id", "comment__created_at", "review__id", "review__body",
+        "review__submitted_at"]
+# Each routed kind, with the edit that makes its real example a trigger.
+TRIGGERING = {
+    ("issues", "opened"): {"issue__body": "@claude go"},
+    ("issues", "labeled"): {"label__name": "claude"},
+    ("issues", "assigned"): {},
+    ("issue_comment", "created"): {"comment__body": "@claude go"},
+    ("pull_request_review_comment", "created"): {"comment__body": "@claude go"},
+    ("pull_request_review", "submitted"): {"review__body": "@claude go"},
+    ("pull_request", "assigned"): {},
+    ("pull_request", "labeled"): {"label__name": "claude"},
+}
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.sampled_from([("issues", "opened"), ("issues", "labeled"), ("issue_comment", "created")]),
-       st.sampled_from(KEYS), JSON)
+@pytest.mark.parametrize("kind", TRIGGERING)
+def test_every_routed_kind_has_a_real_example_that_triggers(kind: tuple[str, str]) -> None:
+    event, action = kind
+    assert isinstance(route(event, example(event, action, **TRIGGERING[kind]), RULES), Trigger)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.sampled_from(list(TRIGGERING)), st.sampled_from(KEYS), JSON)
 def test_routing_never_raises_on_what_a_signed_payload_holds(kind: tuple[str, str], key: str, value: object) -> None:
     event, action = kind
-    payload = example(event, action, comment__body="@claude go") if event == "issue_comment" \
-        else example(event, action, issue__body="@claude go")
-    if action == "labeled":
-        payload["label"]["name"] = "claude"
+    payload = example(event, action, **TRIGGERING[kind])
     target, *path = key.split("__")
     if path and not isinstance(payload.get(target), dict):
         payload[target] = {}
