@@ -136,13 +136,15 @@ def issue_section(reads: PullReads) -> str:
                       bounded(issue.body or "(no description)", BODY_LIMIT)])
 
 
-def thread_section(thread: list[tuple[Remark, str]], location: ReviewLocation | None, budget: int) -> tuple[str, int]:
+def thread_section(
+    thread: list[tuple[Remark, str]], location: ReviewLocation | None, budget: int,
+) -> tuple[str, int, int]:
     """The review comment the request answers: where it is on the diff, the hunk, and its whole thread."""
     if location is None and thread:
         top = thread[0][0]
         location = ReviewLocation(top.path or "", top.line, top.side or "", top.diff_hunk or "")
     if location is None:
-        return "", 0
+        return "", 0, 0
     line = f" line {location.line}" if location.line is not None else ""
     side = f" ({one_line(location.side, 10)} side)" if location.side else ""
     kept, left, size = within_budget([render_item(r, t) for r, t in thread], budget)
@@ -151,7 +153,7 @@ def thread_section(thread: list[tuple[Remark, str]], location: ReviewLocation | 
     return "\n\n".join([
         f"The request was made on a review comment thread on {code_span(location.path)}{line}{side}. The diff hunk:",
         bounded(location.diff_hunk or "(no hunk)", HUNK_LIMIT), "The thread, oldest first:",
-        *note, *(kept or ["(no comment of it can be shown)"])]), len(kept)
+        *note, *(kept or ["(no comment of it can be shown)"])]), len(kept), left
 
 
 def notes(selected: Selected) -> list[str]:
@@ -174,7 +176,8 @@ def compose(
     selected = select(reads.remarks, reads.states, asked_at)
     thread = [(r, t) for r, t in selected.items if thread_of is not None and in_thread(r, thread_of)]
     rest = [(r, t) for r, t in selected.items if thread_of is None or not in_thread(r, thread_of)]
-    trigger, in_trigger = thread_section(thread, review_location, budget // 3) if thread_of is not None else ("", 0)
+    trigger, in_trigger, thread_left = (thread_section(thread, review_location, budget // 3) if thread_of is not None
+                                        else ("", 0, 0))
     fixed = [pull_header(reads.pull), files_section(reads.files), trigger, issue_section(reads)]
     head = "\n\n".join(part for part in fixed if part)
     left_notes = notes(selected)
@@ -186,5 +189,5 @@ def compose(
     conversation = "\n\n".join(["The conversation, oldest first:", *left_notes, *(kept or ["(no comments)"])])
     return PullContext(
         text=f"{head}\n\n{conversation}", included=in_trigger + len(kept), minimized=selected.minimized,
-        edited_left_out=selected.edited_left_out, over_budget=left, calls=reads.calls,
+        edited_left_out=selected.edited_left_out, over_budget=left + thread_left, calls=reads.calls,
         after_request=selected.after_request)

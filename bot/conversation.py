@@ -35,6 +35,11 @@ def is_bot_comment(remark: Remark) -> bool:
     return BOT_MARKER in remark.body
 
 
+def shown_at_all(remark: Remark) -> bool:
+    """A review is shown only if it says something and was submitted (a pending one is its author's draft)."""
+    return remark.kind != "review" or (bool(remark.body.strip()) and remark.state != "PENDING")
+
+
 def text_at(remark: Remark, state: NodeState | None, asked_at: datetime | None) -> str | None:
     """The body as it read at `asked_at`; None when it was edited since and that earlier text is unknown.
 
@@ -56,7 +61,7 @@ def select(remarks: list[Remark], states: dict[str, NodeState], asked_at: dateti
     minimized = edited = later = 0
     for remark in sorted(remarks, key=lambda r: (r.created_at, r.id)):
         state = states.get(remark.node_id)
-        if is_bot_comment(remark) or (remark.kind == "review" and not remark.body.strip()):
+        if is_bot_comment(remark) or not shown_at_all(remark):
             continue
         if state is not None and state.minimized:
             minimized += 1

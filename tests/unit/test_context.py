@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from bot.context import ReviewLocation, pull_request_context
+from bot.context import PullContext, ReviewLocation, pull_request_context
 from bot.github import ChangedFile, IssueInfo, NodeState, PullRequest, Remark
 from bot.testing import FakeGitHub
 from tests.unit.test_prompting import outside_fences
@@ -35,7 +35,7 @@ def github_with(*remarks: Remark, body: str = "Fixes #7\n\nMakes the greeting fr
 
 
 async def context_of(github: FakeGitHub, asked_at: datetime | None = ASKED, budget: int = 60_000,
-                     thread_of: int | None = None, location: ReviewLocation | None = None):  # type: ignore[no-untyped-def]
+                     thread_of: int | None = None, location: ReviewLocation | None = None) -> PullContext:
     return await pull_request_context(github, REPO, 12, asked_at=asked_at, thread_of=thread_of,
                                       review_location=location, budget=budget)
 
