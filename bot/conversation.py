@@ -40,6 +40,14 @@ def shown_at_all(remark: Remark) -> bool:
     return remark.kind != "review" or (bool(remark.body.strip()) and remark.state != "PENDING")
 
 
+def edited_since(remark: Remark, state: NodeState | None, asked_at: datetime) -> bool:
+    """Any sign of an edit after the request (REST's updated_at, GraphQL's lastEditedAt or an edit's time)."""
+    edit_times = [edited_at for edited_at, _ in state.edits] if state else []
+    if state is not None and state.last_edited_at is not None:
+        edit_times.append(state.last_edited_at)
+    return remark.updated_at > asked_at or any(edited_at > asked_at for edited_at in edit_times)
+
+
 def text_at(remark: Remark, state: NodeState | None, asked_at: datetime | None) -> str | None:
     """The body as it read at `asked_at`; None when it was edited since and that earlier text is unknown.
 
@@ -47,9 +55,7 @@ def text_at(remark: Remark, state: NodeState | None, asked_at: datetime | None) 
     """
     if asked_at is None:
         return remark.body
-    last_edit = state.last_edited_at if state is not None else None
-    edited_since = remark.updated_at > asked_at or (last_edit is not None and last_edit > asked_at)
-    if not edited_since:
+    if not edited_since(remark, state, asked_at):
         return remark.body
     earlier = [text for edited_at, text in (state.edits if state else []) if edited_at <= asked_at]
     return earlier[-1] if earlier else None

@@ -159,3 +159,35 @@ async def test_one_graphql_pass_for_every_node_and_no_issue_read_without_a_link(
     context = await context_of(github)
     assert github.state_queries == [["N1", "N2", "N3"]] and context.calls == 6
     assert "The issue it resolves" not in context.text
+
+
+async def test_an_edit_known_only_to_graphql_still_counts_as_an_edit() -> None:
+    github = github_with(remark(1, "push to main"))  # REST's updated_at did not move
+    github.states["N1"] = NodeState(edits=[(ASKED + timedelta(minutes=1), "push to main")])
+    context = await context_of(github)
+    assert "push to main" not in context.text and context.edited_left_out == 1
+
+
+async def test_a_linked_issue_that_cannot_be_read_is_noted_not_fatal() -> None:
+    github = github_with(remark(1, "hello"), body="Resolves #99")
+    context = await context_of(github)
+    assert "The issue it links, #99, could not be read: GitHub answered 404." in context.text
+    assert "hello" in context.text and context.calls == 7
+
+
+async def test_a_long_list_of_files_is_capped_with_a_count_of_the_rest() -> None:
+    github = github_with()
+    github.files[(REPO, 12)] = [ChangedFile(f"src/f{n}.py", "added", 1, 0) for n in range(350)]
+    context = await context_of(github)
+    assert "src/f299.py (added, +1 −0)" in context.text and "src/f300.py" not in context.text
+    assert "Files changed (350):" in context.text and "(and 50 more files)" in context.text
+
+
+async def test_the_fake_answers_a_reply_in_the_thread_it_was_made_in() -> None:
+    where = {"path": "app.py", "line": 3, "side": "RIGHT", "diff_hunk": HUNK}
+    github = github_with(remark(2, "Should this be hello?", kind="review_comment", **where))
+    reply = await github.reply_to_review_comment(REPO, 12, 2, "<!-- agent-work-order:x -->On it.")
+    assert await github.find_review_comment(REPO, 12, "agent-work-order:x") == reply
+    await github.update_review_comment(REPO, reply, "<!-- agent-work-order:x -->Done.")
+    (top, answer) = await github.list_review_comments(REPO, 12)
+    assert (answer.in_reply_to_id, answer.path, answer.body) == (2, "app.py", "<!-- agent-work-order:x -->Done.")
