@@ -46,6 +46,8 @@ class ReviewLocation:
 
 @dataclass(frozen=True)
 class PullContext:
+    """The section, and what went into it; `calls` counts GitHub requests (every page, every GraphQL query)."""
+
     text: str
     included: int = 0
     minimized: int = 0
@@ -74,6 +76,11 @@ def linked_issue(body: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
+def pages(count: int) -> int:
+    """The requests a list of `count` items takes, 100 a page until a short (perhaps empty) page."""
+    return count // 100 + 1
+
+
 async def read_pull(github: GitHubPort, full_name: str, pr_number: int) -> PullReads:
     pull, files, comments, reviews, review_comments = await asyncio.gather(
         github.get_pull_request(full_name, pr_number), github.list_pull_files(full_name, pr_number),
@@ -82,7 +89,7 @@ async def read_pull(github: GitHubPort, full_name: str, pr_number: int) -> PullR
     remarks = [*comments, *reviews, *review_comments]
     ids = list(dict.fromkeys(r.node_id for r in remarks if r.node_id and not is_bot_comment(r)))
     states = await github.node_states(ids) if ids else {}
-    calls = 5 + (1 if ids else 0)
+    calls = 1 + sum(pages(len(found)) for found in (files, comments, reviews, review_comments)) + -(-len(ids) // 100)
     number = linked_issue(pull.body)
     issue, note = None, ""
     if number is not None and number != pr_number:
