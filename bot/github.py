@@ -7,38 +7,32 @@ import logging
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import httpx
 from githubkit import GitHub, TokenAuthStrategy
-from githubkit.exception import GitHubException, RequestFailed
+from githubkit.exception import GitHubException, GraphQLFailed, RequestFailed
 from githubkit.webhooks import verify
 
 from bot.errors import GitHubError
+from bot.github_data import (
+    ChangedFile,
+    IssueInfo,
+    NodeState,
+    PullRequest,
+    Remark,
+    RepoInfo,
+    changed_file_of,
+    issue_of,
+    node_state_of,
+    pull_of,
+    remark_of,
+)
+
+__all__ = ["ChangedFile", "GitHubClient", "GitHubPort", "IssueInfo", "NodeState", "PullRequest", "Remark", "RepoInfo"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class RepoInfo:
-    full_name: str
-    owner: str
-    name: str
-    default_branch: str
-    clone_url: str
-    html_url: str
-
-
-@dataclass(frozen=True)
-class PullRequest:
-    number: int
-    html_url: str
-    head: str
-    draft: bool = False
-    head_repo: str = ""  # the head branch's repository (a fork's, for a PR from a fork; "" if it was deleted)
-    state: str = "open"
 
 
 class GitHubPort(Protocol):
@@ -57,7 +51,12 @@ class GitHubPort(Protocol):
         """The login the bot acts as (`GET /user`, asked once); None where the token cannot say (an App)."""
         ...
 
-    async def add_reaction(self, full_name: str, issue_number: int, comment_id: int | None, content: str) -> None: ...
+    async def add_reaction(
+        self, full_name: str, issue_number: int, comment_id: int | None, content: str, *, kind: str = "issue"
+    ) -> None:
+        """`kind` "review_comment" reacts to a comment on a diff line; "review" does nothing (no reactions)."""
+        ...
+
     async def create_comment(self, full_name: str, issue_number: int, body: str) -> int: ...
     async def update_comment(self, full_name: str, comment_id: int, body: str) -> None: ...
     async def find_comment(self, full_name: str, issue_number: int, marker: str) -> int | None: ...
@@ -66,6 +65,28 @@ class GitHubPort(Protocol):
     async def create_pull_request(
         self, full_name: str, *, head: str, base: str, title: str, body: str, draft: bool
     ) -> PullRequest: ...
+    async def get_issue(self, full_name: str, number: int) -> IssueInfo: ...
+    async def list_pull_files(self, full_name: str, number: int) -> list[ChangedFile]: ...
+    async def list_issue_comments(self, full_name: str, number: int) -> list[Remark]:
+        """Every page: a 250-comment thread arrives whole (bounded at MAX_PAGES pages of 100)."""
+        ...
+
+    async def list_reviews(self, full_name: str, number: int) -> list[Remark]: ...
+    async def list_review_comments(self, full_name: str, pr_number: int) -> list[Remark]: ...
+    async def node_states(self, node_ids: list[str]) -> dict[str, NodeState]:
+        """Hidden or not, and the earlier revisions, by node id (GraphQL, 100 ids a query); unknown ids absent."""
+        ...
+
+    async def reply_to_review_comment(self, full_name: str, pr_number: int, comment_id: int, body: str) -> int: ...
+    async def update_review_comment(self, full_name: str, comment_id: int, body: str) -> None: ...
+    async def find_review_comment(self, full_name: str, pr_number: int, marker: str) -> int | None: ...
+
+
+MAX_PAGES = 30
+NODES_QUERY = (
+    "query($ids: [ID!]!) { nodes(ids: $ids) { id ... on Minimizable { isMinimized minimizedReason }\n"
+    "      ... on Comment { createdAt lastEditedAt userContentEdits(first: 100) { nodes { editedAt diff } } } } }"
+)
 
 
 def signature_valid(secrets: tuple[str, ...], body: bytes, signature: str | None) -> bool:
@@ -210,12 +231,19 @@ class GitHubClient:
         login = data.get("login") if isinstance(data, dict) else None
         return str(login) if login else None
 
-    async def add_reaction(self, full_name: str, issue_number: int, comment_id: int | None, content: str) -> None:
+    async def add_reaction(
+        self, full_name: str, issue_number: int, comment_id: int | None, content: str, *, kind: str = "issue"
+    ) -> None:
         owner, name = _split(full_name)
         reactions = self._gh.rest.reactions
         body: Any = {"content": content}
+        if kind == "review":
+            return
         if comment_id is None:
             await self._call("reaction", lambda: reactions.async_create_for_issue(owner, name, issue_number, data=body))
+        elif kind == "review_comment":
+            await self._call("reaction", lambda: reactions.async_create_for_pull_request_review_comment(
+                owner, name, comment_id, data=body))
         else:
             await self._call("reaction", lambda: reactions.async_create_for_issue_comment(
                 owner, name, comment_id, data=body))
@@ -247,13 +275,13 @@ class GitHubClient:
         pulls = self._gh.rest.pulls
         data = await self._call("list pull requests", lambda: pulls.async_list(
             owner, name, head=f"{owner}:{branch}", state="open"))
-        return _pull(data[0]) if data else None
+        return pull_of(data[0]) if data else None
 
     async def get_pull_request(self, full_name: str, number: int) -> PullRequest:
         owner, name = _split(full_name)
         pulls = self._gh.rest.pulls
         data = await self._call("read pull request", lambda: pulls.async_get(owner, name, number))
-        return _pull(_object("read pull request", data))
+        return pull_of(_object("read pull request", data))
 
     async def create_pull_request(
         self, full_name: str, *, head: str, base: str, title: str, body: str, draft: bool
@@ -262,7 +290,90 @@ class GitHubClient:
         pulls = self._gh.rest.pulls
         data = await self._call("open pull request", lambda: pulls.async_create(
             owner, name, title=title, head=head, base=base, body=body, draft=draft))
-        return _pull(data)
+        return pull_of(data)
+
+    async def get_issue(self, full_name: str, number: int) -> IssueInfo:
+        owner, name = _split(full_name)
+        data = await self._call("read issue", lambda: self._gh.rest.issues.async_get(owner, name, number))
+        return issue_of(_object("read issue", data))
+
+    async def _pages(self, what: str, request: Callable[[int], Awaitable[Any]]) -> list[dict[str, Any]]:
+        """Every page of a list, 100 a page, until a short page (at most MAX_PAGES)."""
+        found: list[dict[str, Any]] = []
+        for page in range(1, MAX_PAGES + 1):
+            data = await self._call(what, lambda p=page: request(p))  # type: ignore[misc]
+            if not isinstance(data, list):
+                raise GitHubError(f"{what}: GitHub answered {type(data).__name__} where a list was expected")
+            found.extend(item for item in data if isinstance(item, dict))
+            if len(data) < 100:
+                break
+        return found
+
+    async def list_pull_files(self, full_name: str, number: int) -> list[ChangedFile]:
+        owner, name = _split(full_name)
+        pulls = self._gh.rest.pulls
+        data = await self._pages("list changed files", lambda p: pulls.async_list_files(
+            owner, name, number, per_page=100, page=p))
+        return [changed_file_of(item) for item in data]
+
+    async def list_issue_comments(self, full_name: str, number: int) -> list[Remark]:
+        owner, name = _split(full_name)
+        issues = self._gh.rest.issues
+        data = await self._pages("list comments", lambda p: issues.async_list_comments(
+            owner, name, number, per_page=100, page=p))
+        return [remark_of("comment", item) for item in data]
+
+    async def list_reviews(self, full_name: str, number: int) -> list[Remark]:
+        owner, name = _split(full_name)
+        pulls = self._gh.rest.pulls
+        data = await self._pages("list reviews", lambda p: pulls.async_list_reviews(
+            owner, name, number, per_page=100, page=p))
+        return [remark_of("review", item) for item in data]
+
+    async def list_review_comments(self, full_name: str, pr_number: int) -> list[Remark]:
+        owner, name = _split(full_name)
+        pulls = self._gh.rest.pulls
+        data = await self._pages("list review comments", lambda p: pulls.async_list_review_comments(
+            owner, name, pr_number, per_page=100, page=p))
+        return [remark_of("review_comment", item) for item in data]
+
+    async def node_states(self, node_ids: list[str]) -> dict[str, NodeState]:
+        states: dict[str, NodeState] = {}
+        for start in range(0, len(node_ids), 100):
+            nodes = await self._nodes(node_ids[start:start + 100])
+            states.update((str(n["id"]), node_state_of(n)) for n in nodes if isinstance(n, dict) and n.get("id"))
+        return states
+
+    async def _nodes(self, ids: list[str]) -> list[Any]:
+        """One query's nodes; an id GitHub cannot resolve (deleted since it was listed) is a null, not a failure."""
+        async with _translated("read comment states"):
+            try:
+                data: Any = await self._gh.async_graphql(NODES_QUERY, {"ids": ids})
+            except GraphQLFailed as exc:
+                if exc.response.data is None or any(e.type != "NOT_FOUND" for e in exc.response.errors or ()):
+                    raise
+                data = exc.response.data
+        nodes = data.get("nodes") if isinstance(data, dict) else None
+        if not isinstance(nodes, list):
+            raise GitHubError("read comment states: GitHub answered without a list of nodes")
+        return nodes
+
+    async def reply_to_review_comment(self, full_name: str, pr_number: int, comment_id: int, body: str) -> int:
+        owner, name = _split(full_name)
+        pulls = self._gh.rest.pulls
+        data = await self._call("reply", lambda: pulls.async_create_reply_for_review_comment(
+            owner, name, pr_number, comment_id, body=body))
+        return int(_object("reply", data)["id"])
+
+    async def update_review_comment(self, full_name: str, comment_id: int, body: str) -> None:
+        owner, name = _split(full_name)
+        pulls = self._gh.rest.pulls
+        await self._call("edit review comment", lambda: pulls.async_update_review_comment(
+            owner, name, comment_id, body=body))
+
+    async def find_review_comment(self, full_name: str, pr_number: int, marker: str) -> int | None:
+        found = await self.list_review_comments(full_name, pr_number)
+        return next((c.id for c in found if marker in c.body), None)
 
 
 def role_of(data: object) -> str:
@@ -271,13 +382,3 @@ def role_of(data: object) -> str:
         return "none"
     role = data.get("role_name") or data.get("permission")
     return role if isinstance(role, str) and role else "none"
-
-
-def _pull(data: dict[str, Any]) -> PullRequest:
-    head_repo = data["head"].get("repo")
-    return PullRequest(
-        number=int(data["number"]), html_url=str(data["html_url"]),
-        head=str(data["head"]["ref"]), draft=bool(data.get("draft", False)),
-        head_repo=str(head_repo.get("full_name") or "") if isinstance(head_repo, dict) else "",
-        state=str(data.get("state") or "open"),
-    )

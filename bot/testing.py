@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.agent import AgentRequest, AgentResult, ProgressHook
 from bot.errors import GitHubError
-from bot.github import PullRequest, RepoInfo
+from bot.github import ChangedFile, IssueInfo, NodeState, PullRequest, Remark, RepoInfo
 
 
 @dataclass
@@ -22,6 +23,11 @@ class FakeGitHub:
     pulls: list[tuple[str, PullRequest, dict[str, object]]] = field(default_factory=list)
     token: str | None = None
     login: str | None = "awo-bot"  # GET /user's answer; None as for an App token
+    issues: dict[tuple[str, int], IssueInfo] = field(default_factory=dict)
+    files: dict[tuple[str, int], list[ChangedFile]] = field(default_factory=dict)
+    remarks: dict[tuple[str, int], list[Remark]] = field(default_factory=dict)  # a PR's conversation, every kind
+    states: dict[str, NodeState] = field(default_factory=dict)  # by node id, as GraphQL would answer
+    state_queries: list[list[str]] = field(default_factory=list)  # the node ids of each node_states call
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
     def git_token(self) -> str | None:
@@ -38,8 +44,11 @@ class FakeGitHub:
     async def viewer_login(self) -> str | None:
         return self.login
 
-    async def add_reaction(self, full_name: str, issue_number: int, comment_id: int | None, content: str) -> None:
-        self.reactions.append((full_name, issue_number, comment_id, content))
+    async def add_reaction(
+        self, full_name: str, issue_number: int, comment_id: int | None, content: str, *, kind: str = "issue"
+    ) -> None:
+        if kind != "review":  # reviews take no reactions
+            self.reactions.append((full_name, issue_number, comment_id, content))
 
     async def create_comment(self, full_name: str, issue_number: int, body: str) -> int:
         comment_id = next(self._ids)
@@ -70,6 +79,52 @@ class FakeGitHub:
         pull = PullRequest(number, f"https://github.test/{full_name}/pull/{number}", head, draft, full_name)
         self.pulls.append((full_name, pull, {"base": base, "title": title, "body": body}))
         return pull
+
+    async def get_issue(self, full_name: str, number: int) -> IssueInfo:
+        if (full_name, number) not in self.issues:
+            raise GitHubError("read issue: GitHub answered 404: Not Found", 404)
+        return self.issues[(full_name, number)]
+
+    async def list_pull_files(self, full_name: str, number: int) -> list[ChangedFile]:
+        return list(self.files.get((full_name, number), []))
+
+    def _of_kind(self, full_name: str, number: int, kind: str) -> list[Remark]:
+        return [r for r in self.remarks.get((full_name, number), []) if r.kind == kind]
+
+    async def list_issue_comments(self, full_name: str, number: int) -> list[Remark]:
+        return self._of_kind(full_name, number, "comment")
+
+    async def list_reviews(self, full_name: str, number: int) -> list[Remark]:
+        return self._of_kind(full_name, number, "review")
+
+    async def list_review_comments(self, full_name: str, pr_number: int) -> list[Remark]:
+        return self._of_kind(full_name, pr_number, "review_comment")
+
+    async def node_states(self, node_ids: list[str]) -> dict[str, NodeState]:
+        self.state_queries.append(list(node_ids))
+        return {i: self.states[i] for i in node_ids if i in self.states}
+
+    async def reply_to_review_comment(self, full_name: str, pr_number: int, comment_id: int, body: str) -> int:
+        thread = self.remarks.setdefault((full_name, pr_number), [])
+        top = next((r for r in thread if r.kind == "review_comment" and r.id == comment_id), None)
+        if top is None:
+            raise GitHubError("reply: GitHub answered 404: Not Found", 404)
+        reply_id, now = next(self._ids), datetime.now(UTC)
+        thread.append(replace(top, id=reply_id, node_id=f"PRRC_{reply_id}", author=self.login or "awo-bot[bot]",
+                              author_association="NONE", body=body, created_at=now, updated_at=now,
+                              in_reply_to_id=top.in_reply_to_id or top.id))
+        return reply_id
+
+    async def update_review_comment(self, full_name: str, comment_id: int, body: str) -> None:
+        for thread in self.remarks.values():
+            for index, remark in enumerate(thread):
+                if remark.kind == "review_comment" and remark.id == comment_id:
+                    thread[index] = replace(remark, body=body, updated_at=datetime.now(UTC))
+                    return
+        raise GitHubError("edit review comment: GitHub answered 404: Not Found", 404)
+
+    async def find_review_comment(self, full_name: str, pr_number: int, marker: str) -> int | None:
+        return next((r.id for r in self._of_kind(full_name, pr_number, "review_comment") if marker in r.body), None)
 
 
 @dataclass
