@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bot import process
+from bot import pin, process, reapply
 from bot.errors import GitError
 from bot.gitsafe import (
     auth_env,
@@ -37,6 +37,7 @@ from bot.remotes import RemotePolicy, strip_userinfo
 
 log = logging.getLogger(__name__)
 IGNORED_BY_BOT = ".claude/\n"
+PUSH_ROUNDS = 3  # a push, and up to two re-applications on a branch that moved meanwhile
 COMMITTED = re.compile(r"^\[\S+ (?:\(root-commit\) )?([0-9a-f]{40}|[0-9a-f]{64})\] ")  # `[branch id] subject`
 
 
@@ -50,6 +51,9 @@ class Worktree:
     git_dir: Path | None = None  # its folder inside the mirror, recorded before the agent ran
     remote: str = ""  # the clone URL the mirror fetches from
     default_branch: str = ""  # the remote's default branch: never pushed to
+    start: str = ""  # the commit HEAD was at when prepared: the bot's own commits are those after it
+    pinned: tuple[str, ...] = ()  # paths made as the PR's base branch has them while the agent runs
+    pin: pin.Pin | None = None  # how to put them back, and the base commit they came from
 
 
 @dataclass(frozen=True)
@@ -91,11 +95,11 @@ class Checkout:
     async def git(self, *args: str, cwd: Path, token: str | None = None) -> str:
         return (await self._run(*args, cwd=cwd, token=token)).stdout.strip()
 
-    async def _run(self, *args: str, cwd: Path, token: str | None = None) -> process.Completed:
+    async def _run(self, *args: str, cwd: Path, token: str | None = None, check: bool = True) -> process.Completed:
         env = {**self.base_env, **auth_env(token, self.policy.origin)}
         argv = ["git", *pinned_args(self.policy), *self._located(cwd), *args]
         result = await process.run(argv, cwd=cwd, env=env, timeout=self.timeout)
-        if result.returncode != 0:
+        if check and result.returncode != 0:
             verb = next((a for a in args if not a.startswith("-") and "=" not in a), "command")
             detail = "timed out" if result.timed_out else result.stderr.strip()[-500:]
             raise GitError(f"git {verb} failed: {detail}")
@@ -211,7 +215,8 @@ class Checkout:
             return None
         if slot is None:
             return None
-        tree = Worktree(slot[0], want.branch, base, resumed, mirror, slot[1], want.clone_url, default_branch)
+        tree = Worktree(slot[0], want.branch, base, resumed, mirror, slot[1], want.clone_url, default_branch,
+                        start_commit(listed, base_ref))
         return tree, listed
 
     async def _follow(self, tree: Worktree, listed: str) -> Worktree:
@@ -223,7 +228,7 @@ class Checkout:
             return tree
         base_ref, resumed, base = start_point(now, tree.branch, tree.default_branch)
         await self.pool.move(tree.path, tree.git_dir, tree.branch, base_ref)
-        return replace(tree, base=base, resumed=resumed)
+        return replace(tree, base=base, resumed=resumed, start=start_commit(now, base_ref))
 
     def _claim_early(self, want: Early, fresh_since: float | None) -> Worktree | None:
         """The slot `refresh` readied for this very request, if its fetch began after `fresh_since`; any other
@@ -262,23 +267,22 @@ class Checkout:
             await self._sync_mirror(clone_url, token, fresh_since)
             default_branch = check_ref(default_branch or await self._head(mirror))
             check_branch(branch, default_branch)
-            base_ref, resumed, base = await self._start_point(mirror, branch, default_branch)
+            listed = await self._refs(mirror, branch, default_branch)
+            base_ref, resumed, base = start_point(listed, branch, default_branch)
             slot = await self.pool.take(mirror, branch, base_ref) if self.pool.size else None
             path, git_dir = slot or await self._add(mirror, self.worktrees / key, branch, base_ref)
-        tree = Worktree(path, branch, base, resumed, mirror, git_dir, clone_url, default_branch)
+        tree = Worktree(path, branch, base, resumed, mirror, git_dir, clone_url, default_branch,
+                        start_commit(listed, base_ref))
         self._trees[path] = tree
         return tree
 
     async def _head(self, mirror: Path) -> str:
         return (await self.git("symbolic-ref", "--short", "HEAD", cwd=mirror)).strip()
 
-    async def _start_point(self, mirror: Path, branch: str, default_branch: str) -> tuple[str, bool, str]:
-        """Where the branch starts (the remote branch if an earlier attempt pushed it, else the default branch),
-        whether it resumes, and the default branch's commit: one git process for all three."""
-        return start_point(await self._refs(mirror, branch, default_branch), branch, default_branch)
-
     async def _refs(self, mirror: Path, branch: str, default_branch: str) -> str:
-        """The commits of the remote branch and of the default branch, as the mirror has them now."""
+        """Where the branch starts (the remote branch if an earlier attempt pushed it, else the default branch),
+        whether it resumes, and the default branch's commit all come from this one listing: the commits of the
+        remote branch and of the default branch, as the mirror has them now."""
         return await self.git("for-each-ref", "--format=%(refname) %(objectname)", f"refs/remotes/origin/{branch}",
                               default_ref(default_branch), cwd=mirror)
 
@@ -326,11 +330,89 @@ class Checkout:
         head = await self.git("rev-parse", "HEAD", cwd=tree.path)
         return known != head and head != tree.base
 
-    async def push(self, tree: Worktree, token: str | None) -> None:
-        """Push the work branch; never the default branch, whatever the stored row says."""
+    async def pin_agent_config(self, tree: Worktree, base_branch: str) -> Worktree:
+        """Make the agent's configuration (`pin.PATHSPECS`) in the worktree's files as the base branch's commit
+        has it: restored, created or deleted; never in the index, never through a link. The tree returned
+        records what changed, for `unpin`."""
+        commit = await self.git("rev-parse", "--verify", f"{default_ref(check_ref(base_branch))}^{{commit}}",
+                                cwd=tree.path)
+        listed = await self.git("diff", "--no-renames", "--no-ext-diff", "--no-textconv", "-z", "--name-status",
+                                "HEAD", commit, "--", *pin.PATHSPECS, cwd=tree.path)
+        only_base, both, only_head = pin.differing(listed)
+        restore = only_base + both
+        shadows = pin.shadowing(tree.path, restore)
+        pin.delete(tree.path, only_head + shadows)
+        if restore:
+            await self.git("--literal-pathspecs", "restore", f"--source={commit}", "--worktree", "--", *restore,
+                           cwd=tree.path)
+        pinned = tuple(sorted({*restore, *only_head, *shadows}))
+        record = pin.Pin(commit, tuple(only_base), pin.marks(tree.path, pinned))
+        pinned_tree = replace(tree, pinned=pinned, pin=record)
+        self._trees[tree.path] = pinned_tree
+        return pinned_tree
+
+    async def unpin(self, tree: Worktree) -> list[str]:
+        """Put every pinned path back as HEAD has it, so the pinning is never committed; the pinned paths the
+        agent edited meanwhile (their edits are dropped: the caller says so)."""
+        if not tree.pinned or tree.pin is None:
+            return []
+        touched = pin.edited(tree.path, tree.pin)
+        pin.delete(tree.path, list(tree.pin.not_in_head))
+        back = [path for path in tree.pinned if path not in tree.pin.not_in_head]
+        if back:
+            await self.git("--literal-pathspecs", "restore", "--source=HEAD", "--worktree", "--", *back,
+                           cwd=tree.path)
+        return touched
+
+    async def commits_since_start(self, tree: Worktree) -> list[str]:
+        """The bot's own commits on the branch (full ids, oldest first): those after the commit they sit on,
+        which `push` moves when it re-applies them on a moved remote branch."""
+        start = self._trees.get(tree.path, tree).start or tree.start
+        listed = await self.git("rev-list", "--reverse", "HEAD", f"^{start}", cwd=tree.path)
+        return listed.split()
+
+    async def push(self, tree: Worktree, token: str | None) -> str:
+        """Push the work branch, never forced and never the default branch, whatever the stored row says; the
+        commit pushed. A branch that moved on the remote meanwhile: the bot's commits are re-applied on its
+        new head and pushed again, or, if they do not apply, nothing is pushed and GitError says why."""
         check_branch(tree.branch, tree.default_branch)
         refspec = f"HEAD:refs/heads/{tree.branch}"
-        await self.git("push", "--quiet", "--no-verify", "origin", "--", refspec, cwd=tree.path, token=token)
+        for _ in range(PUSH_ROUNDS):
+            pushed = await self._run("push", "--porcelain", "--no-verify", "origin", "--", refspec,
+                                     cwd=tree.path, token=token, check=False)
+            if pushed.returncode == 0:
+                return await self.git("rev-parse", "HEAD", cwd=tree.path)
+            if not reapply.moved(pushed.stdout):
+                raise GitError(f"git push failed: {pushed.stderr.strip()[-500:]}")
+            await self._reapply(tree, await self._fetch_branch(tree, token))
+        raise GitError(f"the branch `{tree.branch}` kept moving on the remote while the bot pushed; nothing was "
+                       "pushed. Trigger the work again to redo it on the new head.")
+
+    async def _fetch_branch(self, tree: Worktree, token: str | None) -> str:
+        """The work branch's commit on the remote now, fetched into the mirror under its lock."""
+        assert tree.mirror is not None
+        remote = f"refs/remotes/origin/{check_ref(tree.branch)}"
+        async with self._locked(tree.mirror):
+            self._pin_config(tree.mirror, tree.remote)
+            await self.git("fetch", "--no-auto-gc", "--no-write-fetch-head", "origin",
+                           f"+refs/heads/{tree.branch}:{remote}", cwd=tree.mirror, token=token)
+            return await self.git("rev-parse", "--verify", f"{remote}^{{commit}}", cwd=tree.mirror)
+
+    async def _reapply(self, tree: Worktree, onto: str) -> None:
+        """Cherry-pick the bot's commits onto `onto` (each committed as by its original committer); if one does
+        not apply, put the branch back where it was and say why."""
+        commits = await self.commits_since_start(tree)
+        was = await self.git("rev-parse", "HEAD", cwd=tree.path)
+        await self.git("reset", "--quiet", "--hard", onto, cwd=tree.path)
+        for commit in commits:
+            name, email = (await self.git("show", "-s", "--format=%cn%x00%ce", commit, cwd=tree.path)).split("\0")
+            picked = await self._run("-c", f"user.name={name}", "-c", f"user.email={email}", "cherry-pick",
+                                     "--keep-redundant-commits", "--allow-empty", commit, cwd=tree.path, check=False)
+            if picked.returncode != 0:
+                await self._run("cherry-pick", "--abort", cwd=tree.path, check=False)
+                await self.git("reset", "--quiet", "--hard", was, cwd=tree.path)
+                raise GitError(reapply.conflict(tree.branch, onto))
+        self._trees[tree.path] = replace(self._trees.get(tree.path, tree), start=onto)
 
     async def remove(self, tree: Worktree) -> None:
         """Give a slot back to the pool or remove the worktree, and delete the local branch, whatever state
@@ -355,6 +437,11 @@ class Checkout:
 
 def default_ref(default_branch: str) -> str:
     return f"refs/remotes/origin/{default_branch}"
+
+
+def start_commit(listed: str, start_ref: str) -> str:
+    """The commit of the ref the worktree was checked out at, from `_refs`' listing."""
+    return dict(line.split(" ", 1) for line in listed.splitlines() if " " in line)[start_ref]
 
 
 def start_point(listed: str, branch: str, default_branch: str) -> tuple[str, bool, str]:
