@@ -4,6 +4,7 @@ Nothing a repository or the agent writes may run code here: hooks, fsmonitor, fi
 are pinned (command-line `-c`, a config file rewritten to what the bot wrote, no system or global
 config), worktree commands name their git folder instead of following the worktree's `.git` file, and
 the token travels as a header scoped to the GitHub host, in the environment of the one command.
+What it hands out (a `Worktree`, and the pure helpers that find where one starts) is in `bot.worktree`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from bot import pin, process, reapply
@@ -34,42 +35,12 @@ from bot.gitsafe import (
 )
 from bot.pool import Pool
 from bot.remotes import RemotePolicy, strip_userinfo
+from bot.worktree import Early, Identity, Worktree, default_ref, start_commit, start_point
 
 log = logging.getLogger(__name__)
 IGNORED_BY_BOT = ".claude/\n"
 PUSH_ROUNDS = 3  # a push, and up to two re-applications on a branch that moved meanwhile
 COMMITTED = re.compile(r"^\[\S+ (?:\(root-commit\) )?([0-9a-f]{40}|[0-9a-f]{64})\] ")  # `[branch id] subject`
-
-
-@dataclass(frozen=True)
-class Worktree:
-    path: Path
-    branch: str
-    base: str  # the commit the branch started from
-    resumed: bool  # the branch already existed on the remote (an earlier attempt pushed it)
-    mirror: Path | None = None  # the bare mirror it belongs to (never read back from the worktree)
-    git_dir: Path | None = None  # its folder inside the mirror, recorded before the agent ran
-    remote: str = ""  # the clone URL the mirror fetches from
-    default_branch: str = ""  # the remote's default branch: never pushed to
-    start: str = ""  # the commit HEAD was at when prepared: the bot's own commits are those after it
-    pinned: tuple[str, ...] = ()  # paths made as the PR's base branch has them while the agent runs
-    pin: pin.Pin | None = None  # how to put them back, and the base commit they came from
-
-
-@dataclass(frozen=True)
-class Early:
-    """What a work order's checkout will ask for, known at its claim."""
-
-    clone_url: str
-    branch: str
-    key: str
-    default_branch: str | None
-
-
-@dataclass(frozen=True)
-class Identity:
-    name: str
-    email: str
 
 
 class Checkout:
@@ -331,38 +302,20 @@ class Checkout:
         return known != head and head != tree.base
 
     async def pin_agent_config(self, tree: Worktree, base_branch: str) -> Worktree:
-        """Make the agent's configuration (`pin.PATHSPECS`) in the worktree's files as the base branch's commit
-        has it: restored, created or deleted; never in the index, never through a link. The tree returned
-        records what changed, for `unpin`."""
+        """Make the agent's configuration in the worktree's files as the base branch's commit has it (see
+        `pin`); the tree returned records what changed, for `unpin`."""
         commit = await self.git("rev-parse", "--verify", f"{default_ref(check_ref(base_branch))}^{{commit}}",
                                 cwd=tree.path)
-        listed = await self.git("diff", "--no-renames", "--no-ext-diff", "--no-textconv", "-z", "--name-status",
-                                "HEAD", commit, "--", *pin.PATHSPECS, cwd=tree.path)
-        only_base, both, only_head = pin.differing(listed)
-        restore = only_base + both
-        shadows = pin.shadowing(tree.path, restore)
-        pin.delete(tree.path, only_head + shadows)
-        if restore:
-            await self.git("--literal-pathspecs", "restore", f"--source={commit}", "--worktree", "--", *restore,
-                           cwd=tree.path)
-        pinned = tuple(sorted({*restore, *only_head, *shadows}))
-        record = pin.Pin(commit, tuple(only_base), pin.marks(tree.path, pinned))
-        pinned_tree = replace(tree, pinned=pinned, pin=record)
-        self._trees[tree.path] = pinned_tree
-        return pinned_tree
+        pinned, record = await pin.pin(self.git, tree.path, commit)
+        self._trees[tree.path] = replace(tree, pinned=pinned, pin_record=record)
+        return self._trees[tree.path]
 
     async def unpin(self, tree: Worktree) -> list[str]:
         """Put every pinned path back as HEAD has it, so the pinning is never committed; the pinned paths the
-        agent edited meanwhile (their edits are dropped: the caller says so)."""
-        if not tree.pinned or tree.pin is None:
+        agent edited meanwhile (their edits are dropped: the caller says so). Nothing pinned: no git runs."""
+        if not tree.pinned or tree.pin_record is None:
             return []
-        touched = pin.edited(tree.path, tree.pin)
-        pin.delete(tree.path, list(tree.pin.not_in_head))
-        back = [path for path in tree.pinned if path not in tree.pin.not_in_head]
-        if back:
-            await self.git("--literal-pathspecs", "restore", "--source=HEAD", "--worktree", "--", *back,
-                           cwd=tree.path)
-        return touched
+        return await pin.unpin(self.git, tree.path, tree.pinned, tree.pin_record)
 
     async def commits_since_start(self, tree: Worktree) -> list[str]:
         """The bot's own commits on the branch (full ids, oldest first): those after the commit they sit on,
@@ -399,19 +352,8 @@ class Checkout:
             return await self.git("rev-parse", "--verify", f"{remote}^{{commit}}", cwd=tree.mirror)
 
     async def _reapply(self, tree: Worktree, onto: str) -> None:
-        """Cherry-pick the bot's commits onto `onto` (each committed as by its original committer); if one does
-        not apply, put the branch back where it was and say why."""
         commits = await self.commits_since_start(tree)
-        was = await self.git("rev-parse", "HEAD", cwd=tree.path)
-        await self.git("reset", "--quiet", "--hard", onto, cwd=tree.path)
-        for commit in commits:
-            name, email = (await self.git("show", "-s", "--format=%cn%x00%ce", commit, cwd=tree.path)).split("\0")
-            picked = await self._run("-c", f"user.name={name}", "-c", f"user.email={email}", "cherry-pick",
-                                     "--keep-redundant-commits", "--allow-empty", commit, cwd=tree.path, check=False)
-            if picked.returncode != 0:
-                await self._run("cherry-pick", "--abort", cwd=tree.path, check=False)
-                await self.git("reset", "--quiet", "--hard", was, cwd=tree.path)
-                raise GitError(reapply.conflict(tree.branch, onto))
+        await reapply.cherry_pick(self._run, tree.path, tree.branch, commits, onto)
         self._trees[tree.path] = replace(self._trees.get(tree.path, tree), start=onto)
 
     async def remove(self, tree: Worktree) -> None:
@@ -433,23 +375,3 @@ class Checkout:
                 await self.git("gc", "--auto", "--quiet", cwd=mirror)  # what the fetches leave for later
         if pooled:
             await self.pool.bound()  # outside the lock: deleting slots takes a while, and prunes their mirrors
-
-
-def default_ref(default_branch: str) -> str:
-    return f"refs/remotes/origin/{default_branch}"
-
-
-def start_commit(listed: str, start_ref: str) -> str:
-    """The commit of the ref the worktree was checked out at, from `_refs`' listing."""
-    return dict(line.split(" ", 1) for line in listed.splitlines() if " " in line)[start_ref]
-
-
-def start_point(listed: str, branch: str, default_branch: str) -> tuple[str, bool, str]:
-    """From `_refs`' listing: the start ref, whether the branch resumes, and the default branch's commit."""
-    remote_branch, base_ref = f"refs/remotes/origin/{branch}", default_ref(default_branch)
-    commits = dict(line.split(" ", 1) for line in listed.splitlines() if " " in line)
-    if base_ref not in commits:
-        raise GitError(f"the remote has no branch {default_branch!r} (its default branch, as configured)")
-    if remote_branch in commits:
-        return remote_branch, True, commits[base_ref]
-    return base_ref, False, commits[base_ref]

@@ -5,7 +5,8 @@ and tools. Run on the PR's head, the agent would follow the PR's own rules while
 runs, those paths are made as the base branch's commit has them, and before the bot commits they are put back
 as HEAD has them: the restoration is never committed, the PR's own change to them stays as the PR made it.
 
-Pure helpers and file-system work that never follows a link: `checkout` runs git with them.
+Git runs through the `Checkout`'s own runner (pinned config, hardened environment, the git folder named);
+the files are removed here, by code that never follows a link.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hashlib
 import os
 import shutil
 import stat
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,7 @@ PATHSPECS = (
     ":(glob)**/CLAUDE.md", ":(glob)**/CLAUDE.local.md", ":(glob)**/.claude", ":(glob)**/.claude/**",
     ":(top).mcp.json", ":(top).github/agent-work-orders.yml",
 )
+Git = Callable[..., Awaitable[str]]
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,32 @@ class Pin:
     commit: str
     not_in_head: tuple[str, ...]
     marks: tuple[tuple[str, str], ...]
+
+
+async def pin(git: Git, root: Path, commit: str) -> tuple[tuple[str, ...], Pin]:
+    """Make the paths of PATHSPECS that differ between HEAD and `commit` as `commit` has them: restored or
+    created (by git, from the commit, in the files only: never the index) or deleted; a leading link or file in
+    the way of one goes too. The paths changed, and how to put them back."""
+    listed = await git("diff", "--no-renames", "--no-ext-diff", "--no-textconv", "-z", "--name-status",
+                       "HEAD", commit, "--", *PATHSPECS, cwd=root)
+    only_base, both, only_head = differing(listed)
+    restore = only_base + both
+    shadows = shadowing(root, restore)
+    delete(root, only_head + shadows)
+    if restore:
+        await git("--literal-pathspecs", "restore", f"--source={commit}", "--worktree", "--", *restore, cwd=root)
+    pinned = tuple(sorted({*restore, *only_head, *shadows}))
+    return pinned, Pin(commit, tuple(only_base), marks(root, pinned))
+
+
+async def unpin(git: Git, root: Path, pinned: tuple[str, ...], record: Pin) -> list[str]:
+    """Every pinned path back as HEAD has it; the ones the agent edited since `pin`."""
+    touched = edited(root, record)
+    delete(root, list(record.not_in_head))
+    back = [path for path in pinned if path not in record.not_in_head]
+    if back:
+        await git("--literal-pathspecs", "restore", "--source=HEAD", "--worktree", "--", *back, cwd=root)
+    return touched
 
 
 def differing(name_status: str) -> tuple[list[str], list[str], list[str]]:

@@ -57,6 +57,7 @@ def push_to(remote: Path, branch: str, writes: dict[str, str | None], links: dic
             target.rmdir()
         elif target.exists() or target.is_symlink():
             target.unlink()
+        target.parent.mkdir(parents=True, exist_ok=True)
         target.symlink_to(to)
     git("add", "--all", cwd=seed)
     git("commit", "--quiet", "-m", f"change on {branch}", cwd=seed)
@@ -144,12 +145,13 @@ async def test_config_links_out_of_the_worktree_are_replaced_and_never_followed(
     (outside / "settings.json").write_text('{"hooks": "outside"}\n')
     (outside / "CLAUDE.md").write_text("outside rules\n")
     push_to(remote, BRANCH, {}, links={"CLAUDE.md": str(outside / "secret.md"), ".claude": str(outside),
-                                       "docs": str(outside)})
+                                       "docs": str(outside), "pkg/.claude": str(outside)})
     tree = await checkout.pin_agent_config(await on_pr(checkout, remote), "main")
     assert not (tree.path / "CLAUDE.md").is_symlink() and text(tree.path, "CLAUDE.md") == BASE["CLAUDE.md"]
     assert not (tree.path / ".claude").is_symlink()
     assert text(tree.path, ".claude/settings.json") == BASE[".claude/settings.json"]
     assert not (tree.path / "docs").is_symlink() and text(tree.path, "docs/CLAUDE.md") == BASE["docs/CLAUDE.md"]
+    assert not (tree.path / "pkg" / ".claude").exists()  # the base has no configuration there: none is read
     assert sorted(p.name for p in outside.iterdir()) == ["CLAUDE.md", "secret.md", "settings.json"]
     assert (outside / "secret.md").read_text() == "outside file\n"
     assert (outside / "CLAUDE.md").read_text() == "outside rules\n"
@@ -158,6 +160,7 @@ async def test_config_links_out_of_the_worktree_are_replaced_and_never_followed(
     assert os.readlink(tree.path / "CLAUDE.md") == str(outside / "secret.md")  # back as HEAD has it
     assert os.readlink(tree.path / ".claude") == str(outside)
     assert os.readlink(tree.path / "docs") == str(outside)
+    assert os.readlink(tree.path / "pkg" / ".claude") == str(outside)
     assert (await checkout.staged_changes(tree))[0] == []
     assert (outside / "secret.md").read_text() == "outside file\n"
 
@@ -204,3 +207,16 @@ async def test_a_conflicting_move_fails_clearly_and_pushes_nothing(checkout: Che
     assert git("rev-parse", "HEAD", cwd=tree.path) == mine  # nothing half-done
     assert git("status", "--porcelain", cwd=tree.path) == ""
     assert text(tree.path, "app.py") == "print('mine')\n"
+
+
+async def test_a_change_the_remote_already_has_is_dropped_not_pushed_empty(checkout: Checkout, remote: Path) -> None:
+    push_to(remote, BRANCH, {"lib.py": "x = 1\n"})
+    tree = await on_pr(checkout, remote)
+    (tree.path / "app.py").write_text("print('same')\n")
+    await checkout.staged_changes(tree)
+    await checkout.commit(tree, "the agent's change", BOT)
+    theirs = push_to(remote, BRANCH, {"app.py": "print('same')\n"}, start=BRANCH)
+
+    assert await checkout.push(tree, None) == theirs
+    assert git("rev-parse", f"refs/heads/{BRANCH}", cwd=remote) == theirs
+    assert await checkout.commits_since_start(tree) == []
