@@ -320,7 +320,7 @@ class Checkout:
     async def commits_since_start(self, tree: Worktree) -> list[str]:
         """The bot's own commits on the branch (full ids, oldest first): those after the commit they sit on,
         which `push` moves when it re-applies them on a moved remote branch."""
-        start = self._trees.get(tree.path, tree).start or tree.start
+        start = self._trees.get(tree.path, tree).start or tree.start or tree.base
         listed = await self.git("rev-list", "--reverse", "HEAD", f"^{start}", cwd=tree.path)
         return listed.split()
 
@@ -330,26 +330,26 @@ class Checkout:
         new head and pushed again, or, if they do not apply, nothing is pushed and GitError says why."""
         check_branch(tree.branch, tree.default_branch)
         refspec = f"HEAD:refs/heads/{tree.branch}"
-        for _ in range(PUSH_ROUNDS):
+        for rounds_left in reversed(range(PUSH_ROUNDS)):
             pushed = await self._run("push", "--porcelain", "--no-verify", "origin", "--", refspec,
                                      cwd=tree.path, token=token, check=False)
             if pushed.returncode == 0:
                 return await self.git("rev-parse", "HEAD", cwd=tree.path)
-            if not reapply.moved(pushed.stdout):
+            if not reapply.moved(pushed.stdout) or tree.mirror is None:
                 raise GitError(f"git push failed: {pushed.stderr.strip()[-500:]}")
-            await self._reapply(tree, await self._fetch_branch(tree, token))
+            if rounds_left:
+                await self._reapply(tree, await self._fetch_branch(tree, tree.mirror, token))
         raise GitError(f"the branch `{tree.branch}` kept moving on the remote while the bot pushed; nothing was "
                        "pushed. Trigger the work again to redo it on the new head.")
 
-    async def _fetch_branch(self, tree: Worktree, token: str | None) -> str:
+    async def _fetch_branch(self, tree: Worktree, mirror: Path, token: str | None) -> str:
         """The work branch's commit on the remote now, fetched into the mirror under its lock."""
-        assert tree.mirror is not None
         remote = f"refs/remotes/origin/{check_ref(tree.branch)}"
-        async with self._locked(tree.mirror):
-            self._pin_config(tree.mirror, tree.remote)
+        async with self._locked(mirror):
+            self._pin_config(mirror, tree.remote)
             await self.git("fetch", "--no-auto-gc", "--no-write-fetch-head", "origin",
-                           f"+refs/heads/{tree.branch}:{remote}", cwd=tree.mirror, token=token)
-            return await self.git("rev-parse", "--verify", f"{remote}^{{commit}}", cwd=tree.mirror)
+                           f"+refs/heads/{tree.branch}:{remote}", cwd=mirror, token=token)
+            return await self.git("rev-parse", "--verify", f"{remote}^{{commit}}", cwd=mirror)
 
     async def _reapply(self, tree: Worktree, onto: str) -> None:
         commits = await self.commits_since_start(tree)

@@ -174,13 +174,18 @@ async def test_nothing_to_pin_leaves_the_tree_alone_and_unpin_runs_no_git(checko
     assert await checkout.unpin(tree) == []
 
 
-async def test_a_branch_moved_meanwhile_gets_the_change_reapplied_on_top(checkout: Checkout, remote: Path) -> None:
+@pytest.mark.parametrize("mirror_has_it", [False, True], ids=["fetch-first", "non-fast-forward"])
+async def test_a_branch_moved_meanwhile_gets_the_change_reapplied_on_top(
+    checkout: Checkout, remote: Path, mirror_has_it: bool,
+) -> None:
     push_to(remote, BRANCH, {"lib.py": "x = 1\n"})
     tree = await on_pr(checkout, remote)
     (tree.path / "app.py").write_text("print(2)\n")
-    names, _ = await checkout.staged_changes(tree)
+    await checkout.staged_changes(tree)
     mine = await checkout.commit(tree, "the agent's change", BOT)
     theirs = push_to(remote, BRANCH, {"other.txt": "pushed meanwhile\n"}, start=BRANCH)
+    if mirror_has_it:  # another work order's fetch brought the new head: git says non-fast-forward
+        await checkout.refresh(str(remote), None)
 
     pushed = await checkout.push(tree, None)
     assert git("rev-parse", f"refs/heads/{BRANCH}", cwd=remote) == pushed != mine
@@ -220,3 +225,35 @@ async def test_a_change_the_remote_already_has_is_dropped_not_pushed_empty(check
     assert await checkout.push(tree, None) == theirs
     assert git("rev-parse", f"refs/heads/{BRANCH}", cwd=remote) == theirs
     assert await checkout.commits_since_start(tree) == []
+
+
+class BusyRemote(Checkout):
+    """A remote branch someone pushes to again each time the bot has fetched it."""
+
+    remote: Path
+    pushes = 0
+
+    async def _fetch_branch(self, tree: Worktree, mirror: Path, token: str | None) -> str:
+        fetched = await super()._fetch_branch(tree, mirror, token)
+        self.pushes += 1
+        push_to(self.remote, BRANCH, {f"busy-{self.pushes}.txt": "again\n"}, start=BRANCH)
+        return fetched
+
+
+async def test_a_branch_that_keeps_moving_is_given_up_after_three_pushes(remote: Path, tmp_path: Path) -> None:
+    (tmp_path / "home").mkdir()
+    checkout = BusyRemote(tmp_path / "data", {"PATH": PATH, "HOME": str(tmp_path / "home")}, timeout=30,
+                          policy=RemotePolicy(protocols=("file",)))
+    checkout.remote = remote
+    push_to(remote, BRANCH, {"lib.py": "x = 1\n"})
+    tree = await on_pr(checkout, remote)
+    (tree.path / "app.py").write_text("print(2)\n")
+    await checkout.staged_changes(tree)
+    await checkout.commit(tree, "the agent's change", BOT)
+    push_to(remote, BRANCH, {"other.txt": "pushed meanwhile\n"}, start=BRANCH)
+
+    with pytest.raises(GitError, match=f"the branch `{BRANCH}` kept moving on the remote while the bot pushed; "
+                                       "nothing was pushed"):
+        await checkout.push(tree, None)
+    assert checkout.pushes == 2  # three pushes: the first, and one after each of two re-applications
+    assert show(remote, BRANCH, "app.py") == "print(1)"
