@@ -8,6 +8,7 @@ saying why with the remote untouched. Checked as a user would: files on disk, an
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -257,3 +258,18 @@ async def test_a_branch_that_keeps_moving_is_given_up_after_three_pushes(remote:
         await checkout.push(tree, None)
     assert checkout.pushes == 2  # three pushes: the first, and one after each of two re-applications
     assert show(remote, BRANCH, "app.py") == "print(1)"
+
+
+async def test_a_slot_readied_at_the_claim_starts_at_the_pr_head_the_fetch_brought(
+    remote: Path, tmp_path: Path,
+) -> None:
+    (tmp_path / "home").mkdir()
+    checkout = Checkout(tmp_path / "data", {"PATH": PATH, "HOME": str(tmp_path / "home")}, timeout=30,
+                        policy=RemotePolicy(protocols=("file",)), pool_slots=2)
+    await checkout.remove(await checkout.prepare(str(remote), "claude/other-1", "wo-0000000b", "main", None))
+    head = push_to(remote, BRANCH, {"lib.py": "x = 1\n"})  # the mirror has not seen the PR yet
+    claimed = time.time()
+    await checkout.refresh(str(remote), None, branch=BRANCH, key="wo-0000000a", default_branch="main")
+    tree = await checkout.prepare(str(remote), BRANCH, "wo-0000000a", "main", None, fresh_since=claimed)
+    assert tree.resumed and tree.start == head
+    assert await checkout.commits_since_start(tree) == []
