@@ -306,7 +306,9 @@ class Checkout:
         `pin`); the tree returned records what changed, for `unpin`."""
         commit = await self.git("rev-parse", "--verify", f"{default_ref(check_ref(base_branch))}^{{commit}}",
                                 cwd=tree.path)
-        pinned, record = await pin.pin(self.git, tree.path, commit)
+        pinned, record = await pin.to_base(self.git, tree.path, commit)
+        if pinned:
+            log.info("agent configuration pinned to %s at %s: %d path(s)", base_branch, commit[:12], len(pinned))
         self._trees[tree.path] = replace(tree, pinned=pinned, pin_record=record)
         return self._trees[tree.path]
 
@@ -315,7 +317,7 @@ class Checkout:
         agent edited meanwhile (their edits are dropped: the caller says so). Nothing pinned: no git runs."""
         if not tree.pinned or tree.pin_record is None:
             return []
-        return await pin.unpin(self.git, tree.path, tree.pinned, tree.pin_record)
+        return await pin.back_to_head(self.git, tree.path, tree.pinned, tree.pin_record)
 
     async def commits_since_start(self, tree: Worktree) -> list[str]:
         """The bot's own commits on the branch (full ids, oldest first): those after the commit they sit on,
@@ -353,6 +355,7 @@ class Checkout:
 
     async def _reapply(self, tree: Worktree, onto: str) -> None:
         commits = await self.commits_since_start(tree)
+        log.info("%s moved on the remote to %s: re-applying %d commit(s)", tree.branch, onto[:12], len(commits))
         await reapply.cherry_pick(self._run, tree.path, tree.branch, commits, onto)
         self._trees[tree.path] = replace(self._trees.get(tree.path, tree), start=onto)
 

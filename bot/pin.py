@@ -38,7 +38,7 @@ class Pin:
     marks: tuple[tuple[str, str], ...]
 
 
-async def pin(git: Git, root: Path, commit: str) -> tuple[tuple[str, ...], Pin]:
+async def to_base(git: Git, root: Path, commit: str) -> tuple[tuple[str, ...], Pin]:
     """Make the paths of PATHSPECS that differ between HEAD and `commit` as `commit` has them: restored or
     created (by git, from the commit, in the files only: never the index) or deleted; a leading link or file in
     the way of one goes too. The paths changed, and how to put them back."""
@@ -54,8 +54,8 @@ async def pin(git: Git, root: Path, commit: str) -> tuple[tuple[str, ...], Pin]:
     return pinned, Pin(commit, tuple(only_base), marks(root, pinned))
 
 
-async def unpin(git: Git, root: Path, pinned: tuple[str, ...], record: Pin) -> list[str]:
-    """Every pinned path back as HEAD has it; the ones the agent edited since `pin`."""
+async def back_to_head(git: Git, root: Path, pinned: tuple[str, ...], record: Pin) -> list[str]:
+    """Every pinned path back as HEAD has it; the ones the agent edited since `to_base`."""
     touched = edited(root, record)
     delete(root, list(record.not_in_head))
     back = [path for path in pinned if path not in record.not_in_head]
