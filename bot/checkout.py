@@ -4,6 +4,7 @@ Nothing a repository or the agent writes may run code here: hooks, fsmonitor, fi
 are pinned (command-line `-c`, a config file rewritten to what the bot wrote, no system or global
 config), worktree commands name their git folder instead of following the worktree's `.git` file, and
 the token travels as a header scoped to the GitHub host, in the environment of the one command.
+What it hands out (a `Worktree`, and the pure helpers that find where one starts) is in `bot.worktree`.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
-from bot import process
+from bot import pin, process, reapply
 from bot.errors import GitError
 from bot.gitsafe import (
     auth_env,
@@ -34,38 +35,12 @@ from bot.gitsafe import (
 )
 from bot.pool import Pool
 from bot.remotes import RemotePolicy, strip_userinfo
+from bot.worktree import Early, Identity, Worktree, default_ref, start_commit, start_point
 
 log = logging.getLogger(__name__)
 IGNORED_BY_BOT = ".claude/\n"
+PUSH_ROUNDS = 3  # a push, and up to two re-applications on a branch that moved meanwhile
 COMMITTED = re.compile(r"^\[\S+ (?:\(root-commit\) )?([0-9a-f]{40}|[0-9a-f]{64})\] ")  # `[branch id] subject`
-
-
-@dataclass(frozen=True)
-class Worktree:
-    path: Path
-    branch: str
-    base: str  # the commit the branch started from
-    resumed: bool  # the branch already existed on the remote (an earlier attempt pushed it)
-    mirror: Path | None = None  # the bare mirror it belongs to (never read back from the worktree)
-    git_dir: Path | None = None  # its folder inside the mirror, recorded before the agent ran
-    remote: str = ""  # the clone URL the mirror fetches from
-    default_branch: str = ""  # the remote's default branch: never pushed to
-
-
-@dataclass(frozen=True)
-class Early:
-    """What a work order's checkout will ask for, known at its claim."""
-
-    clone_url: str
-    branch: str
-    key: str
-    default_branch: str | None
-
-
-@dataclass(frozen=True)
-class Identity:
-    name: str
-    email: str
 
 
 class Checkout:
@@ -91,11 +66,11 @@ class Checkout:
     async def git(self, *args: str, cwd: Path, token: str | None = None) -> str:
         return (await self._run(*args, cwd=cwd, token=token)).stdout.strip()
 
-    async def _run(self, *args: str, cwd: Path, token: str | None = None) -> process.Completed:
+    async def _run(self, *args: str, cwd: Path, token: str | None = None, check: bool = True) -> process.Completed:
         env = {**self.base_env, **auth_env(token, self.policy.origin)}
         argv = ["git", *pinned_args(self.policy), *self._located(cwd), *args]
         result = await process.run(argv, cwd=cwd, env=env, timeout=self.timeout)
-        if result.returncode != 0:
+        if check and result.returncode != 0:
             verb = next((a for a in args if not a.startswith("-") and "=" not in a), "command")
             detail = "timed out" if result.timed_out else result.stderr.strip()[-500:]
             raise GitError(f"git {verb} failed: {detail}")
@@ -211,7 +186,8 @@ class Checkout:
             return None
         if slot is None:
             return None
-        tree = Worktree(slot[0], want.branch, base, resumed, mirror, slot[1], want.clone_url, default_branch)
+        tree = Worktree(slot[0], want.branch, base, resumed, mirror, slot[1], want.clone_url, default_branch,
+                        start_commit(listed, base_ref))
         return tree, listed
 
     async def _follow(self, tree: Worktree, listed: str) -> Worktree:
@@ -223,7 +199,7 @@ class Checkout:
             return tree
         base_ref, resumed, base = start_point(now, tree.branch, tree.default_branch)
         await self.pool.move(tree.path, tree.git_dir, tree.branch, base_ref)
-        return replace(tree, base=base, resumed=resumed)
+        return replace(tree, base=base, resumed=resumed, start=start_commit(now, base_ref))
 
     def _claim_early(self, want: Early, fresh_since: float | None) -> Worktree | None:
         """The slot `refresh` readied for this very request, if its fetch began after `fresh_since`; any other
@@ -262,23 +238,22 @@ class Checkout:
             await self._sync_mirror(clone_url, token, fresh_since)
             default_branch = check_ref(default_branch or await self._head(mirror))
             check_branch(branch, default_branch)
-            base_ref, resumed, base = await self._start_point(mirror, branch, default_branch)
+            listed = await self._refs(mirror, branch, default_branch)
+            base_ref, resumed, base = start_point(listed, branch, default_branch)
             slot = await self.pool.take(mirror, branch, base_ref) if self.pool.size else None
             path, git_dir = slot or await self._add(mirror, self.worktrees / key, branch, base_ref)
-        tree = Worktree(path, branch, base, resumed, mirror, git_dir, clone_url, default_branch)
+        tree = Worktree(path, branch, base, resumed, mirror, git_dir, clone_url, default_branch,
+                        start_commit(listed, base_ref))
         self._trees[path] = tree
         return tree
 
     async def _head(self, mirror: Path) -> str:
         return (await self.git("symbolic-ref", "--short", "HEAD", cwd=mirror)).strip()
 
-    async def _start_point(self, mirror: Path, branch: str, default_branch: str) -> tuple[str, bool, str]:
-        """Where the branch starts (the remote branch if an earlier attempt pushed it, else the default branch),
-        whether it resumes, and the default branch's commit: one git process for all three."""
-        return start_point(await self._refs(mirror, branch, default_branch), branch, default_branch)
-
     async def _refs(self, mirror: Path, branch: str, default_branch: str) -> str:
-        """The commits of the remote branch and of the default branch, as the mirror has them now."""
+        """Where the branch starts (the remote branch if an earlier attempt pushed it, else the default branch),
+        whether it resumes, and the default branch's commit all come from this one listing: the commits of the
+        remote branch and of the default branch, as the mirror has them now."""
         return await self.git("for-each-ref", "--format=%(refname) %(objectname)", f"refs/remotes/origin/{branch}",
                               default_ref(default_branch), cwd=mirror)
 
@@ -326,11 +301,63 @@ class Checkout:
         head = await self.git("rev-parse", "HEAD", cwd=tree.path)
         return known != head and head != tree.base
 
-    async def push(self, tree: Worktree, token: str | None) -> None:
-        """Push the work branch; never the default branch, whatever the stored row says."""
+    async def pin_agent_config(self, tree: Worktree, base_branch: str) -> Worktree:
+        """Make the agent's configuration in the worktree's files as the base branch's commit has it (see
+        `pin`); the tree returned records what changed, for `unpin`."""
+        commit = await self.git("rev-parse", "--verify", f"{default_ref(check_ref(base_branch))}^{{commit}}",
+                                cwd=tree.path)
+        pinned, record = await pin.to_base(self.git, tree.path, commit)
+        if pinned:
+            log.info("agent configuration pinned to %s at %s: %d path(s)", base_branch, commit[:12], len(pinned))
+        self._trees[tree.path] = replace(tree, pinned=pinned, pin_record=record)
+        return self._trees[tree.path]
+
+    async def unpin(self, tree: Worktree) -> list[str]:
+        """Put every pinned path back as HEAD has it, so the pinning is never committed; the pinned paths the
+        agent edited meanwhile (their edits are dropped: the caller says so). Nothing pinned: no git runs."""
+        if not tree.pinned or tree.pin_record is None:
+            return []
+        return await pin.back_to_head(self.git, tree.path, tree.pinned, tree.pin_record)
+
+    async def commits_since_start(self, tree: Worktree) -> list[str]:
+        """The bot's own commits on the branch (full ids, oldest first): those after the commit they sit on,
+        which `push` moves when it re-applies them on a moved remote branch."""
+        start = self._trees.get(tree.path, tree).start or tree.start or tree.base
+        listed = await self.git("rev-list", "--reverse", "HEAD", f"^{start}", cwd=tree.path)
+        return listed.split()
+
+    async def push(self, tree: Worktree, token: str | None) -> str:
+        """Push the work branch, never forced and never the default branch, whatever the stored row says; the
+        commit pushed. A branch that moved on the remote meanwhile: the bot's commits are re-applied on its
+        new head and pushed again, or, if they do not apply, nothing is pushed and GitError says why."""
         check_branch(tree.branch, tree.default_branch)
         refspec = f"HEAD:refs/heads/{tree.branch}"
-        await self.git("push", "--quiet", "--no-verify", "origin", "--", refspec, cwd=tree.path, token=token)
+        for rounds_left in reversed(range(PUSH_ROUNDS)):
+            pushed = await self._run("push", "--porcelain", "--no-verify", "origin", "--", refspec,
+                                     cwd=tree.path, token=token, check=False)
+            if pushed.returncode == 0:
+                return await self.git("rev-parse", "HEAD", cwd=tree.path)
+            if not reapply.moved(pushed.stdout) or tree.mirror is None:
+                raise GitError(f"git push failed: {pushed.stderr.strip()[-500:]}")
+            if rounds_left:
+                await self._reapply(tree, await self._fetch_branch(tree, tree.mirror, token))
+        raise GitError(f"the branch `{tree.branch}` kept moving on the remote while the bot pushed; nothing was "
+                       "pushed. Trigger the work again to redo it on the new head.")
+
+    async def _fetch_branch(self, tree: Worktree, mirror: Path, token: str | None) -> str:
+        """The work branch's commit on the remote now, fetched into the mirror under its lock."""
+        remote = f"refs/remotes/origin/{check_ref(tree.branch)}"
+        async with self._locked(mirror):
+            self._pin_config(mirror, tree.remote)
+            await self.git("fetch", "--no-auto-gc", "--no-write-fetch-head", "origin",
+                           f"+refs/heads/{tree.branch}:{remote}", cwd=mirror, token=token)
+            return await self.git("rev-parse", "--verify", f"{remote}^{{commit}}", cwd=mirror)
+
+    async def _reapply(self, tree: Worktree, onto: str) -> None:
+        commits = await self.commits_since_start(tree)
+        log.info("%s moved on the remote to %s: re-applying %d commit(s)", tree.branch, onto[:12], len(commits))
+        await reapply.cherry_pick(self._run, tree.path, tree.branch, commits, onto)
+        self._trees[tree.path] = replace(self._trees.get(tree.path, tree), start=onto)
 
     async def remove(self, tree: Worktree) -> None:
         """Give a slot back to the pool or remove the worktree, and delete the local branch, whatever state
@@ -351,18 +378,3 @@ class Checkout:
                 await self.git("gc", "--auto", "--quiet", cwd=mirror)  # what the fetches leave for later
         if pooled:
             await self.pool.bound()  # outside the lock: deleting slots takes a while, and prunes their mirrors
-
-
-def default_ref(default_branch: str) -> str:
-    return f"refs/remotes/origin/{default_branch}"
-
-
-def start_point(listed: str, branch: str, default_branch: str) -> tuple[str, bool, str]:
-    """From `_refs`' listing: the start ref, whether the branch resumes, and the default branch's commit."""
-    remote_branch, base_ref = f"refs/remotes/origin/{branch}", default_ref(default_branch)
-    commits = dict(line.split(" ", 1) for line in listed.splitlines() if " " in line)
-    if base_ref not in commits:
-        raise GitError(f"the remote has no branch {default_branch!r} (its default branch, as configured)")
-    if remote_branch in commits:
-        return remote_branch, True, commits[base_ref]
-    return base_ref, False, commits[base_ref]
