@@ -4,7 +4,12 @@ In-process:  with FakeGitHub(seed) as fake: GitHub(TokenAuthStrategy("t"), base_
 Standalone:  python -m tests.support.fake_github --port 0 --state seed.json   (from the repo root;
              prints FAKE_GITHUB_URL=http://127.0.0.1:PORT on stdout once listening)
 Inspect:     FakeGitHubClient(url), or GET|DELETE /_fake/calls, GET|POST|DELETE /_fake/state,
-             GET|POST|DELETE /_fake/faults.
+             GET|POST|DELETE /_fake/faults, GET|DELETE /_fake/violations.
+
+Every request is checked against GitHub's OpenAPI description (tests/support/openapi.py;
+FakeGitHub(spec="ghes-3.19") or --spec picks another, served under /api/v3): one it does not
+allow is answered 422 (an unknown path 404) and kept in /_fake/violations, so suites assert
+there are none. /graphql only has to be {"query": str, "variables": object}.
 
 Seed (POST /_fake/state merges it; every key optional; repos must be seeded before use):
     {"bot_login": "awo-bot[bot]", "tokens": ["ghs_x"],          # tokens: if set, others get 401
@@ -50,6 +55,7 @@ from .fake_github_model import (
     DEFAULT_BOT,
     PULLS_DOC,
     REACTIONS,
+    SAME_REPO,
     Comment,
     FakeState,
     Fault,
@@ -71,6 +77,17 @@ from .fake_github_model import (
     render_repo,
     render_user,
 )
+from .fake_github_threads import (
+    ReviewComment,
+    add_review_comment,
+    edit,
+    graphql_node,
+    node_id_of,
+    render_file,
+    render_review,
+    render_review_comment,
+)
+from .openapi import DEFAULT_SPEC, Description, description
 
 # ---------------------------------------------------------------- GitHub endpoints
 
@@ -172,11 +189,11 @@ def get_comment(ctx: Ctx, owner: str, repo: str, comment_id: str) -> Reply:
 
 def update_comment(ctx: Ctx, owner: str, repo: str, comment_id: str) -> Reply:
     r, comment = _find_comment(ctx, owner, repo, comment_id)
-    comment.body, comment.updated_at = str(_text(ctx, "body")), now()
+    edit(comment, str(_text(ctx, "body")))
     return Reply(200, _comment_json(ctx, r, comment))
 
 
-def _react(ctx: Ctx, r: Repo, subject: Literal["issue", "comment"], subject_id: int) -> Reply:
+def _react(ctx: Ctx, r: Repo, subject: Literal["issue", "comment", "review_comment"], subject_id: int) -> Reply:
     content = _text(ctx, "content")
     if content not in REACTIONS:
         raise GitHubError(422, "Validation Failed", "https://docs.github.com/rest/reactions/reactions",
@@ -201,8 +218,18 @@ def react_comment(ctx: Ctx, owner: str, repo: str, comment_id: str) -> Reply:
     return _react(ctx, r, "comment", comment.id)
 
 
+def _head_repo(ctx: Ctx, r: Repo, pull: Pull) -> Repo | None:
+    """The head's repository: the base's name under the head owner, a named fork, or None (deleted fork)."""
+    if pull.head_repo == SAME_REPO:
+        return ctx.state.repos.get(f"{pull.head_owner}/{r.name}".lower())
+    if pull.head_repo is None:
+        return None
+    owner, _, name = pull.head_repo.partition("/")
+    return ctx.state.repos.get(pull.head_repo.lower()) or Repo(owner, name)
+
+
 def _pull_json(ctx: Ctx, r: Repo, pull: Pull, full: bool = True) -> Json:
-    head_repo = ctx.state.repos.get(f"{pull.head_owner}/{r.name}".lower())
+    head_repo = _head_repo(ctx, r, pull)
     comments = len(ctx.state.comments_on(r, pull.number)) if full else None
     return render_pull(ctx.api, pull, r, head_repo, comments)
 
@@ -270,6 +297,78 @@ def update_pull(ctx: Ctx, owner: str, repo: str, number: str) -> Reply:
     return Reply(200, _pull_json(ctx, r, pull))
 
 
+def list_files(ctx: Ctx, owner: str, repo: str, number: str) -> Reply:
+    r, pull = _find_pull(ctx, owner, repo, number)
+    return _page(ctx, [render_file(r.full_name, pull, f) for f in pull.files])
+
+
+def list_reviews(ctx: Ctx, owner: str, repo: str, number: str) -> Reply:
+    r, pull = _find_pull(ctx, owner, repo, number)
+    ids = ctx.state.reviews_by_pull.get((r.full_name.lower(), pull.number), [])
+    reviews = [ctx.state.reviews[i] for i in ids]
+    return _page(ctx, [render_review(ctx.api, v, ctx.state.association(r, v.user)) for v in reviews])
+
+
+def _review_comment_json(ctx: Ctx, r: Repo, c: ReviewComment) -> Json:
+    return render_review_comment(ctx.api, c, ctx.state.association(r, c.user))
+
+
+def list_review_comments(ctx: Ctx, owner: str, repo: str, number: str) -> Reply:
+    r, pull = _find_pull(ctx, owner, repo, number)
+    ids = ctx.state.review_comments_by_pull.get((r.full_name.lower(), pull.number), [])
+    return _page(ctx, [_review_comment_json(ctx, r, ctx.state.review_comments[i]) for i in ids])
+
+
+def _find_review_comment(ctx: Ctx, owner: str, repo: str, comment_id: str) -> tuple[Repo, ReviewComment]:
+    r = ctx.state.repo(owner, repo)
+    comment = ctx.state.review_comments.get(int(comment_id))
+    if comment is None or comment.repo.lower() != r.full_name.lower():
+        raise GitHubError(404, "Not Found", "https://docs.github.com/rest/pulls/comments")
+    return r, comment
+
+
+def get_review_comment(ctx: Ctx, owner: str, repo: str, comment_id: str) -> Reply:
+    r, comment = _find_review_comment(ctx, owner, repo, comment_id)
+    return Reply(200, _review_comment_json(ctx, r, comment))
+
+
+def update_review_comment(ctx: Ctx, owner: str, repo: str, comment_id: str) -> Reply:
+    r, comment = _find_review_comment(ctx, owner, repo, comment_id)
+    edit(comment, str(_text(ctx, "body")))
+    return Reply(200, _review_comment_json(ctx, r, comment))
+
+
+def reply_review_comment(ctx: Ctx, owner: str, repo: str, number: str, comment_id: str) -> Reply:
+    """A threaded reply; 404 unless {comment_id} is a review comment of this pull request."""
+    r, pull = _find_pull(ctx, owner, repo, number)
+    _, parent = _find_review_comment(ctx, owner, repo, comment_id)
+    if parent.pull_number != pull.number:
+        raise GitHubError(404, "Not Found", "https://docs.github.com/rest/pulls/comments")
+    comment = add_review_comment(ctx.state, r, pull.number, str(_text(ctx, "body")), in_reply_to_id=parent.id)
+    body = _review_comment_json(ctx, r, comment)
+    return Reply(201, body, {"location": body["url"]})
+
+
+def react_review_comment(ctx: Ctx, owner: str, repo: str, comment_id: str) -> Reply:
+    r, comment = _find_review_comment(ctx, owner, repo, comment_id)
+    return _react(ctx, r, "review_comment", comment.id)
+
+
+NODES_QUERY = re.compile(r"\bnodes\s*\(\s*ids\s*:")
+
+
+def graphql(ctx: Ctx) -> Reply:
+    """Only the bot's one query: nodes(ids:) -> minimized state and edit history of comments and reviews."""
+    if not NODES_QUERY.search(str(ctx.body.get("query", ""))):
+        return Reply(200, {"errors": [{"message": "the fake answers only nodes(ids: ...) queries"}]})
+    ids = (ctx.body.get("variables") or {}).get("ids")
+    if not isinstance(ids, list):
+        return Reply(200, {"errors": [{"message": "Variable $ids of type [ID!]! was provided invalid value"}]})
+    known = {node_id_of(x): x for records in (ctx.state.comments, ctx.state.review_comments, ctx.state.reviews)
+             for x in records.values()}
+    return Reply(200, {"data": {"nodes": [graphql_node(known[i]) if i in known else None for i in ids]}})
+
+
 REPO = r"/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)"
 ENDPOINTS: list[tuple[str, str, Callable[..., Reply]]] = [
     ("GET", "/user", get_user),
@@ -286,6 +385,14 @@ ENDPOINTS: list[tuple[str, str, Callable[..., Reply]]] = [
     ("POST", REPO + "/pulls", create_pull),
     ("GET", REPO + r"/pulls/(?P<number>\d+)", get_pull),
     ("PATCH", REPO + r"/pulls/(?P<number>\d+)", update_pull),
+    ("GET", REPO + r"/pulls/(?P<number>\d+)/files", list_files),
+    ("GET", REPO + r"/pulls/(?P<number>\d+)/reviews", list_reviews),
+    ("GET", REPO + r"/pulls/(?P<number>\d+)/comments", list_review_comments),
+    ("GET", REPO + r"/pulls/comments/(?P<comment_id>\d+)", get_review_comment),
+    ("PATCH", REPO + r"/pulls/comments/(?P<comment_id>\d+)", update_review_comment),
+    ("POST", REPO + r"/pulls/(?P<number>\d+)/comments/(?P<comment_id>\d+)/replies", reply_review_comment),
+    ("POST", REPO + r"/pulls/comments/(?P<comment_id>\d+)/reactions", react_review_comment),
+    ("POST", "/graphql", graphql),
 ]
 ROUTES = [(method, re.compile(pattern), handler) for method, pattern, handler in ENDPOINTS]
 
@@ -316,23 +423,54 @@ def _parse_body(raw: bytes) -> tuple[Any, bool]:
     return value, isinstance(value, dict)
 
 
-def _answer(state: FakeState, request: Request, body: Any, body_ok: bool) -> Reply:
+def _answer(state: FakeState, request: Request, path: str, body: Any, body_ok: bool) -> Reply:
     try:
         _check_auth(state, request.headers.get("authorization"))
         if not body_ok:
             raise GitHubError(400, "Problems parsing JSON")
-        api = str(request.base_url).rstrip("/")
+        api = str(request.base_url).rstrip("/") + request.app.state.spec.prefix
         ctx = Ctx(state, api, str(request.url), request.query_params, body or {})
-        return _route(ctx, request.method, request.url.path)
+        return _route(ctx, request.method, path)
     except GitHubError as exc:
         return Reply(exc.status, exc.body)
 
 
+def _check(spec: Description, request: Request, path: str, body: Any) -> list[str] | None:
+    """What the description does not allow in this request; None: no such path (GitHub's 404)."""
+    if path == "/graphql":
+        ok = isinstance(body, dict) and set(body) <= {"query", "variables", "operationName"} and isinstance(
+            body.get("query"), str) and isinstance(body.get("variables", {}), dict)
+        return [] if ok else ['a GraphQL request is {"query": str, "variables": object}']
+    found = spec.match(path)
+    operation = found and spec.operation(request.method, found[0])
+    if not found or not operation:
+        return None
+    return operation.check(found[1], request.query_params.multi_items(), body)
+
+
+def _validate(state: FakeState, spec: Description, request: Request, path: str, body: Any) -> Reply | None:
+    """Record a violation and answer like GitHub would: 404 for an unknown path, 422 for the rest."""
+    problems = _check(spec, request, path, body)
+    if problems == []:
+        return None
+    reasons = problems or [f"{request.method} {path} is not in the {spec.name} description"]
+    state.violations.append({"method": request.method, "path": request.url.path,
+                             "query": dict(request.query_params), "json": body, "problems": reasons})
+    if problems is None:
+        return Reply(404, GitHubError(404, "Not Found").body)
+    return Reply(422, GitHubError(422, "Invalid request.\n\n" + "\n".join(problems)).body)
+
+
 async def github_endpoint(request: Request) -> Response:
     state: FakeState = request.app.state.fake
+    spec: Description = request.app.state.spec
     body, body_ok = _parse_body(await request.body())
+    path = request.url.path.removeprefix(spec.prefix) if spec.prefix else request.url.path
+    if spec.prefix and path == "/api/graphql":
+        path = "/graphql"
+    invalid = _validate(state, spec, request, path, body) if body_ok else None
     fault = state.take_fault(request.method, request.url.path)
-    reply = fault or _answer(state, request, body, body_ok)
+    reply = fault or invalid or _answer(state, request, path, body, body_ok)
     state.record({"method": request.method, "path": request.url.path, "query": dict(request.query_params),
                   "json": body, "status": reply.status, "authorization": request.headers.get("authorization"),
                   "faulted": fault is not None})
@@ -362,6 +500,13 @@ async def state_endpoint(request: Request) -> Response:
     return JSONResponse(state.snapshot())
 
 
+async def violations_endpoint(request: Request) -> Response:
+    state: FakeState = request.app.state.fake
+    if request.method == "DELETE":
+        state.violations.clear()
+    return JSONResponse(state.violations)
+
+
 async def faults_endpoint(request: Request) -> Response:
     state: FakeState = request.app.state.fake
     if request.method == "DELETE":
@@ -374,14 +519,16 @@ async def faults_endpoint(request: Request) -> Response:
     return JSONResponse([asdict(f) for f in state.faults])
 
 
-def create_app(state: FakeState | None = None) -> Starlette:
+def create_app(state: FakeState | None = None, spec: str = DEFAULT_SPEC) -> Starlette:
     app = Starlette(routes=[
         Route("/_fake/calls", calls_endpoint, methods=["GET", "DELETE"]),
+        Route("/_fake/violations", violations_endpoint, methods=["GET", "DELETE"]),
         Route("/_fake/state", state_endpoint, methods=["GET", "POST", "DELETE"]),
         Route("/_fake/faults", faults_endpoint, methods=["GET", "POST", "DELETE"]),
         Route("/{path:path}", github_endpoint, methods=["GET", "POST", "PATCH", "PUT", "DELETE"]),
     ])
     app.state.fake = state or FakeState()
+    app.state.spec = description(spec)
     return app
 
 
@@ -392,10 +539,10 @@ class FakeGitHub:
     """The fake on a free loopback port, served by uvicorn on a background thread."""
 
     def __init__(self, seed: Mapping[str, Any] | None = None, *, bot_login: str = DEFAULT_BOT,
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+                 host: str = "127.0.0.1", port: int = 0, spec: str = DEFAULT_SPEC) -> None:
         self.state = FakeState(bot_login=bot_login)
         self.state.seed(seed or {})
-        self.app = create_app(self.state)
+        self.app = create_app(self.state, spec)
         self.host, self.port = host, port
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -468,6 +615,14 @@ class FakeGitHubClient:
     def clear_calls(self) -> None:
         self._json("DELETE", "/_fake/calls")
 
+    def violations(self) -> list[Json]:
+        """Requests the OpenAPI description does not allow ({method, path, query, json, problems})."""
+        result: list[Json] = self._json("GET", "/_fake/violations")
+        return result
+
+    def clear_violations(self) -> None:
+        self._json("DELETE", "/_fake/violations")
+
     def state(self) -> Json:
         result: Json = self._json("GET", "/_fake/state")
         return result
@@ -482,6 +637,15 @@ class FakeGitHubClient:
     def comments(self, repo: str, issue: int | None = None) -> list[Json]:
         return [c for c in self.state()["comments"] if c["repo"].lower() == repo.lower()
                 and (issue is None or c["issue_number"] == issue)]
+
+    def review_comments(self, repo: str, pull: int | None = None) -> list[Json]:
+        """Review comments (seeded and created: replies have in_reply_to_id), oldest first."""
+        return [c for c in self.state()["review_comments"] if c["repo"].lower() == repo.lower()
+                and (pull is None or c["pull_number"] == pull)]
+
+    def reviews(self, repo: str, pull: int | None = None) -> list[Json]:
+        return [r for r in self.state()["reviews"] if r["repo"].lower() == repo.lower()
+                and (pull is None or r["pull_number"] == pull)]
 
     def pulls(self, repo: str) -> list[Json]:
         return [p for p in self.state()["pulls"] if p["repo"].lower() == repo.lower()]
@@ -515,9 +679,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--state", type=Path, help="seed JSON file (the POST /_fake/state format)")
     parser.add_argument("--bot-login", default=DEFAULT_BOT)
+    parser.add_argument("--spec", default=DEFAULT_SPEC, help='OpenAPI description, e.g. "ghes-3.19"')
     args = parser.parse_args(argv)
     seed = json.loads(args.state.read_text()) if args.state else None
-    FakeGitHub(seed, bot_login=args.bot_login, host=args.host, port=args.port).serve_forever()
+    FakeGitHub(seed, bot_login=args.bot_login, host=args.host, port=args.port, spec=args.spec).serve_forever()
 
 
 if __name__ == "__main__":
