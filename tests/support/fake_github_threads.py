@@ -38,14 +38,16 @@ if TYPE_CHECKING:
     from .fake_github_model import FakeState, Pull
 
 FILE_STATUSES = ("added", "removed", "modified", "renamed", "copied", "changed", "unchanged")
+LINE_FIELDS = ("path", "line", "side", "start_line", "original_line", "diff_hunk", "review_id", "minimized")
 REVIEW_STATES = ("APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING")
 
 
 def history(body: str | None, edits: list[Json] | None) -> tuple[str, list[Json]]:
     """A body and its edit history, sorted oldest first; the body defaults to the newest revision."""
-    revisions = sorted(edits or [], key=lambda e: str(e["edited_at"]))
-    if any(set(e) != {"edited_at", "body"} for e in revisions):
+    if not isinstance(edits or [], list) or any(not isinstance(e, dict) or set(e) != {"edited_at", "body"}
+                                                for e in edits or []):
         raise SeedError('edits are [{"edited_at": str, "body": str}, ...]')
+    revisions = sorted(edits or [], key=lambda e: str(e["edited_at"]))
     if body is None:
         if not revisions:
             raise SeedError("a body (or edits) is required")
@@ -141,6 +143,9 @@ def add_review_comment(state: FakeState, repo: Repo, pull_number: int, body: str
                        in_reply_to_id: int | None = None, edits: list[Json] | None = None,
                        created_at: str | None = None, **fields: Any) -> ReviewComment:
     """A review comment; a reply joins its thread (GitHub answers a reply to a reply in the same thread)."""
+    unknown = set(fields) - set(LINE_FIELDS)
+    if unknown:
+        raise SeedError(f"review comments have no {sorted(unknown)}; they take {LINE_FIELDS}")
     text, revisions = history(body, edits)
     top = state.review_comments.get(in_reply_to_id) if in_reply_to_id is not None else None
     if in_reply_to_id is not None and top is None:

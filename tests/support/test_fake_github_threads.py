@@ -151,3 +151,16 @@ async def test_an_edit_through_the_api_enters_the_history(fake: FakeGitHub, gh: 
     await gh.rest.pulls.async_update_review_comment(OWNER, REPO, 900, body="@claude rename it")
     nodes = graphql(fake, [(await gh.rest.pulls.async_get_review_comment(OWNER, REPO, 900)).parsed_data.node_id])
     assert [e["diff"] for e in nodes[0]["userContentEdits"]["nodes"]] == ["@claude rename it", "@claude rename"]
+
+
+@pytest.mark.parametrize("seed", [
+    {"review_comments": {FULL: [{"pull_number": 3, "body": "x", "colour": "red"}]}},
+    {"review_comments": {FULL: [{"pull_number": 3, "body": "x", "in_reply_to_id": 4242}]}},
+    {"reviews": {FULL: [{"pull_number": 3, "body": "x", "state": "LGTM"}]}},
+    {"comments": {FULL: [{"issue_number": 3, "edits": [{"when": "today", "body": "x"}]}]}},
+    {"pulls": {FULL: [{"head": "octo:x", "base": "main", "title": "t", "files": [{"filename": "a", "status": "?"}]}]}},
+])
+def test_a_seed_that_does_not_fit_is_refused(client: FakeGitHubClient, seed: dict[str, Any]) -> None:
+    with pytest.raises(httpx.HTTPStatusError) as exc:
+        client.seed(seed)
+    assert exc.value.response.status_code == 400 and "bad seed" in exc.value.response.json()["message"]
