@@ -176,8 +176,14 @@ def _head_repo(ctx: Ctx, r: Repo, pull: Pull) -> Repo | None:
 
 def _pull_json(ctx: Ctx, r: Repo, pull: Pull, full: bool = True) -> Json:
     head_repo = _head_repo(ctx, r, pull)
-    comments = len(ctx.state.comments_on(r, pull.number)) if full else None
-    return render_pull(ctx.api, pull, r, head_repo, comments)
+    if not full:
+        return render_pull(ctx.api, pull, r, head_repo)
+    body = render_pull(ctx.api, pull, r, head_repo, len(ctx.state.comments_on(r, pull.number)))
+    threads = ctx.state.review_comments_by_pull.get((r.full_name.lower(), pull.number), [])
+    if pull.files:  # the counts the bot may quote in a prompt match the seeded files
+        body |= {"changed_files": len(pull.files), "additions": sum(f.additions for f in pull.files),
+                 "deletions": sum(f.deletions for f in pull.files)}
+    return body | {"review_comments": len(threads)}
 
 
 def _reject_duplicate(ctx: Ctx, r: Repo, head_label: str, base: str, number: int = 0) -> None:

@@ -58,6 +58,8 @@ async def gh(fake: FakeGitHub) -> AsyncIterator[GitHub[Any]]:
 async def test_pull_files_and_forks(gh: GitHub[Any]) -> None:
     files = cast(list[Any], (await gh.rest.pulls.async_list_files(OWNER, REPO, 3)).parsed_data)
     assert [(f.filename, f.status, f.changes, f.patch) for f in files] == [("a.py", "modified", 3, "@@ -1 +1,2 @@")]
+    pull = (await gh.rest.pulls.async_get(OWNER, REPO, 3)).parsed_data
+    assert (pull.changed_files, pull.additions, pull.deletions, pull.review_comments) == (1, 2, 1, 2)
     fork = (await gh.rest.pulls.async_get(OWNER, REPO, 4)).parsed_data
     assert fork.head.repo is not None and fork.head.repo.full_name == "forker/hello"
     assert fork.maintainer_can_modify is True and fork.base.repo.full_name == FULL
