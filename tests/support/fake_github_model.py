@@ -24,7 +24,9 @@ WEB = "https://github.com"
 DOCS = "https://docs.github.com/rest"
 DEFAULT_BOT = "awo-bot[bot]"
 PULLS_DOC = "https://docs.github.com/rest/pulls/pulls#create-a-pull-request"
-SEED_KEYS = {"bot_login", "tokens", "repos", "permissions", "issues", "comments", "pulls"}
+SEED_KEYS = {"bot_login", "tokens", "repos", "permissions", "issues", "comments", "pulls", "reviews",
+             "review_comments"}
+SAME_REPO = "="  # Pull.head_repo: the head is a branch of the base repository's name under head_owner
 PHRASES = {status.value: status.phrase for status in HTTPStatus}
 ROLES = ("admin", "maintain", "write", "triage", "read", "none")
 # `permission` is GitHub's legacy base role: maintain shows as write, triage as read.
@@ -92,13 +94,15 @@ class Comment:
     html_url: str
     created_at: str = field(default_factory=now)
     updated_at: str = field(default_factory=now)
+    minimized: bool = False
+    edits: list[Json] = field(default_factory=list)
 
 
 @dataclass
 class Reaction:
     id: int
     repo: str
-    subject: Literal["issue", "comment"]
+    subject: Literal["issue", "comment", "review_comment"]
     subject_id: int
     content: str
     user: str
@@ -123,6 +127,8 @@ class Pull:
     created_at: str = field(default_factory=now)
     updated_at: str = field(default_factory=now)
     closed_at: str | None = None
+    head_repo: str | None = SAME_REPO
+    files: list[Any] = field(default_factory=list)
 
     @property
     def head_label(self) -> str:
@@ -267,7 +273,12 @@ def render_reaction(api: str, reaction: Reaction) -> Json:
 
 def _branch(api: str, owner: str, ref: str, repo: Repo | None) -> Json:
     return {"label": f"{owner}:{ref}", "ref": ref, "sha": fake_sha(owner, ref),
-            "user": render_user(api, owner), "repo": render_repo(api, repo) if repo else None}
+            "user": render_user(api, owner), "repo": _branch_repo(api, repo) if repo else None}
+
+
+def _branch_repo(api: str, repo: Repo) -> Json:
+    """A PR's head/base repository: its description has no null temp_clone_token, so GitHub leaves it out."""
+    return {k: v for k, v in render_repo(api, repo).items() if k != "temp_clone_token"}
 
 
 def _pull_links(api: str, pull: Pull) -> Json:
@@ -372,7 +383,12 @@ class FakeState:
     comments: dict[int, Comment] = field(default_factory=dict)
     reactions: list[Reaction] = field(default_factory=list)
     pulls: dict[tuple[str, int], Pull] = field(default_factory=dict)
+    reviews: dict[int, Any] = field(default_factory=dict)
+    reviews_by_pull: dict[tuple[str, int], list[int]] = field(default_factory=dict)
+    review_comments: dict[int, Any] = field(default_factory=dict)
+    review_comments_by_pull: dict[tuple[str, int], list[int]] = field(default_factory=dict)
     calls: list[Json] = field(default_factory=list)
+    violations: list[Json] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(2_000_000_001))
     seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -410,23 +426,34 @@ class FakeState:
         key = repo.full_name.lower()
         return [c for c in self.comments.values() if c.repo.lower() == key and c.issue_number == number]
 
-    def add_comment(self, repo: Repo, issue_number: int, body: str, user: str | None = None) -> Comment:
-        cid = next(self.ids)
+    def add_comment(self, repo: Repo, issue_number: int, body: str | None = None, user: str | None = None,
+                    id: int | None = None, created_at: str | None = None, minimized: bool = False,  # noqa: A002
+                    edits: list[Json] | None = None) -> Comment:
+        from .fake_github_threads import history
+
+        text, revisions = history(body, edits)
+        cid = id or next(self.ids)
         kind = "pull" if self.pull(repo, issue_number) else "issues"
         url = f"{WEB}/{repo.full_name}/{kind}/{issue_number}#issuecomment-{cid}"
-        comment = Comment(cid, repo.full_name, issue_number, body, user or self.bot_login, url)
+        stamp = created_at or now()
+        comment = Comment(cid, repo.full_name, issue_number, text, user or self.bot_login, url, stamp,
+                          revisions[-1]["edited_at"] if revisions else stamp, minimized, revisions)
         self.comments[cid] = comment
         return comment
 
     def add_pull(self, repo: Repo, head: str, base: str, title: str, user: str | None = None,
                  body: str | None = None, draft: bool = False, state: str = "open",
-                 maintainer_can_modify: bool = False) -> Pull:
+                 maintainer_can_modify: bool = False, number: int | None = None,
+                 head_repo: str | None = SAME_REPO, files: list[Json] | None = None) -> Pull:
+        from .fake_github_threads import PullFile
+
         head_owner, _, ref = head.rpartition(":")
         numbers = [n for (key, n) in [*self.issues, *self.pulls] if key == repo.full_name.lower()]
-        number = max(numbers, default=0) + 1
+        number = number or max(numbers, default=0) + 1
         pull = Pull(next(self.ids), repo.full_name, number, title, ref, head_owner or repo.owner, base,
                     user or self.bot_login, f"{WEB}/{repo.full_name}/pull/{number}", body, draft, state,
-                    maintainer_can_modify)
+                    maintainer_can_modify, head_repo=head_repo,
+                    files=[bind_spec(PullFile, f) for f in files or []])
         self.pulls[(repo.full_name.lower(), number)] = pull
         return pull
 
@@ -457,6 +484,8 @@ class FakeState:
             "comments": [asdict(c) for c in self.comments.values()],
             "reactions": [asdict(r) for r in self.reactions],
             "pulls": [asdict(p) | {"head_label": p.head_label} for p in self.pulls.values()],
+            "reviews": [asdict(r) for r in self.reviews.values()],
+            "review_comments": [asdict(c) for c in self.review_comments.values()],
             "faults": [asdict(f) for f in self.faults],
         }
 
@@ -481,6 +510,9 @@ class FakeState:
             for full_name, items in _section(data, kind).items():
                 for spec in items:
                     bind_spec(add, spec, repo=self._seeded(full_name))
+        from .fake_github_threads import seed_threads
+
+        seed_threads(self, data)
 
     def _seeded(self, full_name: str) -> Repo:
         found = self.repos.get(full_name.lower())

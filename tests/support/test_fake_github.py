@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, cast
@@ -17,6 +18,7 @@ from githubkit.rest.paginator import Paginator
 from githubkit.utils import UNSET
 
 from .fake_github import FakeGitHub, FakeGitHubClient
+from .openapi import description
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "tests/fixtures/node_modules/@octokit/webhooks-examples/api.github.com/index.json"
@@ -308,3 +310,106 @@ async def test_shapes_cover_real_payload_keys(gh: GitHub[Any]) -> None:
     for (event, key), fake_object in ours.items():
         real = next(ex[key] for ex in events[event] if ex.get("action") in ("opened", "created"))
         assert set(real) - set(fake_object) == set(), (event, key)
+
+
+# ---------------------------------------------------------------- fidelity to GitHub's OpenAPI description
+
+PR_SEED: dict[str, Any] = {
+    "pulls": {FULL: [{"number": 3, "head": "octo:fix", "base": "trunk", "title": "Fix", "body": "b",
+                      "user": "alice", "files": [{"filename": "a.py", "additions": 1, "patch": "@@ -1 +1 @@"},
+                                                 {"filename": "b.py", "status": "renamed",
+                                                  "previous_filename": "old.py"}]}]},
+    "reviews": {FULL: [{"pull_number": 3, "user": "wes", "body": "@claude look", "state": "COMMENTED"}]},
+    "review_comments": {FULL: [{"pull_number": 3, "id": 900, "user": "wes", "body": "rename", "path": "a.py"}]},
+}
+TYPICAL: list[tuple[str, str, str, Any]] = [  # method, concrete path, template, body
+    ("GET", "/user", "/user", None),
+    ("GET", f"/repos/{FULL}", "/repos/{owner}/{repo}", None),
+    ("GET", f"/repos/{FULL}/collaborators/wes/permission",
+     "/repos/{owner}/{repo}/collaborators/{username}/permission", None),
+    ("GET", f"/repos/{FULL}/issues/7", "/repos/{owner}/{repo}/issues/{issue_number}", None),
+    ("GET", f"/repos/{FULL}/issues/3", "/repos/{owner}/{repo}/issues/{issue_number}", None),
+    ("POST", f"/repos/{FULL}/issues/7/comments", "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+     {"body": "hi"}),
+    ("GET", f"/repos/{FULL}/issues/7/comments", "/repos/{owner}/{repo}/issues/{issue_number}/comments", None),
+    ("GET", f"/repos/{FULL}/issues/comments/{{cid}}", "/repos/{owner}/{repo}/issues/comments/{comment_id}",
+     None),
+    ("PATCH", f"/repos/{FULL}/issues/comments/{{cid}}", "/repos/{owner}/{repo}/issues/comments/{comment_id}",
+     {"body": "edited"}),
+    ("POST", f"/repos/{FULL}/issues/7/reactions", "/repos/{owner}/{repo}/issues/{issue_number}/reactions",
+     {"content": "eyes"}),
+    ("POST", f"/repos/{FULL}/issues/comments/{{cid}}/reactions",
+     "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", {"content": "+1"}),
+    ("POST", f"/repos/{FULL}/pulls", "/repos/{owner}/{repo}/pulls",
+     {"title": "t", "head": "awo/7", "base": "trunk", "body": "Closes #7"}),
+    ("GET", f"/repos/{FULL}/pulls", "/repos/{owner}/{repo}/pulls", None),
+    ("GET", f"/repos/{FULL}/pulls/3", "/repos/{owner}/{repo}/pulls/{pull_number}", None),
+    ("PATCH", f"/repos/{FULL}/pulls/3", "/repos/{owner}/{repo}/pulls/{pull_number}", {"body": "new"}),
+    ("GET", f"/repos/{FULL}/pulls/3/files", "/repos/{owner}/{repo}/pulls/{pull_number}/files", None),
+    ("GET", f"/repos/{FULL}/pulls/3/reviews", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews", None),
+    ("GET", f"/repos/{FULL}/pulls/3/comments", "/repos/{owner}/{repo}/pulls/{pull_number}/comments", None),
+    ("GET", f"/repos/{FULL}/pulls/comments/900", "/repos/{owner}/{repo}/pulls/comments/{comment_id}", None),
+    ("POST", f"/repos/{FULL}/pulls/3/comments/900/replies",
+     "/repos/{owner}/{repo}/pulls/{pull_number}/comments/{comment_id}/replies", {"body": "On it"}),
+    ("PATCH", f"/repos/{FULL}/pulls/comments/900", "/repos/{owner}/{repo}/pulls/comments/{comment_id}",
+     {"body": "renamed"}),
+    ("POST", f"/repos/{FULL}/pulls/comments/900/reactions",
+     "/repos/{owner}/{repo}/pulls/comments/{comment_id}/reactions", {"content": "eyes"}),
+]
+AUTH = {"Authorization": f"token {TOKEN}"}
+
+
+def test_every_route_answers_what_the_description_documents(fake: FakeGitHub, client: FakeGitHubClient) -> None:
+    client.seed(PR_SEED)
+    spec = description()
+    cid = client.seed({"comments": {FULL: [{"issue_number": 7, "body": "x", "user": "wes"}]}})["comments"][0]["id"]
+    for method, path, template, body in TYPICAL:
+        reply = httpx.request(method, fake.url + path.format(cid=cid), json=body, headers=AUTH)
+        assert reply.status_code < 300, (method, path, reply.text)
+        assert spec.response_errors(method, template, reply.status_code, reply.json()) == [], (method, path)
+    routed = {(m, p.format(cid=cid)) for m, p, _, _ in TYPICAL}
+    assert len(routed) == len(TYPICAL) and client.violations() == []
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status", "problem"), [
+    ("POST", f"/repos/{FULL}/issues/7/comments", {"body": 3}, 422, "For 'properties/body', 3 is not a string."),
+    ("POST", f"/repos/{FULL}/issues/7/comments", {}, 422, '"body" wasn\'t supplied.'),
+    ("POST", f"/repos/{FULL}/issues/7/reactions", {"content": "tada"}, 422, "'tada' is not one of"),
+    ("GET", f"/repos/{FULL}/pulls?state=merged", None, 422, "'merged' is not one of ['open', 'closed', 'all']"),
+    ("GET", f"/repos/{FULL}/issues/7/comments?per_page=all", None, 422, "'all' is not of type 'integer'"),
+    ("GET", f"/repos/{FULL}/issues/7/comments?pagesize=9", None, 422, "unknown query parameter 'pagesize'"),
+    ("GET", f"/repos/{FULL}/issues/seven", None, 422, "'seven' is not of type 'integer'"),
+    ("GET", f"/repos/{FULL}/nonsense/7", None, 404, "is not in the api.github.com description"),
+    ("POST", "/graphql", {"query": 3}, 422, "a GraphQL request is"),
+])
+def test_a_request_the_description_does_not_allow_is_refused_and_recorded(
+        fake: FakeGitHub, client: FakeGitHubClient, method: str, path: str, body: Any, status: int,
+        problem: str) -> None:
+    reply = httpx.request(method, fake.url + path, json=body, headers=AUTH)
+    [violation] = client.violations()
+    assert reply.status_code == status and violation["method"] == method
+    assert any(problem in p for p in violation["problems"]), violation["problems"]
+    client.clear_violations()
+    assert client.violations() == []
+
+
+def test_validation_costs_little_per_request(fake: FakeGitHub, record_property: Any) -> None:
+    spec = description()
+    requests = [(m, p.format(cid=1), b) for m, p, _, b in TYPICAL] * 20
+    started = time.perf_counter()
+    for method, path, body in requests:
+        template, params = spec.match(path) or ("", {})
+        operation = spec.operation(method, template)
+        query = [("per_page", "100"), ("page", "2")] if method == "GET" and path.endswith("comments") else []
+        assert operation is not None and operation.check(params, query, body) == []
+    per_request_ms = (time.perf_counter() - started) / len(requests) * 1000
+    record_property("openapi_check_ms_per_request", round(per_request_ms, 3))
+    assert per_request_ms < 5
+
+
+def test_ghes_description_is_served_under_api_v3() -> None:
+    with FakeGitHub(SEED, spec="ghes-3.19") as server, server.client() as control:
+        repo = httpx.get(f"{server.url}/api/v3/repos/{FULL}", headers=AUTH)
+        assert repo.status_code == 200 and repo.json()["url"] == f"{server.url}/api/v3/repos/{FULL}"
+        assert httpx.get(f"{server.url}/api/v3/repos/{FULL}/pulls?state=x", headers=AUTH).status_code == 422
+        assert [v["path"] for v in control.violations()] == [f"/api/v3/repos/{FULL}/pulls"]
