@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.errors import BotError
-from bot.github import GitHubPort
-from bot.models import Delivery, Repository, Trigger, utcnow
+from bot.github import GitHubPort, PullRequest
+from bot.models import Delivery, Repository, Trigger, WorkOrder, utcnow
 from bot.store import Load, Store
 
 WRITE_ROLES = frozenset({"admin", "maintain", "write"})
@@ -84,6 +84,21 @@ def permission_check(actor: str, role: str) -> Refused | None:
     return None
 
 
+def pull_request_refusal(repo_full_name: str, default_branch: str, pull: PullRequest) -> Refused | None:
+    """Why the bot cannot continue this pull request's branch, or None. It pushes, never forced, only to a branch
+    of the repository itself: a fork's branch is not the repository's to push to."""
+    if pull.state != "open":
+        return Refused(f"pull request #{pull.number} is {pull.state}", tell=True)
+    if pull.head_repo.lower() != repo_full_name.lower():
+        where = f"the fork {pull.head_repo}" if pull.head_repo else "a repository that no longer exists"
+        return Refused(f"pull request #{pull.number} comes from {where}, where the bot cannot push; "
+                       "push the change yourself, or open the PR from a branch of this repository", tell=True)
+    if pull.head == default_branch:
+        return Refused(f"pull request #{pull.number} is on `{pull.head[:100]}`, the default branch, which the bot "
+                       "never pushes to", tell=True)
+    return None
+
+
 def over_limits(trigger: Trigger, load: Load, limits: Limits) -> Refused | None:
     """The first limit this trigger would break, if any."""
     if load.issue_active >= 1 + limits.max_waiting_per_issue:
@@ -130,10 +145,11 @@ class Roles:
 class Admission:
     """Decides, for one recorded delivery's trigger, whether it becomes a work order."""
 
-    def __init__(self, store: Store, limits: Limits, roles: Roles | None = None) -> None:
+    def __init__(self, store: Store, limits: Limits, roles: Roles | None = None, bot_login: str | None = None) -> None:
         self.store = store
         self.limits = limits
         self.roles = roles or Roles()
+        self.bot_login = bot_login  # AWO_BOT_LOGIN; else GitHub is asked
 
     async def admit(
         self, trigger: Trigger, repo: Repository | None, delivery: Delivery, github: GitHubPort
@@ -141,7 +157,7 @@ class Admission:
         """None if the trigger may become a work order, else why not. Cheap checks first."""
         refusal = (precheck(trigger, repo, delivery.payload)
                    or too_old(trigger, delivery.received_at, self.limits.max_age_seconds)
-                   or own_login(trigger, await github.viewer_login()))
+                   or own_login(trigger, self.bot_login or await github.viewer_login()))
         if refusal is not None:
             return refusal
         refusal = permission_check(trigger.actor, await self.roles.of(github, trigger.repo_full_name, trigger.actor))
@@ -155,5 +171,20 @@ class Admission:
 async def recheck(github: GitHubPort, repo_full_name: str, actor: str) -> None:
     """At claim time: the actor must still be a writer (raises NotAllowed), or nothing runs."""
     refusal = permission_check(actor, await github.permission(repo_full_name, actor))
+    if refusal is not None:
+        raise NotAllowed(f"not run: {refusal.reason} (checked again when a worker took the work order)")
+
+
+async def recheck_pull_request(github: GitHubPort, work_order: WorkOrder) -> None:
+    """At claim time, for a work order on a pull request: the PR is still open, still on the branch the work order
+    pushes to, in this repository (raises NotAllowed); a PR closed or re-pointed while it waited gets nothing."""
+    number = work_order.metadata.get("pull_request")
+    if not isinstance(number, int):
+        return
+    pull = await github.get_pull_request(work_order.repo_full_name, number)
+    refusal = pull_request_refusal(work_order.repo_full_name, str(work_order.metadata.get("default_branch") or ""),
+                                   pull)
+    if refusal is None and pull.head != work_order.git_branch_name:
+        refusal = Refused(f"pull request #{number} is now on `{pull.head[:100]}`, not `{work_order.git_branch_name}`")
     if refusal is not None:
         raise NotAllowed(f"not run: {refusal.reason} (checked again when a worker took the work order)")

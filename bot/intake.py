@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.admission import MARKER_PREFIX, Admission, Limits, Refused
+from bot.admission import MARKER_PREFIX, Admission, Limits, Refused, pull_request_refusal
 from bot.errors import BotError, Conflict, GitHubError, StoreUnavailable
 from bot.github import GitHubPort, PullRequest
 from bot.logs import fields
@@ -16,6 +16,7 @@ from bot.report import redact, render_comment
 from bot.reporter import CommentReporter, show_outcome
 from bot.store import ListFilter, Store, repository_for
 from bot.texts import branch_name
+from bot.threads import thread_for
 from bot.triggers import TriggerRules, route
 
 log = logging.getLogger(__name__)
@@ -23,8 +24,10 @@ log = logging.getLogger(__name__)
 
 def work_order_for(
     trigger: Trigger, repo: Repository, delivery_id: str, max_attempts: int, branch: str | None = None,
+    pull: PullRequest | None = None,
 ) -> WorkOrder:
-    """`branch`: a pull request's own branch, which the work order continues (its PR is reused, not opened)."""
+    """`branch`: the branch the work order continues (a pull request's own, whose PR is reused, not opened);
+    `pull`: the pull request the trigger was made on."""
     return WorkOrder(
         repository_url=repo.repository_url,
         git_branch_name=branch,
@@ -44,24 +47,22 @@ def work_order_for(
             "commands": repo.default_commands,
             "actor_id": trigger.actor_id,
             "installation_id": trigger.installation_id,
-            **({"pull_request": trigger.issue_number} if trigger.is_pull_request else {}),
+            "asked_at": trigger.occurred_at.isoformat() if trigger.occurred_at else None,
+            **(pull_request_metadata(trigger, pull) if pull is not None else {}),
         },
     )
 
 
-def pull_request_refusal(trigger: Trigger, pull: PullRequest) -> Refused | None:
-    """Why the bot cannot continue this pull request's branch, or None. It pushes only where it may write and
-    only to its own `claude/...` branches, never force: a fork's branch is not the repository's to push to."""
-    if pull.state != "open":
-        return Refused(f"pull request #{pull.number} is {pull.state}", tell=True)
-    if pull.head_repo.lower() != trigger.repo_full_name.lower():
-        where = f"the fork {pull.head_repo}" if pull.head_repo else "a repository that no longer exists"
-        return Refused(f"pull request #{pull.number} comes from {where}, where the bot cannot push; "
-                       "push the change yourself, or open the PR from a branch of this repository", tell=True)
-    if not pull.head.startswith("claude/"):
-        return Refused(f"pull request #{pull.number} is on the branch `{pull.head[:100]}`; the bot only pushes to "
-                       "its own `claude/...` branches (ask on the issue to get a PR of its own)", tell=True)
-    return None
+def pull_request_metadata(trigger: Trigger, pull: PullRequest) -> dict[str, object]:
+    """What a work order on a pull request needs: its number and base (the agent's configuration is pinned to
+    the base branch), and for a review comment the thread its progress comment replies in and the lines asked
+    about."""
+    meta: dict[str, object] = {"pull_request": pull.number, "base_branch": pull.base or None}
+    if trigger.comment_kind == "review_comment" and trigger.thread_id is not None:
+        meta["reply_to"] = {"kind": "review_comment", "thread": trigger.thread_id}
+    if trigger.review_location is not None:
+        meta["review_location"] = trigger.review_location.model_dump()
+    return meta
 
 
 # A transient failure is retried this many times, then recorded (while the store is down, at the last pace).
@@ -73,6 +74,16 @@ def is_transient(exc: BotError) -> bool:
     if isinstance(exc, StoreUnavailable):
         return True
     return isinstance(exc, GitHubError) and (exc.status is None or exc.status >= 500 or exc.status == 429)
+
+
+@dataclass(frozen=True)
+class Course:
+    """Where an admitted trigger's work goes: the branch it continues (None: one of its own) and the pull request
+    it was made on; or why it cannot run."""
+
+    refusal: Refused | None
+    branch: str | None = None
+    pull: PullRequest | None = None
 
 
 @dataclass
@@ -98,15 +109,17 @@ class Intake:
         on_queued: Callable[[], None] = lambda: None, secrets: tuple[str, ...] = (),
         limits: Limits = Limits(),  # noqa: B008 - frozen
         retry_delays: tuple[float, ...] = RETRY_DELAYS, continue_pull_requests: bool = True,
+        bot_login: str | None = None,
     ) -> None:
         self.store = store
+        self.bot_login = bot_login
         self.continue_pull_requests = continue_pull_requests
         self.github = github
         self.rules = rules
         self.max_attempts = max_attempts
         self.on_queued = on_queued
         self.secrets = secrets
-        self.admission = Admission(store, limits)
+        self.admission = Admission(store, limits, bot_login=bot_login)
         self.retry_delays = retry_delays
         self.queue: asyncio.Queue[Delivery] = asyncio.Queue()
         self.state = IntakeState()
@@ -216,23 +229,31 @@ class Intake:
         repo = await repository_for(self.store, routed.repo_full_name)
         if self.github is None:
             return "refused: no GitHub credentials are configured"
+        if routed.assignee is not None and not await self._assigned_to_bot(routed.assignee, self.github):
+            return f"ignored: assigned to {routed.assignee}, not to the bot"
         refusal = await self.admission.admit(routed, repo, delivery, self.github)
-        branch = None
+        course = Course(refusal)
         if refusal is None and repo is not None:
-            refusal, branch = await self._branch_for(routed, self.github)
-        if isinstance(refusal, Refused) or repo is None:
-            if refusal is not None and refusal.tell:
-                await self._tell(routed, refusal)
-            return f"refused: {refusal.reason if refusal else 'not configured'}"
-        return await self._queue(routed, repo, delivery.delivery_id, branch)
+            course = await self._course_of(routed, self.github)
+        if course.refusal is not None or repo is None:
+            if course.refusal is not None and course.refusal.tell:
+                await self._tell(routed, course.refusal)
+            return f"refused: {course.refusal.reason if course.refusal else 'not configured'}"
+        return await self._queue(routed, repo, delivery.delivery_id, course)
 
-    async def _branch_for(self, trigger: Trigger, github: GitHubPort) -> tuple[Refused | None, str | None]:
+    async def _assigned_to_bot(self, assignee: str, github: GitHubPort) -> bool:
+        """Assigning an issue or PR to the bot's own login asks for work; to anyone else, not."""
+        login = self.bot_login or await github.viewer_login()
+        return login is not None and assignee.lower() == login.lower()
+
+    async def _course_of(self, trigger: Trigger, github: GitHubPort) -> Course:
         """The branch an admitted trigger's work order continues (None: one of its own), or why it cannot run:
         on a PR, the PR's own branch if the bot may push there; on an issue, the one its work goes on in."""
         if trigger.is_pull_request:
             pull = await github.get_pull_request(trigger.repo_full_name, trigger.issue_number)
-            return pull_request_refusal(trigger, pull), pull.head
-        return None, await self._continued_branch(trigger, github)
+            refusal = pull_request_refusal(trigger.repo_full_name, trigger.default_branch, pull)
+            return Course(refusal, pull.head, pull)
+        return Course(None, await self._continued_branch(trigger, github))
 
     async def _continued_branch(self, trigger: Trigger, github: GitHubPort) -> str | None:
         """Where a new request on an issue goes on (one branch, one PR per issue), unless
@@ -251,7 +272,8 @@ class Intake:
         if opened is None or opened.pr_number is None:
             return None
         pull = await github.get_pull_request(trigger.repo_full_name, opened.pr_number)
-        same = pull.head == opened.git_branch_name and pull_request_refusal(trigger, pull) is None
+        refusal = pull_request_refusal(trigger.repo_full_name, trigger.default_branch, pull)
+        same = pull.head == opened.git_branch_name and refusal is None
         return pull.head if same else None
 
     async def _tell(self, trigger: Trigger, refusal: Refused) -> None:
@@ -263,22 +285,20 @@ class Intake:
         body = (f"{MARKER_PREFIX}refusal -->\n⏸️ @{trigger.actor}, this request was not queued: {refusal.reason}. "
                 f"Further refusals on this issue in the next {window / 60:.0f} minutes are not announced.")
         try:
-            await self.github.create_comment(trigger.repo_full_name, trigger.issue_number, body)
+            await thread_for(trigger).post(self.github, body)
         except GitHubError as exc:
             log.warning("#%d: could not say the refusal on GitHub: %s", trigger.issue_number, exc)
 
-    async def _queue(self, trigger: Trigger, repo: Repository, delivery_id: str, branch: str | None) -> str:
-        work_order = self.queued.get(delivery_id) or await self._create(trigger, repo, delivery_id, branch)
+    async def _queue(self, trigger: Trigger, repo: Repository, delivery_id: str, course: Course) -> str:
+        work_order = self.queued.get(delivery_id) or await self._create(trigger, repo, delivery_id, course)
         if work_order is None:
             return "duplicate: a work order for this delivery or trigger exists"
         await self._announce(trigger, work_order, delivery_id)
         return f"queued {work_order.id}"
 
-    async def _create(
-        self, trigger: Trigger, repo: Repository, delivery_id: str, branch: str | None,
-    ) -> WorkOrder | None:
+    async def _create(self, trigger: Trigger, repo: Repository, delivery_id: str, course: Course) -> WorkOrder | None:
         """First: a delivery becomes one work order, once (its unique delivery id decides); None if it has one."""
-        work_order = work_order_for(trigger, repo, delivery_id, self.max_attempts, branch)
+        work_order = work_order_for(trigger, repo, delivery_id, self.max_attempts, course.branch, course.pull)
         try:
             await self.store.create_work_order(work_order)
         except Conflict:
@@ -309,9 +329,9 @@ class Intake:
         """👀 on the trigger and the one progress comment; a failure here never loses the work order."""
         assert self.github is not None
         try:
-            await self.github.add_reaction(trigger.repo_full_name, trigger.issue_number, trigger.comment_id, "eyes")
-            comment_id = await self.github.create_comment(
-                trigger.repo_full_name, trigger.issue_number, render_comment(work_order, []))
+            await self.github.add_reaction(trigger.repo_full_name, trigger.issue_number, trigger.comment_id, "eyes",
+                                           kind=trigger.comment_kind)
+            comment_id = await thread_for(trigger).post(self.github, render_comment(work_order, []))
         except GitHubError as exc:
             log.warning("work order %s: could not acknowledge on GitHub: %s", work_order.id, exc,
                         extra=fields(work_order))

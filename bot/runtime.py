@@ -83,7 +83,7 @@ def build_services(settings: Settings, store: Store, github: GitHubPort | None) 
                           pool_max_bytes=int(settings.pool_max_gb * 1e9)),
         agent=build_agent(settings),
         github=github,
-        limits=Limits(settings.model, settings.max_turns, settings.step_timeout_seconds),
+        limits=Limits(settings.model, settings.max_turns, settings.step_timeout_seconds, settings.context_budget),
         identity=Identity(settings.bot_name, settings.bot_email),
         draft=settings.draft_pull_requests,
         secrets=secret_values(settings),
@@ -205,6 +205,6 @@ def build_runtime(
     rules = TriggerRules(settings.trigger_phrase, settings.trigger_label)
     intake = Intake(store, github, rules, settings.max_attempts, worker.notify if worker else lambda: None,
                     secrets=services.secrets, limits=admission_limits(settings),
-                    continue_pull_requests=settings.continue_pull_requests)
+                    continue_pull_requests=settings.continue_pull_requests, bot_login=settings.bot_login)
     retention = Retention(store, settings.data_dir, settings.delivery_retention_days, settings.sweep_seconds)
     return Runtime(settings, store, github, services, intake, worker, retention=retention)

@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     # unless this is set: most deliveries are such, and their bodies are most of the store's growth.
     keep_ignored_payloads: bool = Field(False, validation_alias="AWO_KEEP_IGNORED_PAYLOADS")
     continue_pull_requests: bool = Field(True, validation_alias="AWO_CONTINUE_PULL_REQUESTS")
+    # The login the bot acts as on GitHub (assigning it an issue or PR asks for work); asked of GitHub if unset.
+    bot_login: str | None = Field(None, validation_alias="AWO_BOT_LOGIN", min_length=1, max_length=100)
+    # Characters of a pull request's conversation (and files, linked issue) a prompt may hold; more is cut, noted.
+    context_budget: int = Field(60_000, validation_alias="AWO_CONTEXT_BUDGET", ge=2_000, le=1_000_000)
     sweep_seconds: float = Field(3600, validation_alias="AWO_SWEEP_SECONDS", gt=0)
     # Ready worktrees kept per repository and reused (reset and cleaned) by later work orders; 0: none.
     pool_slots: int = Field(4, validation_alias="AWO_POOL_SLOTS", ge=0, le=64)

@@ -12,7 +12,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.admission import recheck
+from bot.admission import recheck, recheck_pull_request
 from bot.errors import LeaseLost, StoreUnavailable
 from bot.logs import work_order_context
 from bot.models import Status, WorkOrder, utcnow
@@ -169,9 +169,11 @@ class Worker:
             run.work_order = await find_progress_comment(self.s.store, self.s.github, run.work_order, self.worker_id)
 
     async def _still_allowed(self, work_order: WorkOrder) -> None:
-        """Permission is asked again at claim time: a writer demoted while the work order waited gets nothing."""
+        """Permission is asked again at claim time: a writer demoted while the work order waited gets nothing; and
+        a pull request closed or re-pointed meanwhile is not pushed to."""
         if self.s.github is not None and work_order.trigger_actor and work_order.repo_full_name:
-            await recheck(self.s.github, work_order.repo_full_name, work_order.trigger_actor)
+            await _all(recheck(self.s.github, work_order.repo_full_name, work_order.trigger_actor),
+                       recheck_pull_request(self.s.github, work_order))
 
     def _abandon(self, run: Run, reason: Exception) -> WorkOrder:
         """Leave the work order to whoever holds (or next takes) its lease; nothing is recorded twice."""

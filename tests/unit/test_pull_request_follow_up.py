@@ -1,14 +1,15 @@
-"""@claude in a pull request's conversation: its own claude/... branch is continued, anything else is answered."""
+"""@claude in a pull request's conversation: a branch of the repository is continued, anything else is answered."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
-from bot.github import PullRequest
+from bot.github import PullRequest, Remark
 from bot.models import Status, WorkOrder
 from bot.runtime import build_runtime
 from bot.testing import FakeAgent, FakeGitHub
@@ -55,7 +56,7 @@ def test_a_comment_on_the_bots_own_pull_request_continues_its_branch(app: TestCl
 @pytest.mark.parametrize(("head", "head_repo", "state", "said"), [
     ("claude/issue-7-abcd1234", "someone/Hello-World", "open", "comes from the fork someone/Hello-World"),
     ("claude/issue-7-abcd1234", "", "open", "a repository that no longer exists"),
-    ("feature/login", REPO, "open", "only pushes to its own `claude/...` branches"),
+    ("master", REPO, "open", "the default branch, which the bot never pushes to"),
     ("claude/issue-7-abcd1234", REPO, "closed", "is closed"),
 ])
 def test_a_pull_request_the_bot_cannot_push_to_is_answered_and_nothing_runs(
@@ -102,3 +103,41 @@ def test_a_request_queued_behind_a_running_work_order_takes_its_branch(
         assert outcome(client, "d-behind").startswith("queued")
         [new] = [o for o in orders(client) if o["agent_work_order_id"] != ahead.id]
         assert new["git_branch_name"] == f"claude/issue-7-{ahead.short_id}"
+
+
+def review_comment(number: int, comment_id: int, body: str = "@claude rename this") -> dict:
+    return example("pull_request_review_comment", "created", comment__id=comment_id, comment__body=body,
+                   comment__in_reply_to_id=None, comment__path="app.py", comment__line=3, comment__side="RIGHT",
+                   comment__diff_hunk="@@ -1 +1,3 @@\n+x = 1", pull_request__number=number,
+                   pull_request__state="open", pull_request__head__ref="feature/rename",
+                   pull_request__head__repo__full_name=REPO)
+
+
+def test_a_review_comment_is_answered_by_a_reply_in_its_thread(app: TestClient, github: FakeGitHub) -> None:
+    number = with_pull(github, "feature/rename")
+    top = Remark("review_comment", 555, "PRRC_555", "Codertocat", "OWNER", "@claude rename this",
+                 datetime.now(UTC), datetime.now(UTC), path="app.py", line=3, side="RIGHT", diff_hunk="@@")
+    github.remarks[(REPO, number)] = [top]
+    assert deliver(app, review_comment(number, 555), "d-rc", event="pull_request_review_comment") == 202
+    assert outcome(app, "d-rc").startswith("queued")
+    [order] = orders(app)
+    assert order["git_branch_name"] == "feature/rename"
+    assert order["metadata"]["reply_to"] == {"kind": "review_comment", "thread": 555}
+    assert order["metadata"]["review_location"]["path"] == "app.py"
+    [reply] = [r for r in github.remarks[(REPO, number)] if r.id != 555]
+    assert reply.in_reply_to_id == 555 and order["agent_work_order_id"] in reply.body  # queued, in the thread
+    assert reply.id == order["progress_comment_id"] and github.comments == {}  # nothing in the conversation
+    assert github.reactions == [(REPO, number, 555, "eyes")]
+
+
+@pytest.mark.parametrize(("assignee", "queued"), [("awo-bot", True), ("someone-else", False)])
+def test_assigning_the_bot_asks_for_work_and_assigning_anyone_else_does_not(
+    app: TestClient, github: FakeGitHub, assignee: str, queued: bool,
+) -> None:
+    payload = example("issues", "assigned", assignee__login=assignee, issue__number=9,
+                      issue__body="Please make it faster")
+    assert deliver(app, payload, "d-as", event="issues") == 202
+    said = outcome(app, "d-as")
+    assert said.startswith("queued") is queued, said
+    if not queued:
+        assert said == "ignored: assigned to someone-else, not to the bot" and orders(app) == []
