@@ -131,7 +131,7 @@ class Checkout:
 
     async def refresh(
         self, clone_url: str, token: str | None, branch: str | None = None, key: str | None = None,
-        default_branch: str | None = None,
+        default_branch: str | None = None, pull_request: bool = False,
     ) -> None:
         """Fetch an existing mirror ahead of `prepare` (say, while other calls are under way); `prepare` given a
         `fresh_since` before this began then skips its own fetch. Given the work order's `branch` and `key`, a
@@ -146,7 +146,7 @@ class Checkout:
             if branch is None or key is None or not self.pool.size:
                 await self._fetch(mirror, token)
                 return
-            await self._ready_early(Early(clone_url, branch, key, default_branch), mirror, token)
+            await self._ready_early(Early(clone_url, branch, key, default_branch, pull_request), mirror, token)
 
     async def _ready_early(self, want: Early, mirror: Path, token: str | None) -> None:
         """Reset a free slot to the start point the mirror has while it fetches (two of our own git processes in
@@ -178,16 +178,16 @@ class Checkout:
         try:
             check_key(want.key)
             default_branch = check_ref(want.default_branch or await self._head(mirror))
-            check_branch(want.branch, default_branch)
+            check_branch(want.branch, default_branch, want.pull_request)
             listed = await self._refs(mirror, want.branch, default_branch)
-            base_ref, resumed, base = start_point(listed, want.branch, default_branch)
+            base_ref, resumed, base = start_point(listed, want.branch, default_branch, want.pull_request)
             slot = await self.pool.take(mirror, want.branch, base_ref)
         except GitError:
             return None
         if slot is None:
             return None
         tree = Worktree(slot[0], want.branch, base, resumed, mirror, slot[1], want.clone_url, default_branch,
-                        start_commit(listed, base_ref))
+                        start_commit(listed, base_ref), pull_request=want.pull_request)
         return tree, listed
 
     async def _follow(self, tree: Worktree, listed: str) -> Worktree:
@@ -221,14 +221,14 @@ class Checkout:
 
     async def prepare(
         self, clone_url: str, branch: str, key: str, default_branch: str | None, token: str | None,
-        fresh_since: float | None = None,
+        fresh_since: float | None = None, pull_request: bool = False,
     ) -> Worktree:
         """Fetch the mirror and give a clean worktree on `branch` (from the remote branch if it exists):
         the slot readied for it by `refresh`, else a pool slot reset to it if one is free, else a worktree of its
         own."""
         clone_url = self.policy.check(strip_userinfo(clone_url))
         check_key(key)
-        readied = self._claim_early(Early(clone_url, branch, key, default_branch), fresh_since)
+        readied = self._claim_early(Early(clone_url, branch, key, default_branch, pull_request), fresh_since)
         if readied is not None:
             self._trees[readied.path] = readied
             return readied
@@ -237,13 +237,13 @@ class Checkout:
         async with self._locked(mirror):
             await self._sync_mirror(clone_url, token, fresh_since)
             default_branch = check_ref(default_branch or await self._head(mirror))
-            check_branch(branch, default_branch)
+            check_branch(branch, default_branch, pull_request)
             listed = await self._refs(mirror, branch, default_branch)
-            base_ref, resumed, base = start_point(listed, branch, default_branch)
+            base_ref, resumed, base = start_point(listed, branch, default_branch, pull_request)
             slot = await self.pool.take(mirror, branch, base_ref) if self.pool.size else None
             path, git_dir = slot or await self._add(mirror, self.worktrees / key, branch, base_ref)
         tree = Worktree(path, branch, base, resumed, mirror, git_dir, clone_url, default_branch,
-                        start_commit(listed, base_ref))
+                        start_commit(listed, base_ref), pull_request=pull_request)
         self._trees[path] = tree
         return tree
 
@@ -330,7 +330,7 @@ class Checkout:
         """Push the work branch, never forced and never the default branch, whatever the stored row says; the
         commit pushed. A branch that moved on the remote meanwhile: the bot's commits are re-applied on its
         new head and pushed again, or, if they do not apply, nothing is pushed and GitError says why."""
-        check_branch(tree.branch, tree.default_branch)
+        check_branch(tree.branch, tree.default_branch, tree.pull_request)
         refspec = f"HEAD:refs/heads/{tree.branch}"
         for rounds_left in reversed(range(PUSH_ROUNDS)):
             pushed = await self._run("push", "--porcelain", "--no-verify", "origin", "--", refspec,

@@ -24,6 +24,7 @@ from bot.conversation import (
 )
 from bot.errors import GitHubError
 from bot.github import ChangedFile, GitHubPort, IssueInfo, NodeState, PullRequest, Remark
+from bot.models import ReviewLocation
 from bot.report import fence, plural
 from bot.sanitize import one_line, visible
 
@@ -32,16 +33,6 @@ BODY_LIMIT = 10_000  # characters of the PR's or the linked issue's description
 HUNK_LIMIT = 6_000
 FILES_SHOWN = 300
 LINKED = re.compile(r"\b(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)\s*:?\s+#(\d+)\b", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class ReviewLocation:
-    """Where on the diff a review comment was left."""
-
-    path: str
-    line: int | None
-    side: str
-    diff_hunk: str
 
 
 @dataclass(frozen=True)
@@ -149,7 +140,7 @@ def thread_section(
     """The review comment the request answers: where it is on the diff, the hunk, and its whole thread."""
     if location is None and thread:
         top = thread[0][0]
-        location = ReviewLocation(top.path or "", top.line, top.side or "", top.diff_hunk or "")
+        location = ReviewLocation(path=top.path or "", line=top.line, side=top.side, diff_hunk=top.diff_hunk or "")
     if location is None:
         return "", 0, 0
     line = f" line {location.line}" if location.line is not None else ""

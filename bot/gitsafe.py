@@ -91,10 +91,13 @@ def check_ref(name: str) -> str:
     return name
 
 
-def check_branch(branch: str, default_branch: str | None = None) -> str:
-    """Branches the bot creates start with `claude/`, are plain ref names and never the default branch."""
-    bad = not BRANCH.match(branch) or ".." in branch or branch.endswith((".lock", "."))
+def check_branch(branch: str, default_branch: str | None = None, pull_request: bool = False) -> str:
+    """Branches the bot creates start with `claude/`, are plain ref names and never the default branch; a pull
+    request's own head branch (checked against GitHub when the work order was admitted and again when it was
+    claimed) may have any plain name, and is never the default branch either."""
+    shape = REF if pull_request else BRANCH
+    bad = not shape.match(branch) or ".." in branch or branch.endswith((".lock", ".", "/"))
     if bad or branch == default_branch:
-        raise GitError(f"refusing branch {branch[:80]!r}: the bot only writes claude/... branches, "
-                       "never the default branch")
+        allowed = "a pull request's branch" if pull_request else "claude/... branches"
+        raise GitError(f"refusing branch {branch[:80]!r}: the bot only writes {allowed}, never the default branch")
     return branch

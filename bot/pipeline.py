@@ -13,7 +13,9 @@ from typing import Any
 from bot import prompting
 from bot.agent import AgentRequest, AgentResult, AgentRunner
 from bot.checkout import Checkout, Identity, Worktree
-from bot.errors import BotError, GitError, LeaseLost, StoreUnavailable
+from bot.context import PullContext
+from bot.context_run import is_on_pull_request, on_pull_request, read_context, start_reading
+from bot.errors import BotError, GitError, GitHubError, LeaseLost, StoreUnavailable
 from bot.github import GitHubPort, PullRequest
 from bot.models import Step, WorkOrder, utcnow
 from bot.report import redact
@@ -31,6 +33,7 @@ class Limits:
     model: str = "claude-sonnet-4-5"
     max_turns: int = 30
     step_timeout: float = 1800
+    context_budget: int = 60_000  # characters of a pull request's context in a prompt
 
 
 @dataclass
@@ -74,6 +77,7 @@ class Run:
     pull_lookup: asyncio.Task[PullRequest | None] | None = None  # started with the push
     claimed_at: float = field(default_factory=time.time)
     warming: asyncio.Task[tuple[str, str | None]] | None = None  # the remote's look-up and fetch, from the claim
+    context: asyncio.Task[PullContext] | None = None  # a pull request's conversation, read from the claim on
 
     @property
     def publish(self) -> bool:
@@ -103,6 +107,8 @@ class Pipeline:
             for spec in sequence(run.work_order.metadata.get("commands"), run.publish and self.s.github is not None):
                 await self._maybe_run(spec, run)
         finally:
+            if run.context is not None:
+                run.context.cancel()
             if run.tree is not None:
                 await self.s.checkout.remove(run.tree)
 
@@ -197,8 +203,13 @@ class Pipeline:
     async def agent_step(self, spec: StepSpec, run: Run) -> StepOutcome:
         assert run.tree is not None, "checkout runs before any agent step"
         limits = self.s.limits
+        try:
+            context = await read_context(run.context)
+        except GitHubError as exc:
+            return StepOutcome(error=f"could not read the pull request's conversation: {exc}")
         request = AgentRequest(
-            prompt=prompting.render(spec.template or "", run.work_order, plan=run.plan), cwd=run.tree.path,
+            prompt=prompting.render(spec.template or "", run.work_order, plan=run.plan, context=context),
+            cwd=run.tree.path,
             model=limits.model, max_turns=limits.max_turns, allowed_tools=spec.tools, timeout=limits.step_timeout,
         )
 
@@ -225,11 +236,14 @@ class Pipeline:
             remote = await self._remote(wo)
             token = self.s.github.git_token() if self.s.github else None
             with contextlib.suppress(GitError):  # the checkout step fetches again, and says why
-                await self.s.checkout.refresh(remote[0], token, branch_name(wo), wo.id, remote[1])
+                await self.s.checkout.refresh(remote[0], token, branch_name(wo), wo.id, remote[1],
+                                              is_on_pull_request(wo))
             return remote
 
         run.warming = asyncio.create_task(fetch())
         run.warming.add_done_callback(lambda t: t.cancelled() or t.exception())  # a failure: the step says it
+        if self.s.github is not None:
+            run.context = start_reading(self.s.github, wo, self.s.limits.context_budget)
         owner = asyncio.current_task()
         if owner is not None:
             owner.add_done_callback(lambda _: self._forget_readied(run))
@@ -246,10 +260,14 @@ class Pipeline:
         token = self.s.github.git_token() if self.s.github else None
         clone_url, default_branch = await self._warmed_remote(run)
         run.tree = await self.s.checkout.prepare(clone_url, branch_name(wo), wo.id, default_branch, token,
-                                                 fresh_since=run.claimed_at)
+                                                 fresh_since=run.claimed_at, pull_request=is_on_pull_request(wo))
         await self.update(run, {"git_branch_name": run.tree.branch, "sandbox_identifier": str(run.tree.path)})
+        base = on_pull_request(wo)
+        if base is not None:
+            run.tree = await self.s.checkout.pin_agent_config(run.tree, base)
         resumed = " (resumed from the remote branch)" if run.tree.resumed else ""
-        return StepOutcome(output=f"{run.tree.branch} from {run.tree.base[:12]}{resumed}")
+        pinned = f"; {', '.join(run.tree.pinned)} as on `{base}`" if run.tree.pinned else ""
+        return StepOutcome(output=f"{run.tree.branch} from {run.tree.base[:12]}{resumed}{pinned}")
 
     async def _warmed_remote(self, run: Run) -> tuple[str, str | None]:
         """The remote looked up at the claim; asked again if that look-up failed (or never ran), so that its
@@ -270,6 +288,9 @@ class Pipeline:
 
     async def commit(self, spec: StepSpec, run: Run) -> StepOutcome:
         assert run.tree is not None
+        kept_out = await self.s.checkout.unpin(run.tree)
+        if kept_out:
+            await self.update(run, {"metadata": {**run.work_order.metadata, "not_committed": kept_out}})
         run.changed, diff = await self.s.checkout.staged_changes(run.tree)
         if not run.changed:
             return StepOutcome(output="no changes")
@@ -285,10 +306,12 @@ class Pipeline:
         token = self.s.github.git_token() if self.s.github else None
         run.pull_lookup = self._look_up_pull(run)  # while git pushes: the answer does not depend on the push
         try:
-            await self.s.checkout.push(run.tree, token)
+            head = await self.s.checkout.push(run.tree, token)
         except GitError as exc:
             raise GitError(f"{NOT_KEPT}\n{exc}") from None
-        return StepOutcome(output=f"pushed {run.tree.branch}")
+        commits = await self.s.checkout.commits_since_start(run.tree)
+        await self.update(run, {"metadata": {**run.work_order.metadata, "commits": commits}})
+        return StepOutcome(output=f"pushed {run.tree.branch} at {head[:12]}")
 
     def _look_up_pull(self, run: Run) -> asyncio.Task[PullRequest | None] | None:
         """The open PR of the work branch, asked in the background (a PR exists only if the branch did)."""

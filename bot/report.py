@@ -10,6 +10,8 @@ from bot.models import Status, Step, WorkOrder, utcnow
 from bot.secret_scan import without_secrets
 
 MARKER = "<!-- agent-work-order:{id} -->"
+PULL_REQUEST_MARKER = "<!-- agent-work-order:{id}:pull-request -->"
+COMMIT_ID = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 SECRET_PATTERNS = (
     re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
     re.compile(r"\bsk-ant-[A-Za-z0-9_-]{10,}"),
@@ -51,6 +53,10 @@ def strip_trailers(text: str) -> str:
 
 def marker(work_order_id: str) -> str:
     return MARKER.format(id=work_order_id)
+
+
+def pull_request_marker(work_order_id: str) -> str:
+    return PULL_REQUEST_MARKER.format(id=work_order_id)
 
 
 def seconds(value: float) -> str:
@@ -101,10 +107,25 @@ def headline(work_order: WorkOrder) -> str:
     return f"### {title} · work order `{work_order.id}`"
 
 
+def commit_links(work_order: WorkOrder) -> str:
+    """The commits this work order pushed, each linked on GitHub (plain ids for a remote that is not a web page)."""
+    commits = [c for c in work_order.metadata.get("commits") or [] if isinstance(c, str) and COMMIT_ID.match(c)]
+    web = work_order.repository_url.rstrip("/").removesuffix(".git")
+    linked = web.startswith(("https://", "http://"))
+    return ", ".join(f"[`{c[:7]}`]({web}/commit/{c})" if linked else f"`{c[:7]}`" for c in commits)
+
+
 def summary_lines(work_order: WorkOrder, now: datetime | None) -> list[str]:
     lines = []
+    commits = commit_links(work_order)
+    if commits and work_order.git_branch_name:
+        lines.append(f"**Pushed:** {commits} to `{work_order.git_branch_name}`")
     if work_order.git_branch_name and work_order.pr_url:
         lines.append(f"**Branch:** `{work_order.git_branch_name}` · **Pull request:** {work_order.pr_url}")
+    kept_out = [str(p) for p in work_order.metadata.get("not_committed") or []]
+    if kept_out:
+        lines.append(f"**Not committed:** {', '.join(f'`{p[:200]}`' for p in kept_out[:20])} — on a pull request the "
+                     "agent's instructions and settings are the base branch's, so its edits to them are left out")
     elif work_order.status is Status.COMPLETED and changed_without_pr(work_order):
         lines.append(f"**Branch:** `{work_order.git_branch_name}` holds the change")
     if work_order.status in (Status.COMPLETED, Status.FAILED, Status.CANCELLED) or work_order.num_turns:
@@ -152,3 +173,22 @@ def render_comment(
     if answer:
         parts.append(f"<details open><summary>Agent's answer</summary>\n\n{answer.strip()}\n\n</details>")
     return redact("\n\n".join(parts), secrets)
+
+
+def reports_on_pull_request(work_order: WorkOrder) -> bool:
+    """A work order asked for on an issue that ended with a PR: the PR gets the run's report as well."""
+    return (work_order.status is Status.COMPLETED and work_order.pr_number is not None
+            and work_order.metadata.get("pull_request") is None and work_order.metadata.get("publish", True)
+            and work_order.pr_number != work_order.issue_number)
+
+
+def pull_request_report(work_order: WorkOrder, steps: Sequence[Step], *, secrets: Iterable[str] = ()) -> str:
+    """The run's report on the PR it made: how the change was made, linked to the issue's comment."""
+    web = work_order.repository_url.rstrip("/").removesuffix(".git")
+    issue = f"#{work_order.issue_number}"
+    if work_order.progress_comment_id is not None and web.startswith(("https://", "http://")):
+        issue = f"[{issue}]({web}/issues/{work_order.issue_number}#issuecomment-{work_order.progress_comment_id})"
+    parts = [pull_request_marker(work_order.id), f"### 🤖 How this change was made · work order `{work_order.id}`",
+             f"Requested by @{work_order.trigger_actor} on {issue}.", "\n".join(step_line(s) for s in steps),
+             *summary_lines(work_order, None)]
+    return redact("\n\n".join(p for p in parts if p), secrets)

@@ -15,8 +15,16 @@ from typing import Protocol
 from bot.errors import GitHubError
 from bot.github import GitHubPort
 from bot.models import Step, WorkOrder, utcnow
-from bot.report import marker, render_comment, step_line
+from bot.report import (
+    marker,
+    pull_request_marker,
+    pull_request_report,
+    render_comment,
+    reports_on_pull_request,
+    step_line,
+)
 from bot.store import Store
+from bot.threads import Thread, thread_of
 
 log = logging.getLogger(__name__)
 # A report with no comment to edit creates one only this long after the work order ended: by then the
@@ -64,13 +72,14 @@ async def find_progress_comment(
     A receiver that died between posting the queued comment and saving its id leaves the id missing; the
     marker finds that comment, so the work order still has exactly one.
     """
-    if work_order.progress_comment_id is not None or work_order.issue_number is None:
+    thread = thread_of(work_order)
+    if work_order.progress_comment_id is not None or thread is None:
         return work_order
     linked = await linked_comment(store, work_order)
     if linked.progress_comment_id is not None:
         return linked
     try:
-        found = await github.find_comment(work_order.repo_full_name, work_order.issue_number, marker(work_order.id))
+        found = await thread.find(github, marker(work_order.id))
     except GitHubError as exc:
         log.warning("work order %s: could not look for its comment: %s", work_order.id, exc)
         return work_order
@@ -105,11 +114,12 @@ async def _post_report(store: Store, github: GitHubPort, secrets: tuple[str, ...
     ended = work_order.completed_at or work_order.updated_at
     if (utcnow() - ended).total_seconds() < CREATE_AFTER_SECONDS:
         return False
-    assert work_order.issue_number is not None
+    thread = thread_of(work_order)
+    assert thread is not None
     steps = [s for s in await store.list_steps(work_order.id) if s.attempt == work_order.attempt]
     body = render_comment(work_order, steps, answer=work_order.metadata.get("answer") or None, secrets=secrets)
     try:
-        comment_id = await github.create_comment(work_order.repo_full_name, work_order.issue_number, body)
+        comment_id = await thread.post(github, body)
     except GitHubError as exc:
         log.warning("work order %s: could not post its report: %s", work_order.id, exc)
         return False
@@ -145,7 +155,8 @@ class CommentReporter:
         if final:
             await self._settle()
             await asyncio.sleep(max(0.0, self._last + self.min_interval - time.monotonic()))
-            return await self._write(work_order, body)
+            shown = await self._write(work_order, body)
+            return await self._on_pull_request(work_order, steps) and shown
         self._held = (work_order, body)
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_held())
@@ -173,12 +184,35 @@ class CommentReporter:
         if body == self._last_body:
             return True
         self._last = time.monotonic()
+        thread = thread_of(work_order)
+        assert thread is not None
         try:
-            await self.github.update_comment(work_order.repo_full_name, work_order.progress_comment_id, body)
+            await thread.edit(self.github, work_order.progress_comment_id, body)
         except GitHubError as exc:
             log.warning("work order %s: could not update its comment: %s", work_order.id, exc)
             return False
         self._last_body = body
+        return True
+
+
+    async def _on_pull_request(self, work_order: WorkOrder, steps: Sequence[Step]) -> bool:
+        """A PR a work order made from an issue gets the run's report too, once (found by its marker when written
+        before), so reviewers see how the change was made; True once it is there."""
+        if not reports_on_pull_request(work_order):
+            return True
+        assert work_order.pr_number is not None
+        body = pull_request_report(work_order, steps, secrets=self.secrets)
+        thread = Thread(work_order.repo_full_name, work_order.pr_number)
+        try:
+            found = await thread.find(self.github, pull_request_marker(work_order.id))
+            if found is None:
+                await thread.post(self.github, body)
+            else:
+                await thread.edit(self.github, found, body)
+        except GitHubError as exc:
+            log.warning("work order %s: could not write its report on #%d: %s", work_order.id, work_order.pr_number,
+                        exc)
+            return False
         return True
 
 

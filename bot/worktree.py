@@ -23,6 +23,7 @@ class Worktree:
     start: str = ""  # the commit HEAD was at when prepared: the bot's own commits are those after it
     pinned: tuple[str, ...] = ()  # paths made as the PR's base branch has them while the agent runs
     pin_record: pin.Pin | None = None  # how to put them back, and the base commit they came from
+    pull_request: bool = False  # a pull request's own branch (any plain name), not one the bot made
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Early:
     branch: str
     key: str
     default_branch: str | None
+    pull_request: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,12 +52,15 @@ def start_commit(listed: str, start_ref: str) -> str:
     return dict(line.split(" ", 1) for line in listed.splitlines() if " " in line)[start_ref]
 
 
-def start_point(listed: str, branch: str, default_branch: str) -> tuple[str, bool, str]:
-    """From `_refs`' listing: the start ref, whether the branch resumes, and the default branch's commit."""
+def start_point(listed: str, branch: str, default_branch: str, pull_request: bool = False) -> tuple[str, bool, str]:
+    """From `_refs`' listing: the start ref, whether the branch resumes, and the default branch's commit. A pull
+    request's branch must be on the remote: the bot never makes one anew."""
     remote_branch, base_ref = f"refs/remotes/origin/{branch}", default_ref(default_branch)
     commits = dict(line.split(" ", 1) for line in listed.splitlines() if " " in line)
     if base_ref not in commits:
         raise GitError(f"the remote has no branch {default_branch!r} (its default branch, as configured)")
     if remote_branch in commits:
         return remote_branch, True, commits[base_ref]
+    if pull_request:
+        raise GitError(f"the pull request's branch {branch[:100]!r} is not on the remote (deleted?)")
     return base_ref, False, commits[base_ref]

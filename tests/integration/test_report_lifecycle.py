@@ -192,7 +192,7 @@ async def test_a_comment_posted_but_never_linked_is_found_by_its_marker(
     assert work_order.progress_comment_id is None
     await run_worker(Worker(runtime.services, FAST), lambda: ended(runtime.store, work_order.id))
     done = await runtime.store.get_work_order(work_order.id)
-    [(comment_id, (_, _, body))] = list(github.comments.items())
+    [(comment_id, (_, _, body))] = [(i, c) for i, c in github.comments.items() if c[1] == 7]
     assert done.progress_comment_id == comment_id
     assert "✅ Done" in body
     assert github.status_at_final == [Status.RUNNING]  # found before the first report, not later by the outbox

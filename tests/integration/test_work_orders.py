@@ -217,5 +217,8 @@ async def test_a_resumed_work_order_reuses_plan_branch_and_comment(settings: Set
     assert [(s.step, s.attempt) for s in steps] == [
         ("checkout", 1), ("plan", 1), ("implement", 1), ("commit", 1), ("push", 1),
         ("checkout", 2), ("pull-request", 2)]
-    assert len(github.comments) == 1 and "✅ Done" in github.comments[comment_id][2]
+    on_issue = [body for _, issue, body in github.comments.values() if issue == 7]
+    assert len(on_issue) == 1 and "✅ Done" in github.comments[comment_id][2]
+    [made] = [body for _, issue, body in github.comments.values() if issue == github.pulls[0][1].number]
+    assert f"{done.id}:pull-request" in made and "How this change was made" in made  # the run's report, on its PR
     assert git("log", "--format=%s", f"claude/issue-7-{done.short_id}", cwd=remote).count("Say hello") == 1

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from bot.context import PullContext, ReviewLocation, pull_request_context
+from bot.context import PullContext, pull_request_context
 from bot.github import ChangedFile, IssueInfo, NodeState, PullRequest, Remark
+from bot.models import ReviewLocation
 from bot.testing import FakeGitHub
 from tests.unit.test_prompting import outside_fences
 
@@ -142,7 +143,8 @@ async def test_a_review_comment_request_shows_the_hunk_and_the_whole_thread_firs
         remark(4, "another thread", kind="review_comment", path="other.py", line=1, side="RIGHT", diff_hunk="@@"),
         remark(5, "Looks good", kind="review", state="APPROVED"),
     )
-    context = await context_of(github, thread_of=2, location=ReviewLocation("app.py", 3, "RIGHT", HUNK))
+    location = ReviewLocation(path="app.py", line=3, side="RIGHT", diff_hunk=HUNK)
+    context = await context_of(github, thread_of=2, location=location)
     text = context.text
     assert text.index("review comment thread on `app.py` line 3 (RIGHT side)") < text.index("The conversation")
     thread = text[text.index("review comment thread"):text.index("The conversation")]
