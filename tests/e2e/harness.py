@@ -161,6 +161,7 @@ class Stack:
             return False
 
     def stop(self) -> None:
+        """Stop everything; then fail if the bot made a GitHub request its OpenAPI description does not allow."""
         self.http.close()
         if self.server.poll() is None:
             os.killpg(self.server.pid, signal.SIGTERM)
@@ -168,9 +169,11 @@ class Stack:
                 self.server.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 os.killpg(self.server.pid, signal.SIGKILL)
+        violations = self.gh.violations()
         self.gh.close()
         self.github.stop()
         self.model.stop()
+        assert violations == [], f"requests GitHub's OpenAPI description does not allow: {violations}"
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

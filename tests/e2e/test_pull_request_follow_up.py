@@ -28,8 +28,16 @@ def pr_comment(stack: Stack, number: int, body: str) -> dict:
 
 
 def report_on(stack: Stack, number: int) -> str:
-    """The bot's report in the thread: the one comment carrying its marker."""
-    [report] = [c["body"] for c in stack.gh.comments(REPO, number) if "<!-- agent-work-order:" in c["body"]]
+    """The bot's progress comment in the thread: the one carrying a work order's marker (not a PR report's)."""
+    [report] = [c["body"] for c in stack.gh.comments(REPO, number)
+                if "<!-- agent-work-order:" in c["body"] and ":pull-request -->" not in c["body"]]
+    return str(report)
+
+
+def pull_request_report(stack: Stack, number: int, work_order_id: str) -> str:
+    """The run's report a work order made from an issue left on the PR it opened."""
+    marker = f"<!-- agent-work-order:{work_order_id}:pull-request -->"
+    [report] = wait_until(lambda: [c["body"] for c in stack.gh.comments(REPO, number) if marker in c["body"]])
     return str(report)
 
 
@@ -43,9 +51,13 @@ def pull_request_for(stack: Stack, issue: int, name: str) -> dict:
 
 
 def test_a_comment_on_the_bots_pull_request_adds_a_commit_to_its_branch_and_opens_no_other(stack: Stack) -> None:
-    first = pull_request_for(stack, stack.new_issue(), "hello")
+    issue = stack.new_issue()
+    first = pull_request_for(stack, issue, "hello")
     branch, number = first["git_branch_name"], first["pr_number"]
     pulls_before = len(stack.gh.pulls(REPO))
+    made = pull_request_report(stack, number, first["agent_work_order_id"])  # how the PR was made, on the PR
+    assert "How this change was made" in made and "- [x] **implement**" in made and "**Cost:**" in made
+    assert f"on [#{issue}](" in made and "#issuecomment-" in made  # the issue's comment, linked
 
     stack.script(script_for(number, PLAN, [write("bye.txt", "bye\n"), {"text": "Added bye.txt too."}]))
     assert stack.deliver("issue_comment", pr_comment(stack, number, "@claude add bye.txt as well")).status_code == 202

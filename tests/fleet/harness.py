@@ -243,8 +243,10 @@ class Fleet:
             receiver.http.close()
         for proc in self.procs:
             proc.kill()
+        violations = self.gh.violations()
         self.gh.close()
         self.github.stop()
+        assert violations == [], f"requests GitHub's OpenAPI description does not allow: {violations}"
 
     # acting like GitHub
 

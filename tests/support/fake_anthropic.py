@@ -198,6 +198,7 @@ class RecordedRequest:
     disconnected: float | None = None  # when the client went away from a hang
     tool_results: list[str] = field(default_factory=list)  # what the tools answered, as the model reads it
     prompt: str | None = None  # the user messages' text (not the system prompt): what the model was asked
+    system: str | None = None  # the system prompt's text (the CLI's, plus what the bot appends: CLAUDE.md)
 
     def finish(self) -> None:
         self.finished = time.time()
@@ -368,6 +369,7 @@ def _record(request: Request, body: JSON | None = None) -> RecordedRequest:
         tool_results=tool_results(body),
         prompt="\n".join(t for m in body.get("messages", []) if m.get("role") == "user"
                          for t in _text_of(m.get("content"))) or None,
+        system="\n".join(_text_of(body.get("system"))) or None,
     )
     return _state(request).add(rec)
 
