@@ -65,9 +65,10 @@ async def linked_comment(store: Store, work_order: WorkOrder) -> WorkOrder:
 
 
 async def find_progress_comment(
-    store: Store, github: GitHubPort, work_order: WorkOrder, owner: str | None = None
+    store: Store, github: GitHubPort, work_order: WorkOrder, owner: str | None = None, search: bool = True,
 ) -> WorkOrder:
-    """The work order with its comment id: from the row if a receiver saved it since, else by the comment's marker.
+    """The work order with its comment id: from the row if a receiver saved it since, else (with `search`) by the
+    comment's marker.
 
     A receiver that died between posting the queued comment and saving its id leaves the id missing; the
     marker finds that comment, so the work order still has exactly one.
@@ -76,7 +77,7 @@ async def find_progress_comment(
     if work_order.progress_comment_id is not None or thread is None:
         return work_order
     linked = await linked_comment(store, work_order)
-    if linked.progress_comment_id is not None:
+    if linked.progress_comment_id is not None or not search:
         return linked
     try:
         found = await thread.find(github, marker(work_order.id))

@@ -28,6 +28,7 @@ from bot.reporter import (
 )
 
 log = logging.getLogger(__name__)
+FRESH_SECONDS = 10.0  # a work order this young at its claim still has a receiver posting its queued comment
 
 
 def new_worker_id() -> str:
@@ -145,7 +146,7 @@ class Worker:
         try:
             # both GitHub calls at once, and the mirror's fetch; no step runs until the permission is confirmed
             self.pipeline.warm(run)
-            await _all(self._find_comment(run), self._still_allowed(run.work_order))
+            await _all(self._find_comment(run, at_claim=True), self._still_allowed(run.work_order))
             await self.pipeline.execute(run)
         except (LeaseLost, StoreUnavailable) as exc:
             return self._abandon(run, exc)
@@ -163,10 +164,14 @@ class Worker:
         except (LeaseLost, StoreUnavailable) as exc:
             return self._abandon(run, exc)
 
-    async def _find_comment(self, run: Run) -> None:
-        """Before the first report: the comment a receiver posted but did not link is found by its marker."""
+    async def _find_comment(self, run: Run, at_claim: bool = False) -> None:
+        """Before the first report: the comment a receiver posted but did not link is found by its marker. At the
+        claim of a work order just made, its receiver is most likely still posting it: GitHub is not searched
+        then (a page of comments per hundred on the issue, for nothing); the final report searches."""
         if self.s.github is not None and isinstance(run.reporter, CommentReporter):
-            run.work_order = await find_progress_comment(self.s.store, self.s.github, run.work_order, self.worker_id)
+            wo = run.work_order
+            search = not at_claim or wo.attempt > 1 or (utcnow() - wo.created_at).total_seconds() > FRESH_SECONDS
+            run.work_order = await find_progress_comment(self.s.store, self.s.github, wo, self.worker_id, search)
 
     async def _still_allowed(self, work_order: WorkOrder) -> None:
         """Permission is asked again at claim time: a writer demoted while the work order waited gets nothing; and

@@ -32,6 +32,7 @@ ROLES = ("admin", "maintain", "write", "triage", "read", "none")
 # `permission` is GitHub's legacy base role: maintain shows as write, triage as read.
 LEGACY_PERMISSION = {"admin": "admin", "maintain": "write", "write": "write",
                      "triage": "read", "read": "read", "none": "none"}
+FIRST_PULL = 5000  # the first PR number the fake gives (see add_pull)
 REACTIONS = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
 Json = dict[str, Any]
 
@@ -448,8 +449,10 @@ class FakeState:
         from .fake_github_threads import PullFile
 
         head_owner, _, ref = head.rpartition(":")
+        # Issues and PRs share one numbering on GitHub. Tests name issues by number in payloads alone (never
+        # seeded here), so PRs are numbered from FIRST_PULL on: a PR never takes the number of such an issue.
         numbers = [n for (key, n) in [*self.issues, *self.pulls] if key == repo.full_name.lower()]
-        number = number or max(numbers, default=0) + 1
+        number = number or max([*numbers, FIRST_PULL - 1]) + 1
         pull = Pull(next(self.ids), repo.full_name, number, title, ref, head_owner or repo.owner, base,
                     user or self.bot_login, f"{WEB}/{repo.full_name}/pull/{number}", body, draft, state,
                     maintainer_can_modify, head_repo=head_repo,

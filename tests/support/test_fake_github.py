@@ -18,6 +18,7 @@ from githubkit.rest.paginator import Paginator
 from githubkit.utils import UNSET
 
 from .fake_github import FakeGitHub, FakeGitHubClient
+from .fake_github_model import FIRST_PULL
 from .openapi import description
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,8 +137,8 @@ async def test_create_pull(gh: GitHub[Any], client: FakeGitHubClient) -> None:
     resp = await gh.rest.pulls.async_create(OWNER, REPO, title="Fix typo", head="octo:awo/issue-7",
                                             base="trunk", body="Closes #7", draft=True)
     pull = resp.parsed_data
-    assert resp.status_code == 201 and pull.number == 8  # issues and PRs share numbers
-    assert pull.html_url == f"https://github.com/{FULL}/pull/8"
+    assert resp.status_code == 201 and pull.number == FIRST_PULL  # never an issue's number (see add_pull)
+    assert pull.html_url == f"https://github.com/{FULL}/pull/{FIRST_PULL}"
     assert (pull.head.ref, pull.base.ref, pull.draft, pull.state) == ("awo/issue-7", "trunk", True, "open")
     assert pull.user.login == "awo-bot[bot]" and pull.body == "Closes #7"
     [stored] = client.pulls(FULL)
@@ -166,7 +167,7 @@ async def test_list_pulls_filters_by_head_state_and_base(gh: GitHub[Any]) -> Non
     assert await heads(head="someone-else:awo/issue-9") == []
     assert await heads(head="awo/issue-9") == ["awo/issue-9", "awo/issue-7"]  # no "owner:" = no filter
     assert await heads(base="main") == []
-    await gh.rest.pulls.async_update(OWNER, REPO, 9, state="closed")
+    await gh.rest.pulls.async_update(OWNER, REPO, FIRST_PULL + 1, state="closed")
     assert await heads() == ["awo/issue-7"]
     assert await heads(state="closed") == ["awo/issue-9"]
     assert await heads(state="all", direction="asc") == ["awo/issue-7", "awo/issue-9"]
@@ -174,12 +175,12 @@ async def test_list_pulls_filters_by_head_state_and_base(gh: GitHub[Any]) -> Non
 
 async def test_update_pull(gh: GitHub[Any]) -> None:
     await gh.rest.pulls.async_create(OWNER, REPO, title="old", head="awo/issue-7", base="trunk")
-    closed = await gh.rest.pulls.async_update(OWNER, REPO, 8, title="new", body="b", state="closed")
+    closed = await gh.rest.pulls.async_update(OWNER, REPO, FIRST_PULL, title="new", body="b", state="closed")
     pull = closed.parsed_data
     assert (pull.title, pull.body, pull.state) == ("new", "b", "closed") and pull.closed_at is not None
     await gh.rest.pulls.async_create(OWNER, REPO, title="again", head="awo/issue-7", base="trunk")
     with pytest.raises(RequestFailed) as exc:  # reopening would duplicate the open one
-        await gh.rest.pulls.async_update(OWNER, REPO, 8, state="open")
+        await gh.rest.pulls.async_update(OWNER, REPO, FIRST_PULL, state="open")
     assert status_of(exc)[0] == 422
 
 
@@ -191,8 +192,8 @@ async def test_get_issue(gh: GitHub[Any]) -> None:
     assert issue.author_association == "COLLABORATOR"
     assert [label.name for label in issue.labels if not isinstance(label, str)] == ["agent"]
     await gh.rest.pulls.async_create(OWNER, REPO, title="pr", head="awo/issue-7", base="trunk")
-    as_issue = (await gh.rest.issues.async_get(OWNER, REPO, 8)).parsed_data
-    assert as_issue.pull_request and as_issue.html_url.endswith("/pull/8")
+    as_issue = (await gh.rest.issues.async_get(OWNER, REPO, FIRST_PULL)).parsed_data
+    assert as_issue.pull_request and as_issue.html_url.endswith(f"/pull/{FIRST_PULL}")
 
 
 async def test_get_authenticated_user(gh: GitHub[Any]) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from bot.admission import NotAllowed, recheck_pull_request
 from bot.github import PullRequest, Remark
 from bot.models import Status, WorkOrder
 from bot.runtime import build_runtime
@@ -141,3 +142,22 @@ def test_assigning_the_bot_asks_for_work_and_assigning_anyone_else_does_not(
     assert said.startswith("queued") is queued, said
     if not queued:
         assert said == "ignored: assigned to someone-else, not to the bot" and orders(app) == []
+
+
+@pytest.mark.parametrize(("head", "state", "said"), [
+    ("feature/rename", "open", None),
+    ("feature/rename", "closed", "is closed"),
+    ("feature/other", "open", "is now on `feature/other`"),
+])
+async def test_a_pull_request_is_asked_again_when_its_work_order_is_claimed(
+    github: FakeGitHub, head: str, state: str, said: str | None,
+) -> None:
+    """Closed or re-pointed while its work order waited: nothing is pushed to it."""
+    number = with_pull(github, head, state=state)
+    waiting = WorkOrder(repository_url=f"https://github.com/{REPO}", repo_full_name=REPO, issue_number=number,
+                        git_branch_name="feature/rename", metadata={"pull_request": number, "default_branch": "main"})
+    if said is None:
+        await recheck_pull_request(github, waiting)
+        return
+    with pytest.raises(NotAllowed, match=said):
+        await recheck_pull_request(github, waiting)
