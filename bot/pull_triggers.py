@@ -12,7 +12,7 @@ from typing import Any
 from bot.events import PullRequestEvent, ReviewComment, parse_pull_request_event
 from bot.models import Ignored, ReviewLocation, Trigger
 from bot.sanitize import one_line, visible, without_invisible
-from bot.trigger_rules import PULL_REQUEST_REQUEST, TriggerRules, event_key, request_after
+from bot.trigger_rules import PULL_REQUEST_REQUEST, TriggerRules, event_key, origin, request_after
 
 MAX_HUNK = 20_000
 MAX_PATH = 1_000
@@ -46,23 +46,15 @@ def branch_hint(ref: str | None) -> str:
 
 def _trigger(event: str, payload: PullRequestEvent, request: str, key: str, moment: datetime | None,
              **extra: Any) -> Trigger:
-    pull, repo, sender = payload.pull_request, payload.repository, payload.sender
+    pull = payload.pull_request
     return Trigger(
         event=event,
-        action=payload.action,
-        repo_full_name=repo.full_name,
-        clone_url=repo.clone_url or f"{repo.html_url}.git",
-        html_url=repo.html_url,
-        default_branch=repo.default_branch or "main",
+        **origin(payload),
         issue_number=pull.number,
         is_pull_request=True,
         issue_title=one_line(pull.title),
         issue_body=visible(pull.body),
         request=request or PULL_REQUEST_REQUEST,
-        actor=sender.login,
-        actor_id=sender.id or 0,
-        actor_type=sender.type or "User",
-        installation_id=payload.installation.id if payload.installation else None,
         trigger_key=key,
         occurred_at=moment,
         head_branch=branch_hint(pull.head.ref if pull.head else None),

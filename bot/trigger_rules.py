@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from bot.sanitize import prose, visible
 
@@ -43,3 +44,19 @@ def event_key(repo: str, number: int, action: str, detail: str, moment: datetime
     """An event with no comment of its own: its issue or PR, action, label or assignee, and event time."""
     when = moment.astimezone(UTC).isoformat() if moment else ""
     return f"{repo.lower()}#{number}:{action}:{detail.lower()}:{when}"
+
+
+def origin(payload: Any) -> dict[str, Any]:
+    """The Trigger fields every event gives alike: its repository, who acted, and the installation."""
+    repo, sender = payload.repository, payload.sender
+    return {
+        "action": payload.action,
+        "repo_full_name": repo.full_name,
+        "clone_url": repo.clone_url or f"{repo.html_url}.git",
+        "html_url": repo.html_url,
+        "default_branch": repo.default_branch or "main",
+        "actor": sender.login,
+        "actor_id": sender.id or 0,
+        "actor_type": sender.type or "User",
+        "installation_id": payload.installation.id if payload.installation else None,
+    }

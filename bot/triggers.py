@@ -14,7 +14,7 @@ from bot.events import Comment, IssueEvent, parse_issue_event
 from bot.models import Ignored, Trigger
 from bot.pull_triggers import NO_ASSIGNEE, PULL_ROUTES, route_pull_request
 from bot.sanitize import one_line, visible, without_invisible
-from bot.trigger_rules import TriggerRules, default_request, event_key, phrase_pattern, request_after
+from bot.trigger_rules import TriggerRules, default_request, event_key, origin, phrase_pattern, request_after
 
 __all__ = ["ROUTES", "TriggerRules", "never_a_trigger", "phrase_pattern", "request_after", "route"]
 
@@ -23,25 +23,17 @@ Handler = Callable[[IssueEvent, TriggerRules], "Trigger | Ignored"]
 
 
 def _trigger(event: str, payload: IssueEvent, request: str, comment: Comment | None = None) -> Trigger:
-    issue, repo, sender = payload.issue, payload.repository, payload.sender
+    issue = payload.issue
     is_pull_request = issue.pull_request is not None
     return Trigger(
         event=event,
-        action=payload.action,
-        repo_full_name=repo.full_name,
-        clone_url=repo.clone_url or f"{repo.html_url}.git",
-        html_url=repo.html_url,
-        default_branch=repo.default_branch or "main",
+        **origin(payload),
         issue_number=issue.number,
         is_pull_request=is_pull_request,
         issue_title=one_line(issue.title),
         issue_body=visible(issue.body),
         request=request or default_request(is_pull_request),
-        actor=sender.login,
-        actor_id=sender.id or 0,
-        actor_type=sender.type or "User",
         comment_id=comment.id if comment else None,
-        installation_id=payload.installation.id if payload.installation else None,
         trigger_key=_trigger_key(payload, comment),
         occurred_at=comment.created_at if comment else issue.updated_at,
         assignee=payload.assignee.login if payload.assignee else None,
