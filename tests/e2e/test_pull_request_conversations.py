@@ -187,3 +187,32 @@ def test_a_pull_request_cannot_change_the_agents_instructions_for_its_own_review
     assert systems and all("BASE-RULE-K1" in s and "PR-RULE-Z9" not in s for s in systems)
     assert show(stack.remote, "feature/rules", "notes.txt") == "notes"
     assert "PR-RULE-Z9" in show(stack.remote, "feature/rules", "CLAUDE.md")  # the PR's own change is kept as it was
+
+
+@pytest.mark.parametrize("how", ["review", "label"])
+def test_a_review_or_the_trigger_label_on_a_pull_request_adds_a_commit_and_reports_in_its_conversation(
+    stack: Stack, tmp_path: Path, how: str,
+) -> None:
+    branch = f"feature/{how}-asked"
+    head = push_branch(stack, branch, {f"{how}.txt": "start\n"}, tmp_path)
+    number = open_pull(stack, branch, f"Asked by {how}", body="Please also write the notes file.")
+    stack.script(script_for(number, [{"text": "Plan: write the notes."}],
+                            [write(f"{how}-notes.txt", "notes\n"), {"text": "Wrote the notes."}]))
+    pull = pull_payload(stack, number, branch, pull_request__title=f"Asked by {how}",
+                        pull_request__body="Please also write the notes file.")
+    if how == "review":
+        payload = example("pull_request_review", "submitted", review__body="@claude write the notes file",
+                          review__state="commented", review__user__login="Codertocat", **pull)
+        event = "pull_request_review"
+    else:
+        payload = example("pull_request", "labeled", label__name="claude", **pull)
+        event = "pull_request"
+    assert stack.deliver(event, payload).status_code == 202
+
+    done = stack.finished(number)
+    assert done["status"] == "completed", done
+    assert (done["git_branch_name"], done["pr_number"]) == (branch, number)
+    assert git("rev-list", "--count", f"{head}..{branch}", cwd=stack.remote) == "1"
+    assert show(stack.remote, branch, f"{how}-notes.txt") == "notes"
+    [report] = wait_until(lambda: (c := bot_comments(stack, number)) and "✅ Done" in c[0]["body"] and c)
+    assert f"/pull/{number}" in report["body"]  # in the PR's own conversation
