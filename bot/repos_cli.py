@@ -24,7 +24,7 @@ async def run_repos(settings: Settings, args: argparse.Namespace) -> int:
 
 async def add(store: Store, settings: Settings, args: argparse.Namespace) -> int:
     try:
-        url = normalise_url(args.repository)
+        url = normalise_url(args.repository, settings.github_web_origin)
     except ValueError as exc:
         print(f"awo: {exc}")
         return 2
@@ -49,7 +49,7 @@ async def list_(store: Store, settings: Settings, args: argparse.Namespace) -> i
 
 async def remove(store: Store, settings: Settings, args: argparse.Namespace) -> int:
     target = args.repository
-    repo = await repository_for(store, full_name_of(target))
+    repo = await repository_for(store, full_name_of(target), target)
     if repo is None:
         try:
             repo = await store.get_repository(target)

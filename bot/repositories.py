@@ -6,17 +6,19 @@ import re
 
 from bot.errors import GitError, GitHubError
 from bot.github import GitHubPort
+from bot.hosts import GITHUB_WEB
 from bot.models import Repository, full_name_of, utcnow
 from bot.remotes import RemotePolicy, strip_userinfo
 
 SLUG = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
-def normalise_url(value: str) -> str:
-    """`owner/repo`, `https://host/owner/repo(.git)` → `https://host/owner/repo`; anything else is refused."""
+def normalise_url(value: str, origin: str = GITHUB_WEB) -> str:
+    """`owner/repo` → `<origin>/owner/repo` (the bot's GitHub: github.com or a GHES host),
+    `https://host/owner/repo(.git)` → `https://host/owner/repo`; anything else is refused."""
     value = value.strip().rstrip("/").removesuffix(".git")
     if SLUG.match(value):
-        return f"https://github.com/{value}"
+        return f"{origin.rstrip('/')}/{value}"
     match = re.match(r"^https?://[^/\s]+/([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)$", value)
     if match is None:
         raise ValueError("repository_url must look like https://github.com/owner/repo or owner/repo")
