@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli import main
 from bot.hosts import host_of, repository_web_origin, same_host
 from bot.repositories import normalise_url
 from tests.conftest import make_settings
@@ -46,3 +47,19 @@ def test_hosts_match_only_when_both_name_one_or_one_names_none() -> None:
     assert not same_host("https://github.com/o/r", "https://ghe.example.com/o/r")
     assert not same_host("https://ghe.example.com/o/r", "https://ghe.example.com.evil.net/o/r")
     assert same_host("https://github.com/o/r", "")
+
+
+def test_awo_repos_keeps_a_ghes_and_a_github_com_repository_of_one_name_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in {"STATE_STORAGE_TYPE": "sqlite", "SQLITE_PATH": str(tmp_path / "wo.db"),
+                        "AWO_DATA_DIR": str(tmp_path / "data"), "GITHUB_API_URL": "https://ghe.example.com/api/v3"
+                        }.items():
+        monkeypatch.setenv(name, value)
+    assert main(["repos", "add", "Codertocat/Hello-World", "--no-verify"]) == 0
+    assert main(["repos", "add", "https://github.com/Codertocat/Hello-World", "--no-verify"]) == 0
+    assert main(["repos", "remove", "https://github.com/Codertocat/Hello-World"]) == 0
+    capsys.readouterr()
+    assert main(["repos", "list"]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    assert line.endswith("https://ghe.example.com/Codertocat/Hello-World.git")
