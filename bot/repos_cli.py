@@ -30,7 +30,8 @@ async def add(store: Store, settings: Settings, args: argparse.Namespace) -> int
         return 2
     repo = Repository(repository_url=url, owner=full_name_of(url).split("/")[0])
     if not args.no_verify:
-        repo = await verify_repository(repo, build_github(settings), settings.remote_policy)
+        repo = await verify_repository(repo, build_github(settings), settings.remote_policy,
+                                       settings.github_web_origin)
     saved = await store.add_repository(repo)
     print(f"added {saved.full_name} ({saved.id}), default branch {saved.default_branch or 'from each event'}")
     return 0

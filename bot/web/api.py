@@ -293,7 +293,8 @@ async def create_repository(request: Request) -> Response:
     url = normalise_url(body.repository_url, runtime.settings.github_web_origin)
     repo = Repository(repository_url=url, owner=full_name_of(url).split("/")[0])
     if body.verify:
-        repo = await verify_repository(repo, runtime.github, runtime.settings.remote_policy)
+        repo = await verify_repository(repo, runtime.github, runtime.settings.remote_policy,
+                                       runtime.settings.github_web_origin)
     return JSONResponse(dump(await runtime.store.add_repository(repo)), status_code=201)
 
 
@@ -312,7 +313,8 @@ async def delete_repository(request: Request) -> Response:
 async def verify_repository_endpoint(request: Request) -> Response:
     runtime = runtime_of(request)
     repo = await runtime.store.get_repository(path_id(request))
-    checked = await verify_repository(repo, runtime.github, runtime.settings.remote_policy)
+    checked = await verify_repository(repo, runtime.github, runtime.settings.remote_policy,
+                                      runtime.settings.github_web_origin)
     fields = ("display_name", "owner", "default_branch", "clone_url", "is_verified", "last_verified_at")
     updated = await runtime.store.update_repository(repo.id, {f: getattr(checked, f) for f in fields})
     return JSONResponse(dump(updated))

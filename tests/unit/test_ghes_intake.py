@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
+from bot.github_data import RepoInfo
 from bot.runtime import build_runtime
 from bot.testing import FakeAgent, FakeGitHub
 from bot.web.app import create_app
@@ -51,3 +52,16 @@ def test_a_work_order_request_names_the_ghes_repository_by_slug_or_ghes_url_neve
         assert created.json()["repository_url"] == f"{GHES}/{NAME}"
     refused = ghes.post(f"{API}/", json={**body, "repository_url": f"https://github.com/{NAME}"}, headers=AUTH)
     assert refused.status_code == 422 and "not a configured repository" in refused.json()["detail"]
+
+
+def test_a_github_com_repository_is_not_verified_against_the_ghes_api(ghes: TestClient, github: FakeGitHub) -> None:
+    """Verifying asks GHES for `o/r`: its answer must never be stored as github.com's `o/r`."""
+    github.repos[NAME] = RepoInfo(NAME, "Codertocat", "Hello-World", "trunk", f"{GHES}/{NAME}.git", f"{GHES}/{NAME}")
+    body = {"repository_url": f"https://github.com/{NAME}", "verify": True}
+    refused = ghes.post(f"{API}/repositories", json=body, headers=AUTH)
+    assert refused.status_code == 404 and "not on this bot's GitHub (https://ghe.example.com)" in refused.text
+    listed = ghes.get(f"{API}/repositories", headers=AUTH).json()
+    assert [r["repository_url"] for r in listed] == [f"{GHES}/{NAME}"]
+    verified = ghes.post(f"{API}/repositories/{listed[0]['id']}/verify", headers=AUTH)
+    assert verified.status_code == 200 and verified.json()["is_verified"], verified.text
+    assert verified.json()["default_branch"] == "trunk" and verified.json()["clone_url"] == f"{GHES}/{NAME}.git"
