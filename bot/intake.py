@@ -226,7 +226,7 @@ class Intake:
         routed = route(delivery.event, delivery.payload, self.rules)
         if isinstance(routed, Ignored):
             return f"ignored: {routed.reason}"
-        repo = await repository_for(self.store, routed.repo_full_name)
+        repo = await repository_for(self.store, routed.repo_full_name, routed.html_url)
         if self.github is None:
             return "refused: no GitHub credentials are configured"
         if routed.assignee is not None and not await self._assigned_to_bot(routed.assignee, self.github):

@@ -281,7 +281,7 @@ class Pipeline:
         """Clone from the configured repository, never from a request, a payload or a stored row's metadata."""
         if self.s.local_remote:
             return self.s.local_remote, wo.metadata.get("default_branch")
-        repo = await repository_for(self.s.store, wo.repo_full_name)
+        repo = await repository_for(self.s.store, wo.repo_full_name, wo.repository_url)
         if repo is None or not repo.clone_url:
             raise GitError(f"{wo.repo_full_name or 'this repository'} is not a configured repository (any more)")
         return repo.clone_url, repo.default_branch or wo.metadata.get("default_branch")

@@ -24,13 +24,14 @@ async def run_repos(settings: Settings, args: argparse.Namespace) -> int:
 
 async def add(store: Store, settings: Settings, args: argparse.Namespace) -> int:
     try:
-        url = normalise_url(args.repository)
+        url = normalise_url(args.repository, settings.github_web_origin)
     except ValueError as exc:
         print(f"awo: {exc}")
         return 2
     repo = Repository(repository_url=url, owner=full_name_of(url).split("/")[0])
     if not args.no_verify:
-        repo = await verify_repository(repo, build_github(settings), settings.remote_policy)
+        repo = await verify_repository(repo, build_github(settings), settings.remote_policy,
+                                       settings.github_web_origin)
     saved = await store.add_repository(repo)
     print(f"added {saved.full_name} ({saved.id}), default branch {saved.default_branch or 'from each event'}")
     return 0
@@ -49,7 +50,7 @@ async def list_(store: Store, settings: Settings, args: argparse.Namespace) -> i
 
 async def remove(store: Store, settings: Settings, args: argparse.Namespace) -> int:
     target = args.repository
-    repo = await repository_for(store, full_name_of(target))
+    repo = await repository_for(store, full_name_of(target), target)
     if repo is None:
         try:
             repo = await store.get_repository(target)

@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.hosts import repository_web_origin
 from bot.remotes import PROTOCOLS, RemotePolicy, web_origin
 from bot.sandbox import SandboxKind
 
@@ -173,6 +174,11 @@ class Settings(BaseSettings):
         if self.github_token is None and self.github_app_id is None:
             missing.append("GITHUB_TOKEN (or GITHUB_APP_ID) is not set: the bot cannot comment, push or open PRs")
         return missing
+
+    @property
+    def github_web_origin(self) -> str:
+        """Where `owner/repo` slugs point: github.com, or the GHES host of GITHUB_API_URL / AWO_GITHUB_WEB_URL."""
+        return repository_web_origin(self.github_api_url, self.github_web_url)
 
 
 def project_root() -> Path:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from bot.hosts import same_host
 from bot.models import Delivery, Repository, Status, Step, WorkOrder
 
 
@@ -168,10 +169,11 @@ class Store(Protocol):
     async def list_steps(self, work_order_id: str) -> list[Step]: ...
 
 
-async def repository_for(store: Store, full_name: str) -> Repository | None:
-    """The configured repository with this `owner/name`, if any (case-insensitive, like GitHub)."""
+async def repository_for(store: Store, full_name: str, url: str = "") -> Repository | None:
+    """The configured repository with this `owner/name`, if any (case-insensitive, like GitHub); given the
+    URL it was named by, only one on that URL's host: a GHES `o/r` is not github.com's `o/r`."""
     wanted = full_name.lower()
     for repo in await store.list_repositories():
-        if repo.full_name.lower() == wanted:
+        if repo.full_name.lower() == wanted and same_host(repo.repository_url, url):
             return repo
     return None

@@ -73,7 +73,8 @@ class CreateRepository(BaseModel):
     def _github_url(cls, value: str) -> str:
         if "@" in urlparse(value.strip()).netloc:
             raise ValueError("credentials in the URL are not accepted: the bot uses its own token")
-        return normalise_url(value)
+        normalise_url(value)  # refuses what is neither a slug nor a repository URL; the host comes later
+        return value.strip()
 
 
 class UpdateRepository(BaseModel):
@@ -222,10 +223,10 @@ def guarded(handler: Any) -> Any:
 async def configured_repository(request: Request, requested: str) -> Repository:
     """The configured repository the request names; its URL, never the request's text, is what gets cloned."""
     try:
-        url = normalise_url(requested)
+        url = normalise_url(requested, runtime_of(request).settings.github_web_origin)
     except ValueError as exc:
         raise Refused(422, str(exc)) from None
-    repo = await repository_for(runtime_of(request).store, full_name_of(url))
+    repo = await repository_for(runtime_of(request).store, full_name_of(url), url)
     if repo is None:
         raise Refused(422, f"{full_name_of(url)} is not a configured repository: add it under /repositories first")
     if not SLUG.match(requested.strip()) and _host(url) != _host(repo.repository_url):
@@ -289,9 +290,11 @@ async def list_repositories(request: Request) -> Response:
 async def create_repository(request: Request) -> Response:
     body = await parse(request, CreateRepository)
     runtime = runtime_of(request)
-    repo = Repository(repository_url=body.repository_url, owner=full_name_of(body.repository_url).split("/")[0])
+    url = normalise_url(body.repository_url, runtime.settings.github_web_origin)
+    repo = Repository(repository_url=url, owner=full_name_of(url).split("/")[0])
     if body.verify:
-        repo = await verify_repository(repo, runtime.github, runtime.settings.remote_policy)
+        repo = await verify_repository(repo, runtime.github, runtime.settings.remote_policy,
+                                       runtime.settings.github_web_origin)
     return JSONResponse(dump(await runtime.store.add_repository(repo)), status_code=201)
 
 
@@ -310,7 +313,8 @@ async def delete_repository(request: Request) -> Response:
 async def verify_repository_endpoint(request: Request) -> Response:
     runtime = runtime_of(request)
     repo = await runtime.store.get_repository(path_id(request))
-    checked = await verify_repository(repo, runtime.github, runtime.settings.remote_policy)
+    checked = await verify_repository(repo, runtime.github, runtime.settings.remote_policy,
+                                      runtime.settings.github_web_origin)
     fields = ("display_name", "owner", "default_branch", "clone_url", "is_verified", "last_verified_at")
     updated = await runtime.store.update_repository(repo.id, {f: getattr(checked, f) for f in fields})
     return JSONResponse(dump(updated))

@@ -25,6 +25,7 @@ from tests.gitrepo import make_remote
 from tests.payloads import example
 from tests.support.fake_anthropic import FakeAnthropicServer
 from tests.support.fake_github import FakeGitHub, FakeGitHubClient
+from tests.support.openapi import DEFAULT_SPEC, description
 
 ROOT = Path(__file__).resolve().parents[2]
 CLAUDE = ROOT / "node_modules/.bin/claude"
@@ -87,13 +88,16 @@ class Stack:
     variables a user must set (no data folder, database path or CLI path).
     """
 
-    def __init__(self, root: Path, project: Path | None = None, **env: str) -> None:
+    def __init__(self, root: Path, project: Path | None = None, *, spec: str = DEFAULT_SPEC, **env: str) -> None:
         self.root = root
         self.project = project
         self._issues = itertools.count(101)
         self.remote = make_remote(root / "remotes")
         self.model = FakeAnthropicServer().start()
-        self.github = FakeGitHub().start()
+        self.github = FakeGitHub(spec=spec).start()
+        # GHES serves its API under /api/v3 of its own web host; github.com's API is a host of its own.
+        self.api_url = self.github.url + description(spec).prefix
+        self.web = self.github.url if description(spec).prefix else "https://github.com"
         self.gh: FakeGitHubClient = self.github.client()
         self.gh.seed({
             "tokens": [TOKEN],
@@ -122,7 +126,7 @@ class Stack:
         home.mkdir(exist_ok=True)
         return {
             "PATH": path_without_claude(), "HOME": str(home), "AGENT_WORK_ORDERS_PORT": str(self.port),
-            "GITHUB_WEBHOOK_SECRET": SECRET, "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": self.github.url,
+            "GITHUB_WEBHOOK_SECRET": SECRET, "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": self.api_url,
             "ANTHROPIC_BASE_URL": self.model.url, "ANTHROPIC_API_KEY": API_KEY, "AWO_API_TOKEN": API_TOKEN,
             "AWO_GIT_PROTOCOLS": "https,file",  # the remote is a bare repository on disk
         }
@@ -137,7 +141,7 @@ class Stack:
             "AGENT_WORK_ORDERS_HOST": "127.0.0.1", "AGENT_WORK_ORDERS_PORT": str(self.port),
             "STATE_STORAGE_TYPE": "sqlite", "SQLITE_PATH": str(self.root / "data/work-orders.db"),
             "AWO_DATA_DIR": str(self.root / "data"), "GITHUB_WEBHOOK_SECRET": SECRET,
-            "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": self.github.url, "CLAUDE_CLI_PATH": str(CLAUDE),
+            "GITHUB_TOKEN": TOKEN, "GITHUB_API_URL": self.api_url, "CLAUDE_CLI_PATH": str(CLAUDE),
             "AWO_API_TOKEN": API_TOKEN,
             "ANTHROPIC_BASE_URL": self.model.url, "ANTHROPIC_API_KEY": API_KEY,
             "AWO_STEP_TIMEOUT_SECONDS": "8", "AWO_POLL_SECONDS": "0.2", "WORKER_CONCURRENCY": "2",
@@ -181,7 +185,8 @@ class Stack:
     # acting like GitHub
 
     def deliver(self, event: str, payload: dict[str, Any], delivery: str | None = None) -> httpx.Response:
-        body = json.dumps(payload).encode()
+        # a GHES delivery names its own host wherever github.com's names github.com
+        body = json.dumps(payload).replace("https://github.com/", f"{self.web}/").encode()
         headers = {
             "X-GitHub-Event": event, "X-GitHub-Delivery": delivery or f"d-{time.monotonic_ns()}",
             "X-Hub-Signature-256": sign(SECRET, body, "sha256"), "Content-Type": "application/json",
@@ -201,7 +206,7 @@ class Stack:
 
     def configure_repo(self) -> dict[str, Any]:
         response = self.http.post("/api/agent-work-orders/repositories",
-                                  json={"repository_url": f"https://github.com/{REPO}", "verify": True})
+                                  json={"repository_url": f"{self.web}/{REPO}", "verify": True})
         assert response.status_code in (201, 409), response.text
         return response.json()
 

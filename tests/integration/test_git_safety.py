@@ -106,7 +106,8 @@ async def test_a_work_order_clones_from_the_configured_repository_never_from_its
     with HeaderRecorder() as attacker:
         runtime = await runtime_for(tmp_path, str(remote), FakeAgent(files={"hello.txt": "hello\n"}),
                                     git_protocols=("http", "file"))
-        order = work_order(1, repository_url=f"{attacker.url}/evil/x",
+        # the row's URL names another repository on the configured host (another host matches nothing)
+        order = work_order(1, repository_url="https://github.com/evil/x",
                            metadata={"clone_url": f"{attacker.url}/evil.git", "commands": ["implement"]})
         done = await claim_and_run(runtime, order)
         await runtime.store.close()
