@@ -185,7 +185,7 @@ class ClaudeCli:
             if not isinstance(event, dict):
                 return False
             running.absorb(event)
-            if over_cap(request.budget, running.total) and not result.got_result:
+            if event.get("type") == "assistant" and over_cap(request.budget, running.total):
                 return True
             if absorb(result, event) and on_progress is not None:
                 await on_progress(result)

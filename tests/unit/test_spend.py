@@ -128,3 +128,17 @@ async def test_the_clis_own_budget_stop_reads_the_same(tmp_path: Path) -> None:
     result = await ClaudeCli(str(cli), {"PATH": "/usr/bin:/bin"}).run(
         AgentRequest("p", tmp_path, "claude-sonnet-4-5", 30, ("Read",), timeout=30, budget=Budget(0.5)))
     assert result.error == "the agent was stopped at $0.52 of a $0.50 cap" and result.cost_usd == 0.52
+
+
+async def test_under_the_cap_the_clis_own_total_is_kept(tmp_path: Path) -> None:
+    script = tmp_path / "cheap.py"
+    usage = {"input_tokens": 10_000, "output_tokens": 100}
+    script.write_text("import json\n" + "".join(f"print(json.dumps({event!r}), flush=True)\n" for event in (
+        assistant("msg_1", usage),
+        {"type": "result", "subtype": "success", "is_error": False, "result": "Done", "total_cost_usd": 0.0412})))
+    cli = tmp_path / "claude"
+    cli.write_text(f"#!/bin/sh\nexec {sys.executable} {script}\n")
+    cli.chmod(0o755)
+    result = await ClaudeCli(str(cli), {"PATH": "/usr/bin:/bin"}).run(
+        AgentRequest("p", tmp_path, "claude-sonnet-4-5", 30, ("Read",), timeout=30, budget=Budget(0.5)))
+    assert result.success and result.cost_usd == 0.0412  # the CLI's figure (it counts requests the bot cannot see)
