@@ -11,6 +11,7 @@ from typing import Any
 from bot.errors import BotError
 from bot.github import GitHubPort, PullRequest
 from bot.models import Delivery, Repository, Trigger, WorkOrder, utcnow
+from bot.spend import daily_refusal, midnight_utc
 from bot.store import Load, Store
 
 WRITE_ROLES = frozenset({"admin", "maintain", "write"})
@@ -33,6 +34,8 @@ class Limits:
     per_actor_per_hour: int = 10
     per_repo_per_hour: int = 30
     max_pending: int = 100
+    daily_usd_per_repo: float | None = None  # spend caps since midnight UTC (bot/spend.py); None: none
+    daily_usd: float | None = None
 
 
 class NotAllowed(BotError):
@@ -165,7 +168,17 @@ class Admission:
             return refusal
         load = await self.store.admission_load(
             trigger.repo_full_name, trigger.issue_number, trigger.actor, utcnow() - RATE_WINDOW)
-        return over_limits(trigger, load, self.limits)
+        return over_limits(trigger, load, self.limits) or await self.over_daily_caps(trigger)
+
+    async def over_daily_caps(self, trigger: Trigger) -> Refused | None:
+        """The daily spend caps, from the ledger; asked only when a cap is set (one indexed sum each)."""
+        limits, since = self.limits, midnight_utc(utcnow())
+        repo_spent = (await self.store.spent_since(trigger.repo_full_name, since)
+                      if limits.daily_usd_per_repo is not None else None)
+        all_spent = await self.store.spent_since(None, since) if limits.daily_usd is not None else None
+        reason = daily_refusal(trigger.repo_full_name, repo_spent, limits.daily_usd_per_repo, all_spent,
+                               limits.daily_usd)
+        return Refused(reason, tell=True) if reason else None
 
 
 async def recheck(github: GitHubPort, repo_full_name: str, actor: str) -> None:

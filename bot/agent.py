@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from bot import process
 from bot.sandbox import Jail, NoSandbox, Sandbox, resolve_program
+from bot.spend import Budget, RunningCost, over_cap, stopped_at
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ class AgentRequest:
     max_turns: int
     allowed_tools: tuple[str, ...]
     timeout: float
+    budget: Budget | None = None  # the work order's per-run cap: the CLI is stopped once it is passed
 
 
 @dataclass
@@ -106,6 +108,8 @@ def cli_argv(cli_path: str, request: AgentRequest, instructions: Path | None = N
     ]
     if instructions is not None:
         argv += ["--append-system-prompt-file", str(instructions)]
+    if request.budget is not None:
+        argv += ["--max-budget-usd", f"{request.budget.remaining:.4f}"]
     return argv
 
 
@@ -168,15 +172,22 @@ class ClaudeCli:
         if refused is not None or program is None:
             return AgentResult(error=refused or f"the Claude CLI was not found at {self.cli_path!r}")
         result = AgentResult()
+        running = RunningCost(request.model)
 
         async def on_line(line: str) -> bool:
-            """True once the result line is in: the run is over, the CLI is stopped without waiting for its exit."""
+            """True once the result line is in, or the cap is passed: the CLI is stopped without waiting for its
+            exit (at the cap, its group is killed before it makes another request)."""
             try:
                 event = json.loads(line)
             except json.JSONDecodeError:
                 log.debug("non-JSON line from the CLI: %.200s", line)
                 return False
-            if isinstance(event, dict) and absorb(result, event) and on_progress is not None:
+            if not isinstance(event, dict):
+                return False
+            running.absorb(event)
+            if event.get("type") == "assistant" and over_cap(request.budget, running.total):
+                return True
+            if absorb(result, event) and on_progress is not None:
                 await on_progress(result)
             return result.got_result
 
@@ -189,7 +200,10 @@ class ClaudeCli:
                                      jail)
             done = await process.stream(argv, on_line=on_line, cwd=jail.worktree, env=self._env(jail.scratch),
                                         timeout=request.timeout, stdin=request.prompt)
-        result.error = failure_of(result, done, time.monotonic() - started, request.timeout)
+        if not result.got_result:
+            result.cost_usd = round(running.total, 6)  # the CLI's own figure, when its result came, is kept
+        result.error = (over_budget(request.budget, result, running.total)
+                        or failure_of(result, done, time.monotonic() - started, request.timeout))
         return result
 
     def _env(self, scratch: Path) -> dict[str, str]:
@@ -199,6 +213,17 @@ class ClaudeCli:
         private = {"HOME": str(home), "CLAUDE_CONFIG_DIR": str(home / ".claude"), "TMPDIR": str(tmp),
                    "CLAUDE_CODE_TMPDIR": str(tmp)}
         return {**self.env, **private}
+
+
+def over_budget(budget: Budget | None, result: AgentResult, running: float) -> str | None:
+    """The cap's failure, with the figures: the bot stopped the CLI, or the CLI stopped at its own budget."""
+    if budget is None:
+        return None
+    if not result.got_result and over_cap(budget, running):
+        return stopped_at(budget, running)
+    if result.got_result and result.subtype == "error_max_budget_usd":
+        return stopped_at(budget, max(result.cost_usd, running))
+    return None
 
 
 def failure_of(result: AgentResult, done: process.Completed, elapsed: float, limit: float) -> str | None:

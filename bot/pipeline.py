@@ -21,6 +21,7 @@ from bot.models import Step, WorkOrder, utcnow
 from bot.report import redact
 from bot.reporter import Reporter, linked_comment
 from bot.secret_scan import scan_diff
+from bot.spend import Budget, dollars, run_cap
 from bot.steps import COMMIT, IMPLEMENT, PLAN, PULL_REQUEST, PUSH, Kind, StepSpec, sequence
 from bot.store import Store, repository_for
 from bot.texts import TOOL_LOG, branch_name, commit_message, pr_body, title_of, with_tool_log, within
@@ -34,6 +35,7 @@ class Limits:
     max_turns: int = 30
     step_timeout: float = 1800
     context_budget: int = 60_000  # characters of a pull request's context in a prompt
+    max_run_usd: float | None = None  # AWO_MAX_RUN_USD: a work order's cap, unless its metadata sets its own
 
 
 @dataclass
@@ -207,10 +209,15 @@ class Pipeline:
             context = await read_context(run.context)
         except GitHubError as exc:
             return StepOutcome(error=f"could not read the pull request's conversation: {exc}")
+        budget = await self._budget(run)
+        if budget is not None and budget.remaining <= 0:
+            return StepOutcome(error=f"not started: the steps before it spent {dollars(budget.spent_before)} "
+                                     f"of the work order's {dollars(budget.cap)} cap")
         request = AgentRequest(
             prompt=prompting.render(spec.template or "", run.work_order, plan=run.plan, context=context),
             cwd=run.tree.path,
             model=limits.model, max_turns=limits.max_turns, allowed_tools=spec.tools, timeout=limits.step_timeout,
+            budget=budget,
         )
 
         async def progress(result: AgentResult) -> None:
@@ -224,6 +231,16 @@ class Pipeline:
             error=result.error, session_id=result.session_id,
             cost_usd=result.cost_usd, num_turns=result.num_turns,
         )
+
+    async def _budget(self, run: Run) -> Budget | None:
+        """The work order's cap, noted in its metadata once (the final report shows the cost against it)."""
+        wo = run.work_order
+        cap = run_cap(self.s.limits.max_run_usd, wo.metadata)
+        if cap is None:
+            return None
+        if wo.metadata.get("cost_cap_usd") != cap:
+            await self.update(run, {"metadata": {**wo.metadata, "cost_cap_usd": cap}})
+        return Budget(cap, run.work_order.total_cost_usd)
 
     def warm(self, run: Run) -> None:
         """Look up the remote and start the mirror's fetch at the claim, while the claim's GitHub calls are under

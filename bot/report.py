@@ -80,6 +80,12 @@ def money(value: float) -> str:
     return f"${value:.4f}" if value >= 0.0001 else "< $0.0001"
 
 
+def cap_of(work_order: WorkOrder) -> str:
+    """` of $5.00` when the work order ran under a cap (bot/spend.py), so a reader sees how close it came."""
+    cap = work_order.metadata.get("cost_cap_usd")
+    return f" of ${cap:.2f}" if isinstance(cap, int | float) and not isinstance(cap, bool) and cap > 0 else ""
+
+
 def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
@@ -131,6 +137,7 @@ def summary_lines(work_order: WorkOrder, now: datetime | None) -> list[str]:
     if work_order.status in (Status.COMPLETED, Status.FAILED, Status.CANCELLED) or work_order.num_turns:
         lines.append(
             f"**Duration:** {seconds(elapsed(work_order, now))} · **Cost:** {money(work_order.total_cost_usd)}"
+            f"{cap_of(work_order)}"
             f" · **Turns:** {work_order.num_turns}"
         )
     return lines

@@ -72,7 +72,8 @@ def build_agent(settings: Settings) -> ClaudeCli:
 
 def admission_limits(settings: Settings) -> AdmissionLimits:
     return AdmissionLimits(settings.trigger_max_age_seconds, settings.max_waiting_per_issue,
-                           settings.rate_limit_per_actor, settings.rate_limit_per_repo, settings.max_pending)
+                           settings.rate_limit_per_actor, settings.rate_limit_per_repo, settings.max_pending,
+                           daily_usd_per_repo=settings.daily_usd_per_repo, daily_usd=settings.daily_usd)
 
 
 def build_services(settings: Settings, store: Store, github: GitHubPort | None) -> Services:
@@ -83,7 +84,8 @@ def build_services(settings: Settings, store: Store, github: GitHubPort | None) 
                           pool_max_bytes=int(settings.pool_max_gb * 1e9)),
         agent=build_agent(settings),
         github=github,
-        limits=Limits(settings.model, settings.max_turns, settings.step_timeout_seconds, settings.context_budget),
+        limits=Limits(settings.model, settings.max_turns, settings.step_timeout_seconds, settings.context_budget,
+                      max_run_usd=settings.max_run_usd),
         identity=Identity(settings.bot_name, settings.bot_email),
         draft=settings.draft_pull_requests,
         secrets=secret_values(settings),

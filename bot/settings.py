@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     # The disk all idle slots together (every repository's) may take, in GB (10^9 bytes); beyond it the least
     # recently used idle ones are deleted; 0: no bound.
     pool_max_gb: float = Field(20, validation_alias="AWO_POOL_MAX_GB", ge=0)
+    # Spend limits (bot/spend.py), in US dollars; unset: no cap. A run's cost is counted from the CLI's stream;
+    # the daily caps from the ledger of recorded costs, since midnight UTC.
+    max_run_usd: float | None = Field(None, validation_alias="AWO_MAX_RUN_USD", gt=0)
+    daily_usd_per_repo: float | None = Field(None, validation_alias="AWO_DAILY_USD_PER_REPO", gt=0)
+    daily_usd: float | None = Field(None, validation_alias="AWO_DAILY_USD", gt=0)
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod

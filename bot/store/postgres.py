@@ -309,6 +309,9 @@ class PostgresStore:
         params = {"repo": repo_full_name, "issue": issue_number, "window": float(window_seconds)}
         return bool(_present(await self._one(Q["note_refusal"], params))["say"])
 
+    async def spent_since(self, repo_full_name: str | None, since: datetime) -> float:
+        return float(_present(await self._one(Q["spent_since"], {"repo": repo_full_name, "since": since}))["spent"])
+
     # steps
 
     async def add_step(self, step: Step) -> None:

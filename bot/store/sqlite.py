@@ -75,6 +75,7 @@ class SqliteStore:
         conn.executescript(Q["security_indexes"])
         conn.executescript(Q["report_pending_index"])
         conn.executescript(Q["queue_indexes"])
+        conn.executescript(Q["spend_ledger"])
         return conn
 
     async def close(self) -> None:
@@ -304,6 +305,11 @@ class SqliteStore:
         params = {"repo": repo_full_name, "issue": issue_number, "now": iso(now),
                   "cutoff": iso(now - timedelta(seconds=window_seconds))}
         return await self._run(lambda c: c.execute(Q["note_refusal"], params).rowcount == 1)
+
+    async def spent_since(self, repo_full_name: str | None, since: datetime) -> float:
+        query, params = ((Q["spent_since_all"], {"since": iso(since)}) if repo_full_name is None
+                         else (Q["spent_since_repo"], {"repo": repo_full_name, "since": iso(since)}))
+        return float(await self._run(lambda c: c.execute(query, params).fetchone()[0]))
 
     # steps
 

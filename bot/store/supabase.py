@@ -230,6 +230,10 @@ class SupabaseStore:
                   "p_window_seconds": float(window_seconds)}
         return bool(await _data(self.client.rpc("archon_agent_work_order_note_refusal", params)))
 
+    async def spent_since(self, repo_full_name: str | None, since: datetime) -> float:
+        params = {"p_repo_full_name": repo_full_name, "p_since": since.isoformat()}
+        return float(await _data(self.client.rpc("archon_agent_work_order_spent_since", params)) or 0)
+
     # steps
 
     async def add_step(self, step: Step) -> None:

@@ -39,6 +39,9 @@ EXPECTED_INDEXES = {
     },
     "archon_agent_work_order_migrations": {"archon_agent_work_order_migrations_pkey"},
     "archon_agent_work_order_notices": {"archon_agent_work_order_notices_pkey"},
+    "archon_agent_work_order_spend": {
+        "archon_agent_work_order_spend_pkey", "idx_agent_work_order_spend_repo_at", "idx_agent_work_order_spend_at",
+    },
 }
 SEED_TABLES = ("archon_configured_repositories", "archon_agent_work_orders", "archon_agent_work_order_steps")
 SUPABASE_ROLES = ("anon", "authenticated", "service_role")
@@ -140,14 +143,15 @@ def test_the_seed_verification_queries_list_every_table_and_index(database: str)
     tables = query(database, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
                              "AND table_name LIKE 'archon_agent_work_order%' ORDER BY table_name")
     assert [t for (t,) in tables] == ["archon_agent_work_order_deliveries", "archon_agent_work_order_migrations",
-                                      "archon_agent_work_order_notices", "archon_agent_work_order_steps",
+                                      "archon_agent_work_order_notices", "archon_agent_work_order_spend",
+                                      "archon_agent_work_order_steps",
                                       "archon_agent_work_orders"]
     for table, expected in EXPECTED_INDEXES.items():
         indexes = query(database, "SELECT indexname FROM pg_indexes WHERE tablename = %(t)s", {"t": table})
         assert {i for (i,) in indexes} == expected, table
     triggers = query(database, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname")
     assert [t for (t,) in triggers] == [
-        "notify_agent_work_order_pending", "notify_agent_work_order_released",
+        "notify_agent_work_order_pending", "notify_agent_work_order_released", "record_agent_work_order_spend",
         "update_agent_work_orders_updated_at", "update_configured_repositories_updated_at"]
     secured = query(database, "SELECT relname FROM pg_class WHERE relname LIKE 'archon_%' AND relkind = 'r' "
                               "AND NOT relrowsecurity")
@@ -213,6 +217,8 @@ ATTACKS = [
     "SELECT * FROM archon_configured_repositories",
     "SELECT * FROM archon_agent_work_order_notices",
     "SELECT * FROM archon_agent_work_order_migrations",
+    "SELECT * FROM archon_agent_work_order_spend",
+    "SELECT archon_agent_work_order_spent_since(NULL, now())",
     "INSERT INTO archon_agent_work_orders (agent_work_order_id, repository_url, sandbox_identifier, status, "
     "metadata) VALUES ('../../etc', 'https://github.com/octo/repo', 's', 'pending', "
     "'{\"clone_url\": \"http://attacker.test/x.git\"}')",

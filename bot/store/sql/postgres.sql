@@ -132,3 +132,6 @@ SELECT * FROM archon_agent_work_order_admission_load(%(repo)s, %(issue)s, %(acto
 
 -- name: note_refusal
 SELECT archon_agent_work_order_note_refusal(%(repo)s, %(issue)s, %(window)s) AS say
+
+-- name: spent_since
+SELECT archon_agent_work_order_spent_since(%(repo)s, %(since)s) AS spent

@@ -242,3 +242,32 @@ CREATE INDEX IF NOT EXISTS idx_agent_work_orders_list_repo
     ON archon_agent_work_orders (repo_full_name, created_at, agent_work_order_id);
 CREATE INDEX IF NOT EXISTS idx_agent_work_orders_list_issue
     ON archon_agent_work_orders (repo_full_name, issue_number, created_at, agent_work_order_id);
+
+-- name: spend_ledger
+-- What each step cost, when it was recorded (migration 010 on Postgres): written by a trigger with the step, no
+-- foreign key (a deleted work order's spend still counts today); the daily caps sum a range of its indexes.
+CREATE TABLE IF NOT EXISTS archon_agent_work_order_spend (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    repo_full_name TEXT NOT NULL DEFAULT '',
+    agent_work_order_id TEXT NOT NULL,
+    step TEXT NOT NULL,
+    cost_usd REAL NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_agent_work_order_spend_repo_at
+    ON archon_agent_work_order_spend (repo_full_name, at, cost_usd);
+CREATE INDEX IF NOT EXISTS idx_agent_work_order_spend_at ON archon_agent_work_order_spend (at, cost_usd);
+CREATE TRIGGER IF NOT EXISTS record_agent_work_order_spend
+AFTER INSERT ON archon_agent_work_order_steps WHEN NEW.cost_usd > 0
+BEGIN
+    INSERT INTO archon_agent_work_order_spend (repo_full_name, agent_work_order_id, step, cost_usd, at)
+    SELECT coalesce(w.repo_full_name, ''), NEW.agent_work_order_id, NEW.step, NEW.cost_usd,
+           strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000+00:00'
+    FROM archon_agent_work_orders AS w WHERE w.agent_work_order_id = NEW.agent_work_order_id;
+END;
+
+-- name: spent_since_repo
+SELECT coalesce(sum(cost_usd), 0) FROM archon_agent_work_order_spend WHERE repo_full_name = :repo AND at >= :since
+
+-- name: spent_since_all
+SELECT coalesce(sum(cost_usd), 0) FROM archon_agent_work_order_spend WHERE at >= :since
