@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from githubkit import AppAuthStrategy, GitHub
+from githubkit import AppAuthStrategy, GitHub, UnauthAuthStrategy
 from githubkit.auth.base import BaseAuthStrategy
 from githubkit.cache import MemCacheStrategy
 from githubkit.exception import GitHubException, RequestFailed
@@ -195,3 +195,21 @@ class InstallationAuthStrategy(BaseAuthStrategy):
 
     def get_auth_flow(self, github: Any) -> httpx.Auth:
         return InstallationAuth(self.tokens, github.config.base_url.path)
+
+
+async def convert_manifest(base_url: str, code: str) -> dict[str, Any]:
+    """The App GitHub created from a manifest: id, slug, private key (pem) and webhook secret, for the one-time
+    code of its redirect (the call needs no credentials)."""
+    github: GitHub[Any] = GitHub(UnauthAuthStrategy(), base_url=base_url, timeout=30, user_agent="agent-work-orders",
+                                 http_cache=False)
+    try:
+        response = await github.rest.apps.async_create_from_manifest(code)
+    except RequestFailed as exc:
+        status = exc.response.status_code
+        raise GitHubError(f"create the App from its manifest: GitHub answered {status}", status) from None
+    except GitHubException as exc:
+        raise GitHubError(f"create the App from its manifest: {type(exc).__name__} {exc!r}") from None
+    data: Any = response.json()
+    if not isinstance(data, dict) or not {"id", "slug", "pem"} <= set(data):
+        raise GitHubError("create the App from its manifest: GitHub's answer has no id, slug and key")
+    return data

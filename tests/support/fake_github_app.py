@@ -1,6 +1,8 @@
 """The fake GitHub's App routes: a JWT signed with the App's key, the App, its installations, and installation
 tokens that expire.
 
+POST /app-manifests/{code}/conversions (the manifest flow) creates an App with a fresh key for any code.
+
 Seed key "app" (merged by FakeState.seed; the fake keeps only the PUBLIC key, as GitHub does):
     {"id": 123, "slug": "awo-app", "public_key": "-----BEGIN PUBLIC KEY-----...",
      "token_seconds": 3600, "installations": {"octo/hello": 42}}
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 MAX_JWT_SECONDS = 600
 INSTALLATION = re.compile(r"/repos/([^/]+)/([^/]+)/installation")
 ACCESS_TOKENS = re.compile(r"/app/installations/(\d+)/access_tokens")
+MANIFEST = re.compile(r"/app-manifests/([^/]+)/conversions")
 REPO_PATH = re.compile(r"/repos/([^/]+)/([^/]+)(?:/.*)?")
 
 
@@ -132,8 +135,20 @@ def _issue_token(state: FakeState, app: FakeApp, installation: int, body: Json) 
                        "repository_selection": "selected"})
 
 
+def _from_manifest(state: FakeState, api: str, code: str) -> Reply:
+    """The manifest flow's exchange (no credentials): a new App with a fresh key, which the fake then serves."""
+    private, public = new_key_pair()
+    slug = f"awo-{code.lower()}"[:30]
+    state.app = FakeApp(stable_id(slug) % 1_000_000, slug, public)
+    return Reply(201, {**_app_json(state.app, api), "pem": private, "webhook_secret": secrets.token_hex(20),
+                       "client_secret": secrets.token_hex(20)})
+
+
 def answer_app(state: FakeState, method: str, path: str, header: str | None, body: Json, api: str) -> Reply | None:
     """The answer to an App route (None: not one, or no App seeded)."""
+    manifest = MANIFEST.fullmatch(path)
+    if manifest and method == "POST":
+        return _from_manifest(state, api, manifest[1])
     app: FakeApp | None = getattr(state, "app", None)
     if app is None:
         return None
