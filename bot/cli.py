@@ -113,6 +113,14 @@ def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(run_doctor(settings))
 
 
+def cmd_app(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app_manifest import create_app
+
+    asyncio.run(create_app(settings.github_api_url, settings.remote_policy.origin, settings.data_dir,
+                           name=args.name, bot_url=args.url, org=args.org, port=args.port))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="awo", description="Agent Work Orders: GitHub issues in, pull requests out.")
     sub = top.add_subparsers(dest="command", required=True)
@@ -145,6 +153,14 @@ def parser() -> argparse.ArgumentParser:
     repos.set_defaults(func=cmd_repos)
     doctor = sub.add_parser("doctor", help="check the CLI, git, the store and GitHub settings")
     doctor.set_defaults(func=cmd_doctor)
+    app = sub.add_parser("app", help="the bot's GitHub App")
+    app_sub = app.add_subparsers(dest="app_command", required=True)
+    create = app_sub.add_parser("create", help="register a GitHub App (manifest flow) and store its credentials")
+    create.add_argument("--url", required=True, help="the bot's public URL (its webhook is URL/webhooks/github)")
+    create.add_argument("--name", default="agent-work-orders", help="the App's name (unique on GitHub)")
+    create.add_argument("--org", help="create it for this organisation (default: your account)")
+    create.add_argument("--port", type=int, default=0, help="the loopback port of the page to open (0: any)")
+    app.set_defaults(func=cmd_app)
     return top
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 import httpx
 
 from bot.errors import BotError
+from bot.github import GitHubPort
 from bot.models import Repository
 from bot.runtime import build_github, probe_tool
 from bot.sandbox import build_sandbox, probe_sandbox
@@ -120,6 +121,8 @@ async def _ask(method: str, url: str, **kwargs: object) -> int | str:
 
 async def _github(settings: Settings, repos: list[Repository]) -> Check:
     github = build_github(settings)
+    if github is not None and settings.github_token is None:
+        return await _github_app(settings, github, repos)
     if github is None or settings.github_token is None:
         return False, "GitHub credentials: set GITHUB_TOKEN (or GH_TOKEN) to comment, push and open PRs"
     token = settings.github_token.get_secret_value()
@@ -135,3 +138,18 @@ async def _github(settings: Settings, repos: list[Repository]) -> Check:
         except BotError as exc:
             return False, f"GitHub ({settings.github_api_url}): cannot read {repo.full_name}: {exc}"
     return True, f"GitHub ({settings.github_api_url}): reachable, token accepted; {len(repos)} repositories readable"
+
+
+async def _github_app(settings: Settings, github: GitHubPort, repos: list[Repository]) -> Check:
+    """As a GitHub App: GitHub must accept its JWT (`GET /app`), and the App must be installed on each repository."""
+    where = f"GitHub ({settings.github_api_url})"
+    try:
+        login = await github.viewer_login()
+    except BotError as exc:
+        return False, f"{where}: the App (GITHUB_APP_ID {settings.github_app_id}) was refused: {exc}"
+    for repo in repos:
+        try:
+            await github.get_repository(repo.full_name)
+        except BotError as exc:
+            return False, f"{where}: cannot read {repo.full_name} as the App (is it installed there?): {exc}"
+    return True, f"{where}: reachable as the App {login}; {len(repos)} repositories readable"

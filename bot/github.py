@@ -11,10 +11,11 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 from githubkit import GitHub, TokenAuthStrategy
-from githubkit.exception import GitHubException, GraphQLFailed, RequestFailed
+from githubkit.exception import GitHubException, GraphQLFailed, RequestError, RequestFailed
 from githubkit.webhooks import verify
 
 from bot.errors import GitHubError
+from bot.github_app import InstallationAuthStrategy, InstallationTokens, bot_login_of, noreply_email
 from bot.github_data import (
     ChangedFile,
     IssueInfo,
@@ -38,8 +39,9 @@ T = TypeVar("T")
 class GitHubPort(Protocol):
     """The few GitHub calls the bot makes; every one is made after the webhook was answered."""
 
-    def git_token(self) -> str | None:
-        """The token git may use for this repository's remote (never written to disk)."""
+    async def git_token(self, full_name: str) -> str | None:
+        """The token git may use for this repository's remote (never written to disk); with App auth, the
+        repository's own installation token."""
         ...
 
     async def get_repository(self, full_name: str) -> RepoInfo: ...
@@ -110,6 +112,10 @@ async def _translated(what: str) -> AsyncIterator[None]:
         status = exc.response.status_code
         message = _message_of(exc)
         raise GitHubError(f"{what}: GitHub answered {status}{': ' + message if message else ''}", status) from None
+    except RequestError as exc:
+        if isinstance(exc.exc, GitHubError):  # raised by the App's auth hook, asking for an installation token
+            raise GitHubError(f"{what}: {exc.exc}", exc.exc.status) from None
+        raise GitHubError(f"{what}: {type(exc).__name__} {exc!r}") from None
     except GitHubException as exc:
         raise GitHubError(f"{what}: {type(exc).__name__} {exc!r}") from None
 
@@ -169,21 +175,37 @@ class KeptConnections(httpx.AsyncBaseTransport):
 
 
 class GitHubClient:
-    """GitHubPort over githubkit with token auth (PAT or the Actions token)."""
+    """GitHubPort over githubkit with token auth (PAT or the Actions token), or as a GitHub App: one client for
+    every installation, whose auth hook picks each request's token by the repository it names (bot/github_app.py)."""
 
-    def __init__(self, token: str, base_url: str = "https://api.github.com", keep_connections: bool = False) -> None:
-        """`keep_connections` for a long-lived process, which then calls close(); a one-off command need not."""
+    def __init__(self, token: str, base_url: str = "https://api.github.com", keep_connections: bool = False,
+                 *, app: tuple[str, str] | None = None) -> None:
+        """`keep_connections` for a long-lived process, which then calls close(); a one-off command need not.
+        `app` (id, private key PEM) authenticates as that GitHub App instead of with `token`."""
         self._token = token
         self._viewer: tuple[str | None] | None = None  # asked once: (login,) or (None,)
         self._connections = KeptConnections() if keep_connections else None
+        self.app = InstallationTokens(app[0], app[1], base_url, self._connections) if app else None
+        self._identity: tuple[str, str] | None = None
         self._gh: GitHub[Any] = GitHub(
-            TokenAuthStrategy(token), base_url=base_url, timeout=30, user_agent="agent-work-orders",
+            InstallationAuthStrategy(self.app) if self.app else TokenAuthStrategy(token),
+            base_url=base_url, timeout=30, user_agent="agent-work-orders",
             http_cache=False,  # a cached GET could hide a PR or comment we just made
             async_transport=self._connections,
         )
 
-    def git_token(self) -> str | None:
-        return self._token
+    async def git_token(self, full_name: str) -> str | None:
+        return await self.app.token(full_name) if self.app else self._token
+
+    async def app_identity(self) -> tuple[str, str] | None:
+        """The App's bot user as a commit author (name, noreply email), asked once; None with token auth."""
+        if self.app is None:
+            return None
+        if self._identity is None:
+            login = bot_login_of(await self.app.slug())
+            data = await self._call("read the bot user", lambda: self._gh.rest.users.async_get_by_username(login))
+            self._identity = (login, noreply_email(int(_object("read the bot user", data)["id"]), login))
+        return self._identity
 
     async def close(self) -> None:
         if self._connections is not None:
@@ -221,6 +243,8 @@ class GitHubClient:
         return self._viewer[0]
 
     async def _ask_viewer(self) -> str | None:
+        if self.app is not None:
+            return bot_login_of(await self.app.slug())
         try:
             data = await self._call("who am I", lambda: self._gh.rest.users.async_get_authenticated())
         except GitHubError as exc:
@@ -374,6 +398,12 @@ class GitHubClient:
     async def find_review_comment(self, full_name: str, pr_number: int, marker: str) -> int | None:
         found = await self.list_review_comments(full_name, pr_number)
         return next((c.id for c in found if marker in c.body), None)
+
+
+def note_installation(github: GitHubPort | None, full_name: str, installation_id: object) -> None:
+    """A payload's installation id, known to an App client: its repository's token needs no look-up."""
+    if isinstance(github, GitHubClient) and github.app is not None and isinstance(installation_id, int):
+        github.app.know_installation(full_name, installation_id)
 
 
 def role_of(data: object) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from bot.admission import MARKER_PREFIX, Admission, Limits, Refused, pull_request_refusal
 from bot.errors import BotError, Conflict, GitHubError, StoreUnavailable
-from bot.github import GitHubPort, PullRequest
+from bot.github import GitHubPort, PullRequest, note_installation
 from bot.logs import fields
 from bot.models import Delivery, Ignored, Repository, Status, Trigger, WorkOrder
 from bot.report import redact, render_comment
@@ -229,6 +229,7 @@ class Intake:
         repo = await repository_for(self.store, routed.repo_full_name, routed.html_url)
         if self.github is None:
             return "refused: no GitHub credentials are configured"
+        note_installation(self.github, routed.repo_full_name, routed.installation_id)
         if routed.assignee is not None and not await self._assigned_to_bot(routed.assignee, self.github):
             return f"ignored: assigned to {routed.assignee}, not to the bot"
         refusal = await self.admission.admit(routed, repo, delivery, self.github)

@@ -16,7 +16,7 @@ from bot.checkout import Checkout, Identity, Worktree
 from bot.context import PullContext
 from bot.context_run import is_on_pull_request, on_pull_request, read_context, start_reading
 from bot.errors import BotError, GitError, GitHubError, LeaseLost, StoreUnavailable
-from bot.github import GitHubPort, PullRequest
+from bot.github import GitHubPort, PullRequest, note_installation
 from bot.models import Step, WorkOrder, utcnow
 from bot.report import redact
 from bot.reporter import Reporter, linked_comment
@@ -51,6 +51,7 @@ class Services:
     draft: bool = True
     secrets: tuple[str, ...] = ()
     local_remote: str | None = None  # `awo run` only: the path or URL its caller named, not a stored value
+    author: Callable[[], Awaitable[Identity | None]] | None = None  # a GitHub App's bot user, asked when committing
 
 
 @dataclass
@@ -248,10 +249,11 @@ class Pipeline:
         work order meanwhile; the checkout step then need not do any of it again. A slot readied for a work order
         that ends before its checkout step is freed."""
         wo = run.work_order
+        note_installation(self.s.github, wo.repo_full_name, wo.metadata.get("installation_id"))
 
         async def fetch() -> tuple[str, str | None]:
             remote = await self._remote(wo)
-            token = self.s.github.git_token() if self.s.github else None
+            token = await self.s.github.git_token(wo.repo_full_name) if self.s.github else None
             with contextlib.suppress(GitError):  # the checkout step fetches again, and says why
                 await self.s.checkout.refresh(remote[0], token, branch_name(wo), wo.id, remote[1],
                                               is_on_pull_request(wo))
@@ -274,7 +276,7 @@ class Pipeline:
 
     async def checkout(self, spec: StepSpec, run: Run) -> StepOutcome:
         wo = run.work_order
-        token = self.s.github.git_token() if self.s.github else None
+        token = await self.s.github.git_token(wo.repo_full_name) if self.s.github else None
         clone_url, default_branch = await self._warmed_remote(run)
         run.tree = await self.s.checkout.prepare(clone_url, branch_name(wo), wo.id, default_branch, token,
                                                  fresh_since=run.claimed_at, pull_request=is_on_pull_request(wo))
@@ -315,12 +317,13 @@ class Pipeline:
         if leaks:
             where = ", ".join(sorted({f"{hit.path} ({hit.encoding})" for hit in leaks}))
             return StepOutcome(error=f"the changes contain a secret of the bot's in {where}; nothing was committed")
-        sha = await self.s.checkout.commit(run.tree, commit_message(run.work_order, run.summary), self.s.identity)
+        author = (await self.s.author() if self.s.author else None) or self.s.identity
+        sha = await self.s.checkout.commit(run.tree, commit_message(run.work_order, run.summary), author)
         return StepOutcome(output="\n".join([sha, *run.changed]))
 
     async def push(self, spec: StepSpec, run: Run) -> StepOutcome:
         assert run.tree is not None
-        token = self.s.github.git_token() if self.s.github else None
+        token = await self.s.github.git_token(run.work_order.repo_full_name) if self.s.github else None
         run.pull_lookup = self._look_up_pull(run)  # while git pushes: the answer does not depend on the push
         try:
             head = await self.s.checkout.push(run.tree, token)

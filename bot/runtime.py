@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 
@@ -48,15 +49,25 @@ async def probe_tool(*argv: str) -> Tool:
 def build_github(settings: Settings, keep_connections: bool = False) -> GitHubPort | None:
     """The GitHub client; a long-lived runtime keeps its connections open between calls (and closes them)."""
     if settings.github_token is None:
-        return None
+        return build_app_github(settings, keep_connections)
     return GitHubClient(settings.github_token.get_secret_value(), settings.github_api_url, keep_connections)
+
+
+def build_app_github(settings: Settings, keep_connections: bool = False) -> GitHubPort | None:
+    """Authenticated as the GitHub App (an installation token per repository), when one is configured."""
+    key = settings.app_private_key
+    if settings.github_app_id is None or key is None:
+        return None
+    return GitHubClient("", settings.github_api_url, keep_connections, app=(settings.github_app_id, key))
 
 
 def bot_secrets(settings: Settings) -> tuple[str, ...]:
     """The bot's own credentials: what the agent must never see."""
     values = [*settings.webhook_secrets, settings.github_token, settings.github_app_private_key,
               settings.database_url, settings.supabase_service_key, settings.api_token]
-    return tuple(v.get_secret_value() for v in values if v is not None)
+    return tuple(v.get_secret_value() for v in values if v is not None) + (
+        (settings.app_private_key,) if settings.github_app_private_key_file is not None and settings.app_private_key
+        else ())
 
 
 def secret_values(settings: Settings) -> tuple[str, ...]:
@@ -89,7 +100,21 @@ def build_services(settings: Settings, store: Store, github: GitHubPort | None) 
         identity=Identity(settings.bot_name, settings.bot_email),
         draft=settings.draft_pull_requests,
         secrets=secret_values(settings),
+        author=app_author(github),
     )
+
+
+def app_author(github: GitHubPort | None) -> Callable[[], Awaitable[Identity | None]] | None:
+    """Commits by a GitHub App are its bot user's (`<slug>[bot]`, its noreply address), asked once."""
+    if not isinstance(github, GitHubClient) or github.app is None:
+        return None
+    client = github
+
+    async def author() -> Identity | None:
+        found = await client.app_identity()
+        return Identity(*found) if found else None
+
+    return author
 
 
 @dataclass

@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_vali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.github_app import check_private_key
 from bot.hosts import repository_web_origin
 from bot.remotes import PROTOCOLS, RemotePolicy, web_origin
 from bot.sandbox import SandboxKind
@@ -99,12 +100,34 @@ class Settings(BaseSettings):
     max_run_usd: float | None = Field(None, validation_alias="AWO_MAX_RUN_USD", gt=0)
     daily_usd_per_repo: float | None = Field(None, validation_alias="AWO_DAILY_USD_PER_REPO", gt=0)
     daily_usd: float | None = Field(None, validation_alias="AWO_DAILY_USD", gt=0)
+    # GitHub App auth: the key as a file (a mounted secret) instead of GITHUB_APP_PRIVATE_KEY's PEM text.
+    github_app_private_key_file: Path | None = Field(None, validation_alias="GITHUB_APP_PRIVATE_KEY_FILE")
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
     def _split_secrets(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("github_app_private_key")
+    @classmethod
+    def _app_key(cls, value: SecretStr | None) -> SecretStr | None:
+        """Refused at start-up, not at the first webhook: a key pasted with `\\n` escapes is unescaped first."""
+        if value is None:
+            return None
+        pem = value.get_secret_value().replace("\\n", "\n")
+        check_private_key(pem)
+        return SecretStr(pem)
+
+    @field_validator("github_app_private_key_file")
+    @classmethod
+    def _app_key_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                check_private_key(value.expanduser().read_text())
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(f"cannot read {value}: {exc}") from None
         return value
 
     @field_validator("git_protocols", mode="before")
@@ -152,8 +175,8 @@ class Settings(BaseSettings):
             raise ValueError("STATE_STORAGE_TYPE=postgres needs DATABASE_URL")
         if self.storage_type == "supabase" and not (self.supabase_url and self.supabase_service_key):
             raise ValueError("STATE_STORAGE_TYPE=supabase needs SUPABASE_URL and SUPABASE_SERVICE_KEY")
-        if self.github_app_id and self.github_app_private_key is None:
-            raise ValueError("GITHUB_APP_ID is set but GITHUB_APP_PRIVATE_KEY is not")
+        if self.github_app_id and self.github_app_private_key is None and self.github_app_private_key_file is None:
+            raise ValueError("GITHUB_APP_ID is set but GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_FILE) is not")
         return self
 
     @property
@@ -165,6 +188,14 @@ class Settings(BaseSettings):
     def effective_storage(self) -> StorageType:
         """`file` is the seed's old name for the embedded store."""
         return "sqlite" if self.storage_type == "file" else self.storage_type
+
+    @cached_property
+    def app_private_key(self) -> str | None:
+        """The App's private key (PEM), from the variable or the file, read once."""
+        if self.github_app_private_key is not None:
+            return self.github_app_private_key.get_secret_value()
+        path = self.github_app_private_key_file
+        return path.expanduser().read_text() if path is not None else None
 
     @cached_property
     def webhook_secret_values(self) -> tuple[str, ...]:

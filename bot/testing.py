@@ -30,7 +30,7 @@ class FakeGitHub:
     state_queries: list[list[str]] = field(default_factory=list)  # the node ids of each node_states call
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
 
-    def git_token(self) -> str | None:
+    async def git_token(self, full_name: str) -> str | None:
         return self.token
 
     async def get_repository(self, full_name: str) -> RepoInfo:

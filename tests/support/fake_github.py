@@ -56,6 +56,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .fake_github_app import answer_app, check_token
 from .fake_github_model import (
     DEFAULT_BOT,
     FakeState,
@@ -101,10 +102,14 @@ def _parse_body(raw: bytes) -> tuple[Any, bool]:
 
 def _answer(state: FakeState, request: Request, path: str, body: Any, body_ok: bool) -> Reply:
     try:
+        api = str(request.base_url).rstrip("/") + request.app.state.spec.prefix
+        app_reply = answer_app(state, request.method, path, request.headers.get("authorization"), body or {}, api)
+        if app_reply is not None:
+            return app_reply
+        check_token(state, request.headers.get("authorization"), path)
         _check_auth(state, request.headers.get("authorization"))
         if not body_ok:
             raise GitHubError(400, "Problems parsing JSON")
-        api = str(request.base_url).rstrip("/") + request.app.state.spec.prefix
         ctx = Ctx(state, api, str(request.url), request.query_params, body or {})
         return _route(ctx, request.method, path)
     except GitHubError as exc:

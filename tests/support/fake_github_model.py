@@ -25,7 +25,7 @@ DOCS = "https://docs.github.com/rest"
 DEFAULT_BOT = "awo-bot[bot]"
 PULLS_DOC = "https://docs.github.com/rest/pulls/pulls#create-a-pull-request"
 SEED_KEYS = {"bot_login", "tokens", "repos", "permissions", "issues", "comments", "pulls", "reviews",
-             "review_comments"}
+             "review_comments", "app"}
 SAME_REPO = "="  # Pull.head_repo: the head is a branch of the base repository's name under head_owner
 PHRASES = {status.value: status.phrase for status in HTTPStatus}
 ROLES = ("admin", "maintain", "write", "triage", "read", "none")
@@ -393,6 +393,7 @@ class FakeState:
     faults: list[Fault] = field(default_factory=list)
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(2_000_000_001))
     seq: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    app: Any = None  # a GitHub App (fake_github_app.FakeApp), seeded under "app"
 
     def repo(self, owner: str, name: str) -> Repo:
         found = self.repos.get(f"{owner}/{name}".lower())
@@ -516,6 +517,9 @@ class FakeState:
         from .fake_github_threads import seed_threads
 
         seed_threads(self, data)
+        from .fake_github_app import seed_app
+
+        seed_app(self, data)
 
     def _seeded(self, full_name: str) -> Repo:
         found = self.repos.get(full_name.lower())

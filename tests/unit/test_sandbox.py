@@ -23,14 +23,16 @@ from bot.testing import FakeAgent, FakeGitHub
 from bot.web.app import create_app
 from tests.conftest import make_settings
 from tests.gitrepo import make_remote
+from tests.support.fake_github_app import new_key_pair
 
 TOKEN = "ghp_unitTokenThatMustNotReachTheAgent0123"
+APP_KEY = new_key_pair()[0]  # a malformed key is refused at start-up
 
 
 def credentials() -> dict[str, object]:
     return {"github_token": TOKEN, "webhook_secrets": ("hook-secret-value",), "api_token": "api-token-value",
             "database_url": "postgresql://u:dbpassword@h/db", "supabase_service_key": "supabase-service-key",
-            "github_app_private_key": "-----BEGIN KEY-----", "github_app_id": "1"}
+            "github_app_private_key": APP_KEY, "github_app_id": "1"}
 
 
 def test_the_agent_environment_holds_none_of_the_bot_credentials(tmp_path: Path) -> None:
