@@ -93,6 +93,13 @@ class Settings(BaseSettings):
     # The disk all idle slots together (every repository's) may take, in GB (10^9 bytes); beyond it the least
     # recently used idle ones are deleted; 0: no bound.
     pool_max_gb: float = Field(20, validation_alias="AWO_POOL_MAX_GB", ge=0)
+    # Per-repository configuration (.github/agent-work-orders.yml): read at admission unless off; whether a
+    # repository may choose its own trigger phrase and label; where an invalid file's answer links to.
+    repo_config: bool = Field(True, validation_alias="AWO_REPO_CONFIG")
+    repo_triggers: bool = Field(False, validation_alias="AWO_REPO_TRIGGERS")
+    config_schema_url: str = Field(
+        "https://github.com/agent-work-orders/agent-work-orders/blob/main/schema/agent-work-orders.schema.json",
+        validation_alias="AWO_CONFIG_SCHEMA_URL")
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
