@@ -57,7 +57,7 @@ class RepoConfigs:
         owner = repo_full_name.partition("/")[0]
         source, found = repo_full_name, await self._read(github, repo_full_name)
         if found is None and repo_full_name.lower() != f"{owner}/.github".lower():
-            source, found = f"{owner}/.github", await self._read(github, f"{owner}/.github")
+            source, found = f"{owner}/.github", await self._fallback(github, f"{owner}/.github")
         if found is None:
             return Resolved(resolve(None, self.defaults))
         where = f"{source}@{found.sha[:12]}"
@@ -75,6 +75,17 @@ class RepoConfigs:
         if resolved.effective is None:
             return operator
         return TriggerRules(resolved.effective.phrase, resolved.effective.label, operator.repo_overrides)
+
+    async def _fallback(self, github: GitHubPort, dot_github: str) -> RepoFile | None:
+        """The organisation's file, if the token may read it: a token narrowed to the repository (an App's, a
+        fine-grained one) is refused the `.github` repository with 403, which means no fallback, not a failure."""
+        try:
+            return await self._read(github, dot_github)
+        except GitHubError as exc:
+            if exc.status != 403:
+                raise
+            log.info("%s: not readable with this token (%s); no organisation-wide configuration", dot_github, exc)
+            return None
 
     async def _read(self, github: GitHubPort, repo_full_name: str) -> RepoFile | None:
         key = repo_full_name.lower()

@@ -33,6 +33,7 @@ class FakeGitHub:
     # files on each repository's default branch, by (repo, path); the reads asked, with their ETag, and answered
     contents: dict[tuple[str, str], str] = field(default_factory=dict)
     file_reads: list[tuple[str, str, str | None, int]] = field(default_factory=list)  # (repo, path, etag, status)
+    unreadable: set[tuple[str, str]] = field(default_factory=set)  # files the token may not read (403)
 
     def git_token(self) -> str | None:
         return self.token
@@ -132,6 +133,8 @@ class FakeGitHub:
 
     async def get_file(self, full_name: str, path: str, *, etag: str | None = None) -> RepoFile | None:
         """As the Contents API: the blob's git sha, an ETag derived from it, 304 for an unchanged one."""
+        if (full_name, path) in self.unreadable:
+            raise GitHubError("read file: GitHub answered 403: Resource not accessible by integration", 403)
         text = self.contents.get((full_name, path))
         if text is None:
             self.file_reads.append((full_name, path, etag, 404))

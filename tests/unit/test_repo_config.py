@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import respx
 
+from bot.errors import GitHubError
 from bot.github import GitHubClient, RepoFile
 from bot.repo_config import (
     CONFIG_PATH,
@@ -127,3 +128,12 @@ async def test_the_client_reads_a_file_sends_its_etag_and_takes_304_and_404(resp
     assert await client.get_file(REPO, CONFIG_PATH) == RepoFile("abc", "model: claude-a\n", '"e1"')
     assert (await client.get_file(REPO, CONFIG_PATH, etag='"e1"')) == RepoFile("", None, '"e1"', not_modified=True)
     assert await client.get_file("octo/.github", CONFIG_PATH) is None
+
+
+async def test_an_organisation_file_the_token_may_not_read_is_no_fallback_but_the_repositorys_must_be_read() -> None:
+    github = FakeGitHub(unreadable={("octo/.github", CONFIG_PATH)})
+    resolved = await RepoConfigs(Defaults(model="operator-model")).resolve(github, REPO)
+    assert resolved.effective is not None and resolved.effective.model == "operator-model"
+    github.unreadable.add((REPO, CONFIG_PATH))  # the repository's own: failing open could lose protected paths
+    with pytest.raises(GitHubError):
+        await RepoConfigs(Defaults()).resolve(github, REPO)
