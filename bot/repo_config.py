@@ -54,7 +54,7 @@ class RepoConfig(BaseModel):
     model: Annotated[str, Field(max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$")] | None = None
     max_turns: int | None = Field(None, ge=1, description="Capped at the operator's AWO_MAX_TURNS.")
     tools: list[Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[A-Za-z]+$")]] | None = Field(
-        None, description="The tools the agent may use: a repository can only narrow the operator's set.")
+        None, min_length=1, description="The tools the agent may use: a repository can only narrow the operator's set.")
     pr_mode: PrMode | None = Field(None, description="Open no pull request, a draft, or one ready for review.")
     branch_prefix: Annotated[str, Field(max_length=60)] | None = Field(
         None, description="Prefix of the bot's branches; must start with `claude/`.")
