@@ -285,6 +285,13 @@ class Checkout:
         return await self.git("diff", "--cached", "--text", "--no-color", "--no-ext-diff", "--no-textconv",
                               "HEAD", "--", cwd=tree.path)
 
+    async def drop_changes(self, tree: Worktree, paths: list[str]) -> None:
+        """Put these staged paths back as HEAD has them, in the index and the worktree (one added since is
+        removed): a repository's protected paths are never committed."""
+        if paths:
+            await self.git("--literal-pathspecs", "restore", "--source=HEAD", "--staged", "--worktree", "--",
+                           *paths, cwd=tree.path)
+
     async def commit(self, tree: Worktree, message: str, author: Identity) -> str:
         """The new commit's id, read from what `git commit` says (LC_ALL=C, ids unabbreviated) or else asked."""
         said = await self.git(

@@ -22,15 +22,18 @@ from bot.github_data import (
     NodeState,
     PullRequest,
     Remark,
+    RepoFile,
     RepoInfo,
     changed_file_of,
     issue_of,
     node_state_of,
     pull_of,
     remark_of,
+    repo_file_of,
 )
 
-__all__ = ["ChangedFile", "GitHubClient", "GitHubPort", "IssueInfo", "NodeState", "PullRequest", "Remark", "RepoInfo"]
+__all__ = ["ChangedFile", "GitHubClient", "GitHubPort", "IssueInfo", "NodeState", "PullRequest", "Remark", "RepoFile",
+           "RepoInfo"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -82,6 +85,10 @@ class GitHubPort(Protocol):
     async def reply_to_review_comment(self, full_name: str, pr_number: int, comment_id: int, body: str) -> int: ...
     async def update_review_comment(self, full_name: str, comment_id: int, body: str) -> None: ...
     async def find_review_comment(self, full_name: str, pr_number: int, marker: str) -> int | None: ...
+    async def get_file(self, full_name: str, path: str, *, etag: str | None = None) -> RepoFile | None:
+        """A file on the default branch (Contents API); None if there is none (404, or not a regular file). With
+        `etag`: a RepoFile with not_modified=True if it is unchanged since that answer."""
+        ...
 
 
 MAX_PAGES = 30
@@ -398,6 +405,20 @@ class GitHubClient:
     async def find_review_comment(self, full_name: str, pr_number: int, marker: str) -> int | None:
         found = await self.list_review_comments(full_name, pr_number)
         return next((c.id for c in found if marker in c.body), None)
+
+    async def get_file(self, full_name: str, path: str, *, etag: str | None = None) -> RepoFile | None:
+        owner, name = _split(full_name)
+        headers = {"If-None-Match": etag} if etag else None
+        try:
+            async with _translated(f"read {path}"):
+                response = await self._gh.rest.repos.async_get_content(owner, name, path, headers=headers)
+        except GitHubError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        if response.status_code == 304:
+            return RepoFile("", None, etag, not_modified=True)
+        return repo_file_of(_json_of(f"read {path}", response), response.headers.get("etag"))
 
 
 def note_installation(github: GitHubPort | None, full_name: str, installation_id: object) -> None:

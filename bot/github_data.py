@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -144,3 +145,28 @@ def node_state_of(node: dict[str, Any]) -> NodeState:
     last = node.get("lastEditedAt")
     return NodeState(bool(node.get("isMinimized")), sorted(revisions, key=lambda r: r[0]),
                      when(last) if last else None)
+
+
+@dataclass(frozen=True)
+class RepoFile:
+    """A file read through the Contents API: its blob sha, its text (None: too large for the API to include) and
+    the answer's ETag; `not_modified`: GitHub answered 304 to the ETag sent (nothing else is set then)."""
+
+    sha: str
+    text: str | None
+    etag: str | None = None
+    not_modified: bool = False
+
+
+def repo_file_of(data: Any, etag: str | None) -> RepoFile | None:
+    """A file's answer; None for anything that is not a regular file (a folder, a submodule)."""
+    if not isinstance(data, dict) or data.get("type") != "file" or not isinstance(data.get("sha"), str):
+        return None
+    content = data.get("content")
+    if data.get("encoding") != "base64" or not isinstance(content, str):
+        return RepoFile(data["sha"], None, etag)
+    try:
+        text = base64.b64decode(content).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        text = None
+    return RepoFile(data["sha"], text, etag)

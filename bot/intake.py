@@ -12,6 +12,7 @@ from bot.errors import BotError, Conflict, GitHubError, StoreUnavailable
 from bot.github import GitHubPort, PullRequest, note_installation
 from bot.logs import fields
 from bot.models import Delivery, Ignored, Repository, Status, Trigger, WorkOrder
+from bot.repo_configs import RepoConfigs, admitted_config
 from bot.report import redact, render_comment
 from bot.reporter import CommentReporter, show_outcome
 from bot.store import ListFilter, Store, repository_for
@@ -84,6 +85,7 @@ class Course:
     refusal: Refused | None
     branch: str | None = None
     pull: PullRequest | None = None
+    config: dict[str, object] | None = None  # the repository's configuration, as the work order stores it
 
 
 @dataclass
@@ -109,8 +111,9 @@ class Intake:
         on_queued: Callable[[], None] = lambda: None, secrets: tuple[str, ...] = (),
         limits: Limits = Limits(),  # noqa: B008 - frozen
         retry_delays: tuple[float, ...] = RETRY_DELAYS, continue_pull_requests: bool = True,
-        bot_login: str | None = None,
+        bot_login: str | None = None, configs: RepoConfigs | None = None,
     ) -> None:
+        self.configs = configs  # per-repository configuration (bot/repo_configs.py); None: the operator's only
         self.store = store
         self.bot_login = bot_login
         self.continue_pull_requests = continue_pull_requests
@@ -223,7 +226,7 @@ class Intake:
     async def _decide(self, delivery: Delivery) -> str:
         if delivery.event == "ping":
             return "ignored: ping"
-        routed = route(delivery.event, delivery.payload, self.rules)
+        routed = route(delivery.event, delivery.payload, await self._rules_for(delivery))
         if isinstance(routed, Ignored):
             return f"ignored: {routed.reason}"
         repo = await repository_for(self.store, routed.repo_full_name, routed.html_url)
@@ -236,11 +239,23 @@ class Intake:
         course = Course(refusal)
         if refusal is None and repo is not None:
             course = await self._course_of(routed, self.github)
+        if course.refusal is None and repo is not None and self.configs is not None:
+            config = await admitted_config(self.configs, self.github, routed)
+            course = Course(Refused(config), course.branch, course.pull) if isinstance(config, str) else \
+                Course(None, course.branch, course.pull, config)
         if course.refusal is not None or repo is None:
             if course.refusal is not None and course.refusal.tell:
                 await self._tell(routed, course.refusal)
             return f"refused: {course.refusal.reason if course.refusal else 'not configured'}"
         return await self._queue(routed, repo, delivery.delivery_id, course)
+
+    async def _rules_for(self, delivery: Delivery) -> TriggerRules:
+        """The trigger phrase and label of the delivery's repository: its own if it may choose them."""
+        if self.configs is None or self.github is None or not self.rules.repo_overrides:
+            return self.rules
+        if await repository_for(self.store, delivery.repo_full_name) is None:
+            return self.rules
+        return await self.configs.rules(self.github, delivery.repo_full_name, self.rules)
 
     async def _assigned_to_bot(self, assignee: str, github: GitHubPort) -> bool:
         """Assigning an issue or PR to the bot's own login asks for work; to anyone else, not."""
@@ -300,6 +315,7 @@ class Intake:
     async def _create(self, trigger: Trigger, repo: Repository, delivery_id: str, course: Course) -> WorkOrder | None:
         """First: a delivery becomes one work order, once (its unique delivery id decides); None if it has one."""
         work_order = work_order_for(trigger, repo, delivery_id, self.max_attempts, course.branch, course.pull)
+        work_order.metadata.update(course.config or {})
         try:
             await self.store.create_work_order(work_order)
         except Conflict:

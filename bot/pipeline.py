@@ -18,6 +18,7 @@ from bot.context_run import is_on_pull_request, on_pull_request, read_context, s
 from bot.errors import BotError, GitError, GitHubError, LeaseLost, StoreUnavailable
 from bot.github import GitHubPort, PullRequest, note_installation
 from bot.models import Step, WorkOrder, utcnow
+from bot.repo_config import configured, pr_mode, protected
 from bot.report import redact
 from bot.reporter import Reporter, linked_comment
 from bot.secret_scan import scan_diff
@@ -117,6 +118,8 @@ class Pipeline:
 
     async def _maybe_run(self, spec: StepSpec, run: Run) -> None:
         if spec in (PUSH, PULL_REQUEST) and not run.changed:
+            return
+        if spec is PULL_REQUEST and pr_mode(run.work_order.metadata, self.s.draft) == "none":
             return
         reused = self._reusable(spec, run)
         if reused is not None:
@@ -220,6 +223,7 @@ class Pipeline:
             model=limits.model, max_turns=limits.max_turns, allowed_tools=spec.tools, timeout=limits.step_timeout,
             budget=budget,
         )
+        request = configured(request, run.work_order.metadata)
 
         async def progress(result: AgentResult) -> None:
             last = within(run.tree.path, result.tool_uses[-1]) if run.tree and result.tool_uses else ""
@@ -311,6 +315,11 @@ class Pipeline:
         if kept_out:
             await self.update(run, {"metadata": {**run.work_order.metadata, "not_committed": kept_out}})
         run.changed, diff = await self.s.checkout.staged_changes(run.tree)
+        dropped = protected(run.work_order.metadata, run.changed)
+        if dropped:  # the repository's protected paths: their changes are dropped, and the report says so
+            await self.s.checkout.drop_changes(run.tree, dropped)
+            await self.update(run, {"metadata": {**run.work_order.metadata, "protected_dropped": dropped}})
+            run.changed, diff = await self.s.checkout.staged_changes(run.tree)
         if not run.changed:
             return StepOutcome(output="no changes")
         leaks = scan_diff(diff, self.s.secrets)
@@ -350,7 +359,8 @@ class Pipeline:
         if pull is None:
             pull = await self.s.github.create_pull_request(
                 repo, head=run.tree.branch, base=run.tree.default_branch or "main",
-                title=title_of(wo), body=redact(pr_body(wo, run.summary), self.s.secrets), draft=self.s.draft,
+                title=title_of(wo), body=redact(pr_body(wo, run.summary), self.s.secrets),
+                draft=pr_mode(wo.metadata, self.s.draft) == "draft",
             )
             verb = "opened"
         await self.update(run, {"pr_url": pull.html_url, "pr_number": pull.number})

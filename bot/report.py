@@ -134,6 +134,10 @@ def summary_lines(work_order: WorkOrder, now: datetime | None) -> list[str]:
                      "agent's instructions and settings are the base branch's, so its edits to them are left out")
     elif work_order.status is Status.COMPLETED and changed_without_pr(work_order):
         lines.append(f"**Branch:** `{work_order.git_branch_name}` holds the change")
+    dropped = [str(p) for p in work_order.metadata.get("protected_dropped") or []]
+    if dropped:  # the repository's protected_paths (bot/repo_config.py)
+        lines.append(f"**Not committed:** {', '.join(f'`{p[:200]}`' for p in dropped[:20])} — protected by the "
+                     "repository's `.github/agent-work-orders.yml`: the agent's changes to them were dropped")
     if work_order.status in (Status.COMPLETED, Status.FAILED, Status.CANCELLED) or work_order.num_turns:
         lines.append(
             f"**Duration:** {seconds(elapsed(work_order, now))} · **Cost:** {money(work_order.total_cost_usd)}"

@@ -17,6 +17,7 @@ from bot.errors import StoreUnavailable
 from bot.github import GitHubClient, GitHubPort
 from bot.intake import Intake
 from bot.pipeline import Limits, Services
+from bot.repo_configs import repo_configs_for
 from bot.retention import Retention
 from bot.sandbox import SandboxStatus, build_sandbox, probe_sandbox
 from bot.settings import Settings
@@ -229,9 +230,10 @@ def build_runtime(
         config = WorkerConfig(concurrency, settings.lease_seconds, settings.poll_seconds,
                               grace_seconds=settings.shutdown_grace_seconds)
         worker = Worker(services, config)
-    rules = TriggerRules(settings.trigger_phrase, settings.trigger_label)
+    rules = TriggerRules(settings.trigger_phrase, settings.trigger_label, settings.repo_triggers)
     intake = Intake(store, github, rules, settings.max_attempts, worker.notify if worker else lambda: None,
                     secrets=services.secrets, limits=admission_limits(settings),
-                    continue_pull_requests=settings.continue_pull_requests, bot_login=settings.bot_login)
+                    continue_pull_requests=settings.continue_pull_requests, bot_login=settings.bot_login,
+                    configs=repo_configs_for(settings))
     retention = Retention(store, settings.data_dir, settings.delivery_retention_days, settings.sweep_seconds)
     return Runtime(settings, store, github, services, intake, worker, retention=retention)

@@ -102,6 +102,13 @@ class Settings(BaseSettings):
     daily_usd: float | None = Field(None, validation_alias="AWO_DAILY_USD", gt=0)
     # GitHub App auth: the key as a file (a mounted secret) instead of GITHUB_APP_PRIVATE_KEY's PEM text.
     github_app_private_key_file: Path | None = Field(None, validation_alias="GITHUB_APP_PRIVATE_KEY_FILE")
+    # Per-repository configuration (.github/agent-work-orders.yml): read at admission unless off; whether a
+    # repository may choose its own trigger phrase and label; where an invalid file's answer links to.
+    repo_config: bool = Field(True, validation_alias="AWO_REPO_CONFIG")
+    repo_triggers: bool = Field(False, validation_alias="AWO_REPO_TRIGGERS")
+    config_schema_url: str = Field(
+        "https://github.com/agent-work-orders/agent-work-orders/blob/main/schema/agent-work-orders.schema.json",
+        validation_alias="AWO_CONFIG_SCHEMA_URL")
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod

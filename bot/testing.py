@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from bot.agent import AgentRequest, AgentResult, ProgressHook
 from bot.errors import GitHubError
-from bot.github import ChangedFile, IssueInfo, NodeState, PullRequest, Remark, RepoInfo
+from bot.github import ChangedFile, IssueInfo, NodeState, PullRequest, Remark, RepoFile, RepoInfo
 
 
 @dataclass
@@ -29,6 +30,10 @@ class FakeGitHub:
     states: dict[str, NodeState] = field(default_factory=dict)  # by node id, as GraphQL would answer
     state_queries: list[list[str]] = field(default_factory=list)  # the node ids of each node_states call
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
+    # files on each repository's default branch, by (repo, path); the reads asked, with their ETag, and answered
+    contents: dict[tuple[str, str], str] = field(default_factory=dict)
+    file_reads: list[tuple[str, str, str | None, int]] = field(default_factory=list)  # (repo, path, etag, status)
+    unreadable: set[tuple[str, str]] = field(default_factory=set)  # files the token may not read (403)
 
     async def git_token(self, full_name: str) -> str | None:
         return self.token
@@ -125,6 +130,20 @@ class FakeGitHub:
 
     async def find_review_comment(self, full_name: str, pr_number: int, marker: str) -> int | None:
         return next((r.id for r in self._of_kind(full_name, pr_number, "review_comment") if marker in r.body), None)
+
+    async def get_file(self, full_name: str, path: str, *, etag: str | None = None) -> RepoFile | None:
+        """As the Contents API: the blob's git sha, an ETag derived from it, 304 for an unchanged one."""
+        if (full_name, path) in self.unreadable:
+            raise GitHubError("read file: GitHub answered 403: Resource not accessible by integration", 403)
+        text = self.contents.get((full_name, path))
+        if text is None:
+            self.file_reads.append((full_name, path, etag, 404))
+            return None
+        data = text.encode()
+        sha = hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+        status = 304 if etag == f'"{sha}"' else 200
+        self.file_reads.append((full_name, path, etag, status))
+        return RepoFile("", None, etag, not_modified=True) if status == 304 else RepoFile(sha, text, f'"{sha}"')
 
 
 @dataclass

@@ -26,9 +26,11 @@ def with_tool_log(answer: str, tool_uses: list[str]) -> str:
 def branch_name(work_order: WorkOrder) -> str:
     if work_order.git_branch_name:
         return work_order.git_branch_name
+    config = work_order.metadata.get("config")  # a repository's branch_prefix, checked to start with claude/
+    prefix = str(config.get("branch_prefix") or "claude/") if isinstance(config, dict) else "claude/"
     if work_order.issue_number:
-        return f"claude/issue-{work_order.issue_number}-{work_order.short_id}"
-    return f"claude/{work_order.id}"
+        return f"{prefix}issue-{work_order.issue_number}-{work_order.short_id}"
+    return f"{prefix}{work_order.id}"
 
 
 def title_of(work_order: WorkOrder) -> str:

@@ -20,6 +20,9 @@ class TriggerRules:
 
     phrase: str = "@claude"
     label: str = "claude"
+    # AWO_REPO_TRIGGERS: a repository may choose its own phrase and label (bot/repo_configs.py), which the
+    # webhook's pre-filter cannot know: it then never rules on the phrase or label.
+    repo_overrides: bool = False
 
 
 def phrase_pattern(phrase: str) -> re.Pattern[str]:

@@ -150,6 +150,8 @@ def never_a_trigger(event: str, payload: Payload, rules: TriggerRules) -> Ignore
     login, kind = _get(payload, "sender", "login"), _get(payload, "sender", "type")
     if isinstance(login, str) and (kind == "Bot" or login.lower().endswith("[bot]")):
         return Ignored(reason=f"{without_invisible(login)[:100]} is a bot")
+    if rules.repo_overrides:
+        return None
     if action == "labeled":
         label = _get(payload, "label", "name")
         if isinstance(label, str) and label.lower() != rules.label.lower():

@@ -132,12 +132,16 @@ class Description:
         server = self.doc.get("servers", [{}])[0].get("url", "")
         self.prefix = "/api/v3" if server.endswith("/api/v3") else ""
         self._templates: dict[int, list[tuple[re.Pattern[str], tuple[bool, ...], str, tuple[str, ...]]]] = {}
+        self._multi: list[tuple[re.Pattern[str], tuple[bool, ...], str, tuple[str, ...]]] = []
         for template in self.doc["paths"]:
             segments = template.strip("/").split("/")
             regex = "/".join("([^/]+)" if s.startswith("{") else re.escape(s) for s in segments)
             literal = tuple(not s.startswith("{") for s in segments)
             names = tuple(s[1:-1] for s in segments if s.startswith("{"))
             self._templates.setdefault(len(segments), []).append((re.compile("/" + regex), literal, template, names))
+            if segments[-1][1:-1] in self._multi_segment(template):  # GitHub's `x-multi-segment`: a/b/c.yml
+                wide = "/".join(["([^/]+)" if s.startswith("{") else re.escape(s) for s in segments[:-1]] + ["(.+)"])
+                self._multi.append((re.compile("/" + wide), literal, template, names))
         self._validators: dict[str, Any] = {}
         self._operations: dict[tuple[str, str], Operation | None] = {}
 
@@ -145,11 +149,19 @@ class Description:
     def registry(self) -> Registry:
         return Registry().with_resource(SPEC_URI, DRAFT4.create_resource(self.doc))
 
+    def _multi_segment(self, template: str) -> set[str]:
+        """The path parameters GitHub marks `x-multi-segment` (a file's path in the Contents API): they may hold `/`."""
+        return {str(p.get("name")) for op in self.doc["paths"][template].values() if isinstance(op, dict)
+                for p in op.get("parameters", []) if isinstance(p, dict) and p.get("x-multi-segment")}
+
     def match(self, path: str) -> tuple[str, dict[str, str]] | None:
         """The most specific template for a concrete path (literal segments beat parameters)."""
         found = [(literal, template, dict(zip(names, m.groups(), strict=True)))
                  for regex, literal, template, names in self._templates.get(len(path.strip("/").split("/")), [])
                  if (m := regex.fullmatch(path))]
+        if not found:
+            found = [(literal, template, dict(zip(names, m.groups(), strict=True)))
+                     for regex, literal, template, names in self._multi if (m := regex.fullmatch(path))]
         if not found:
             return None
         _, template, params = max(found, key=lambda f: f[0])

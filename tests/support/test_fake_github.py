@@ -17,6 +17,8 @@ from githubkit.exception import RequestFailed
 from githubkit.rest.paginator import Paginator
 from githubkit.utils import UNSET
 
+from bot.github import GitHubClient
+
 from .fake_github import FakeGitHub, FakeGitHubClient
 from .fake_github_model import FIRST_PULL
 from .openapi import description
@@ -414,3 +416,12 @@ def test_ghes_description_is_served_under_api_v3() -> None:
         assert repo.status_code == 200 and repo.json()["url"] == f"{server.url}/api/v3/repos/{FULL}"
         assert httpx.get(f"{server.url}/api/v3/repos/{FULL}/pulls?state=x", headers=AUTH).status_code == 422
         assert [v["path"] for v in control.violations()] == [f"/api/v3/repos/{FULL}/pulls"]
+
+
+async def test_a_file_path_with_slashes_is_a_valid_contents_request_answered_404(
+    fake: FakeGitHub, client: FakeGitHubClient,
+) -> None:
+    """GitHub marks the Contents API's `path` `x-multi-segment`: `.github/x.yml` is one parameter, not a violation."""
+    bot = GitHubClient(TOKEN, base_url=fake.url)
+    assert await bot.get_file(FULL, ".github/agent-work-orders.yml") is None
+    assert client.violations() == []

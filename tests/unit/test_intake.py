@@ -176,6 +176,7 @@ def test_github_answering_200_with_html_fails_that_delivery_only(tmp_path: Path,
     respx_mock.post(f"{GITHUB_API}{REPO}/issues/7/reactions").respond(201, json={"id": 1, "content": "eyes"})
     respx_mock.post(f"{GITHUB_API}{REPO}/issues/7/comments").respond(201, json={"id": 99})
     respx_mock.get(f"{GITHUB_API}/user").respond(200, json={"login": "awo-bot", "id": 1})
+    respx_mock.get(url__regex=r".*/contents/\.github/agent-work-orders\.yml$").respond(404, json={"message": "x"})
     runtime = build_runtime(intake_settings(tmp_path, github_api_url=GITHUB_API))
     runtime.intake.retry_delays = FAST_RETRIES
     with TestClient(create_app(runtime)) as client:
