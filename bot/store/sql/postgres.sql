@@ -132,3 +132,12 @@ SELECT * FROM archon_agent_work_order_admission_load(%(repo)s, %(issue)s, %(acto
 
 -- name: note_refusal
 SELECT archon_agent_work_order_note_refusal(%(repo)s, %(issue)s, %(window)s) AS say
+
+-- name: cancel
+SELECT * FROM archon_agent_work_order_cancel(%(id)s)
+
+-- name: cancel_requests
+SELECT archon_agent_work_order_cancel_requests(%(ids)s) AS ids
+
+-- name: retry
+SELECT * FROM archon_agent_work_order_retry(%(id)s, %(attempts)s)

@@ -1,0 +1,54 @@
+"""A worker's watch over its running work orders' stop requests: the cancel that crosses machines.
+
+A stop asked for anywhere (a receiver, the API, `awo cancel`) is a flag on the row; every `every` seconds the
+worker asks the store, in one cheap query, which of its running work orders are flagged, and cancels their
+tasks. The agent's process group dies as the step unwinds (bot/process.py kills it on cancellation); the
+worker then finishes the row `cancelled` with its report, because it knows why it was cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from bot.errors import StoreUnavailable
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+WATCH_SECONDS = 1.0  # the lease heartbeat (lease/3, 20 s) is far too slow for "stop within seconds"
+
+
+async def watch_stops(
+    store: Store, running: Callable[[], set[asyncio.Task[object]]], stopping: set[str],
+    every: float = WATCH_SECONDS,
+) -> None:
+    """Forever: cancel the task of each running work order whose stop was asked for, once, noting its id in
+    `stopping` first (the task tells a stop from a shutdown by it). Tasks are named by their work order's id."""
+    while True:
+        await asyncio.sleep(every)
+        tasks = {task.get_name(): task for task in running() if not task.done()}
+        if not tasks:
+            continue
+        try:
+            asked = await store.cancel_requests(sorted(tasks))
+        except StoreUnavailable as exc:
+            log.warning("could not check for stop requests (%s)", exc)
+            continue
+        for work_order_id in asked:
+            if work_order_id not in stopping:
+                log.warning("work order %s: stop requested; cancelling it", work_order_id)
+                stopping.add(work_order_id)
+                tasks[work_order_id].cancel()
+
+
+def stopped_on_request(stopping: set[str], work_order_id: str) -> bool:
+    """In a work order's task that was just cancelled: True if a stop request did it (not a shutdown); the
+    cancellation is then taken back, so the task may still finish the row and edit its report."""
+    if work_order_id not in stopping:
+        return False
+    stopping.discard(work_order_id)
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
+    return True
