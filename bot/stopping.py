@@ -28,6 +28,7 @@ async def watch_stops(
     while True:
         await asyncio.sleep(every)
         tasks = {task.get_name(): task for task in running() if not task.done()}
+        stopping.intersection_update(tasks)  # one that ended before its cancel landed: forgotten, not kept
         if not tasks:
             continue
         try:

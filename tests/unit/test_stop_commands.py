@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from bot.control import RETRY, STOP, UNLABELED, command_in
 from bot.intake import Intake
 from bot.models import Delivery, Ignored, Repository, Status, Trigger, WorkOrder
+from bot.stopping import watch_stops
 from bot.store import ListFilter
 from bot.store.sqlite import SqliteStore
 from bot.testing import FakeGitHub
@@ -175,3 +177,24 @@ async def test_removing_the_label_cancels_a_waiting_one_but_not_a_running_one(
     assert (await store.get_work_order(waiting.id)).status is Status.CANCELLED
     assert (await store.get_work_order(running.id)).status is Status.RUNNING
     assert await store.cancel_requests([running.id]) == []
+
+
+# the worker's watch
+
+
+async def test_the_watch_cancels_only_flagged_running_tasks_and_forgets_ended_ones(store: SqliteStore) -> None:
+    github = FakeGitHub()
+    flagged = await queued(store, github, status=Status.RUNNING)
+    other = await queued(store, github, issue=2, status=Status.RUNNING)
+    await store.cancel_work_order(flagged.id)
+    tasks = {asyncio.create_task(asyncio.sleep(60), name=w.id) for w in (flagged, other)}
+    stopping = {"wo-ended-long-ago"}
+    watch = asyncio.create_task(watch_stops(store, lambda: tasks, stopping, every=0.01))
+    try:
+        await asyncio.wait(tasks, timeout=5, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watch.cancel()
+    assert {t.get_name() for t in tasks if t.cancelled()} == {flagged.id}
+    assert stopping == {flagged.id}
+    for task in tasks:
+        task.cancel()
