@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from bot.errors import StoreUnavailable
 from bot.store import Store
@@ -20,15 +21,17 @@ WATCH_SECONDS = 1.0  # the lease heartbeat (lease/3, 20 s) is far too slow for "
 
 
 async def watch_stops(
-    store: Store, running: Callable[[], set[asyncio.Task[object]]], stopping: set[str],
-    every: float = WATCH_SECONDS,
+    store: Store, running: Callable[[], set[asyncio.Task[Any]]], stopping: set[asyncio.Task[Any]],
+    every: float = WATCH_SECONDS, owner: asyncio.Task[Any] | None = None,
 ) -> None:
-    """Forever: cancel the task of each running work order whose stop was asked for, once, noting its id in
-    `stopping` first (the task tells a stop from a shutdown by it). Tasks are named by their work order's id."""
-    while True:
+    """Forever: cancel the task of each running work order whose stop was asked for, once, noting the task in
+    `stopping` first (the task tells a stop from a shutdown by it, and is never cancelled twice: a second
+    cancel would land in its final report). Tasks are named by their work order's id. Ends with `owner` (the
+    claim loop), however that ends."""
+    while owner is None or not owner.done():
         await asyncio.sleep(every)
         tasks = {task.get_name(): task for task in running() if not task.done()}
-        stopping.intersection_update(tasks)  # one that ended before its cancel landed: forgotten, not kept
+        stopping.intersection_update(tasks.values())  # ended ones are forgotten
         if not tasks:
             continue
         try:
@@ -37,19 +40,18 @@ async def watch_stops(
             log.warning("could not check for stop requests (%s)", exc)
             continue
         for work_order_id in asked:
-            if work_order_id not in stopping:
+            task = tasks[work_order_id]
+            if task not in stopping:
                 log.warning("work order %s: stop requested; cancelling it", work_order_id)
-                stopping.add(work_order_id)
-                tasks[work_order_id].cancel()
+                stopping.add(task)
+                task.cancel()
 
 
-def stopped_on_request(stopping: set[str], work_order_id: str) -> bool:
+def stopped_on_request(stopping: set[asyncio.Task[Any]]) -> bool:
     """In a work order's task that was just cancelled: True if a stop request did it (not a shutdown); the
     cancellation is then taken back, so the task may still finish the row and edit its report."""
-    if work_order_id not in stopping:
-        return False
-    stopping.discard(work_order_id)
     task = asyncio.current_task()
-    if task is not None:
-        task.uncancel()
+    if task is None or task not in stopping:
+        return False
+    task.uncancel()
     return True

@@ -59,7 +59,7 @@ class Worker:
         self.running: set[asyncio.Task[WorkOrder]] = set()
         self._reported_at = -config.report_every
         self.hurry = asyncio.Event()  # set on a second signal: end the grace period now
-        self.stopping: set[str] = set()  # ids of running work orders cancelled on request (bot/stopping.py)
+        self.stopping: set[asyncio.Task[Any]] = set()  # running work orders' tasks cancelled on request
 
     def notify(self) -> None:
         """New work may be waiting (called by intake in the same process)."""
@@ -69,7 +69,8 @@ class Worker:
         slots = asyncio.Semaphore(self.config.concurrency)
         backoff = 0.0
         log.info("worker %s started (%d at a time)", self.worker_id, self.config.concurrency)
-        watch = asyncio.create_task(watch_stops(self.s.store, lambda: set(self.running), self.stopping))
+        watch = asyncio.create_task(watch_stops(self.s.store, lambda: set(self.running), self.stopping,
+                                                owner=asyncio.current_task()))
         while not stop.is_set():
             await _first(slots.acquire(), stop.wait())
             if stop.is_set():
@@ -156,7 +157,7 @@ class Worker:
         except (LeaseLost, StoreUnavailable) as exc:
             return self._abandon(run, exc)
         except asyncio.CancelledError:
-            if not stopped_on_request(self.stopping, run.work_order.id):
+            if not stopped_on_request(self.stopping):
                 await self._release(run)
                 raise
             status, error = Status.CANCELLED, STOPPED

@@ -12,7 +12,7 @@ import pytest
 from bot.control import RETRY, STOP, UNLABELED, command_in
 from bot.intake import Intake
 from bot.models import Delivery, Ignored, Repository, Status, Trigger, WorkOrder
-from bot.stopping import watch_stops
+from bot.stopping import stopped_on_request, watch_stops
 from bot.store import ListFilter
 from bot.store.sqlite import SqliteStore
 from bot.testing import FakeGitHub
@@ -188,13 +188,42 @@ async def test_the_watch_cancels_only_flagged_running_tasks_and_forgets_ended_on
     other = await queued(store, github, issue=2, status=Status.RUNNING)
     await store.cancel_work_order(flagged.id)
     tasks = {asyncio.create_task(asyncio.sleep(60), name=w.id) for w in (flagged, other)}
-    stopping = {"wo-ended-long-ago"}
+    ended = asyncio.create_task(asyncio.sleep(0), name=flagged.id)  # an earlier run of the same work order
+    await ended
+    stopping: set[asyncio.Task[Any]] = {ended}
     watch = asyncio.create_task(watch_stops(store, lambda: tasks, stopping, every=0.01))
     try:
         await asyncio.wait(tasks, timeout=5, return_when=asyncio.FIRST_COMPLETED)
     finally:
         watch.cancel()
     assert {t.get_name() for t in tasks if t.cancelled()} == {flagged.id}
-    assert stopping == {flagged.id}
+    assert {t.get_name() for t in stopping} == {flagged.id} and ended not in stopping
     for task in tasks:
         task.cancel()
+
+
+async def test_a_stopped_task_is_never_cancelled_again_while_it_writes_its_final_report(store: SqliteStore) -> None:
+    """The row says running and flagged until the task finishes it: a second cancel would kill that finish."""
+    flagged = await queued(store, FakeGitHub(), status=Status.RUNNING)
+    await store.cancel_work_order(flagged.id)
+    stopping: set[asyncio.Task[Any]] = set()
+    seen: list[str] = []
+
+    async def work_order() -> None:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            seen.append("stopped" if stopped_on_request(stopping) else "shut down")
+        try:
+            await asyncio.sleep(0.3)  # finishing: the report, then the row
+        except asyncio.CancelledError:
+            seen.append("cancelled again")
+            raise
+
+    task = asyncio.create_task(work_order(), name=flagged.id)
+    watch = asyncio.create_task(watch_stops(store, lambda: {task}, stopping, every=0.01))
+    try:
+        await asyncio.wait({task}, timeout=5)
+    finally:
+        watch.cancel()
+    assert seen == ["stopped"] and not task.cancelled()
