@@ -55,3 +55,11 @@ def stopped_on_request(stopping: set[asyncio.Task[Any]]) -> bool:
         return False
     task.uncancel()
     return True
+
+
+def finishing(stopping: set[asyncio.Task[Any]]) -> None:
+    """In a work order's task about to finish its row: the watch leaves it alone from now on, so a stop asked for
+    while it writes its final report (completed, say) does not cut that report off and leave the row running."""
+    task = asyncio.current_task()
+    if task is not None:
+        stopping.add(task)

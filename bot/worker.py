@@ -27,7 +27,7 @@ from bot.reporter import (
     find_progress_comment,
     show_outcome,
 )
-from bot.stopping import stopped_on_request, watch_stops
+from bot.stopping import finishing, stopped_on_request, watch_stops
 
 log = logging.getLogger(__name__)
 FRESH_SECONDS = 10.0  # a work order this young at its claim still has a receiver posting its queued comment
@@ -167,6 +167,7 @@ class Worker:
             status, error = Status.FAILED, failure_text(exc, self.s.secrets)
         # finishing releases the lease; a heartbeat after it would see "taken over" and cancel the final report
         heartbeat.cancel()
+        finishing(self.stopping)  # a stop asked for from here on is too late: it would cancel the final report
         try:
             return await self._finish(run, status, error)
         except (LeaseLost, StoreUnavailable) as exc:

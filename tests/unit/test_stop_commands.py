@@ -12,7 +12,7 @@ import pytest
 from bot.control import RETRY, STOP, UNLABELED, command_in
 from bot.intake import Intake
 from bot.models import Delivery, Ignored, Repository, Status, Trigger, WorkOrder
-from bot.stopping import stopped_on_request, watch_stops
+from bot.stopping import finishing, stopped_on_request, watch_stops
 from bot.store import ListFilter
 from bot.store.sqlite import SqliteStore
 from bot.testing import FakeGitHub
@@ -227,3 +227,24 @@ async def test_a_stopped_task_is_never_cancelled_again_while_it_writes_its_final
     finally:
         watch.cancel()
     assert seen == ["stopped"] and not task.cancelled()
+
+
+async def test_a_stop_asked_for_while_the_work_order_finishes_does_not_cut_its_report_off(store: SqliteStore) -> None:
+    running = await queued(store, FakeGitHub(), status=Status.RUNNING)
+    stopping: set[asyncio.Task[Any]] = set()
+    flagged = asyncio.Event()
+
+    async def work_order() -> str:
+        finishing(stopping)  # the agent is done: the final report and the row are being written
+        await flagged.wait()
+        await asyncio.sleep(0.2)
+        return "finished"
+
+    task = asyncio.create_task(work_order(), name=running.id)
+    watch = asyncio.create_task(watch_stops(store, lambda: {task}, stopping, every=0.01))
+    await store.cancel_work_order(running.id)
+    flagged.set()
+    try:
+        assert await asyncio.wait_for(task, 5) == "finished"
+    finally:
+        watch.cancel()
