@@ -1,4 +1,4 @@
-"""`awo`: serve, worker, run, migrate, repos, doctor."""
+"""`awo`: serve, worker, run, migrate, repos, cancel, retry, doctor."""
 
 from __future__ import annotations
 
@@ -107,6 +107,12 @@ def cmd_repos(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(run_repos(settings, args))
 
 
+def cmd_control(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.control_cli import run_control
+
+    return asyncio.run(run_control(settings, args))
+
+
 def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     from bot.doctor import run_doctor
 
@@ -151,6 +157,11 @@ def parser() -> argparse.ArgumentParser:
     remove = repos_sub.add_parser("remove", help="stop handling a repository")
     remove.add_argument("repository", help="its id, URL or owner/repo")
     repos.set_defaults(func=cmd_repos)
+    for name, text in (("cancel", "stop a waiting or running work order"),
+                       ("retry", "run a failed or cancelled work order again")):
+        control = sub.add_parser(name, help=text)
+        control.add_argument("id", help="the work order's id (wo-...)")
+        control.set_defaults(func=cmd_control)
     doctor = sub.add_parser("doctor", help="check the CLI, git, the store and GitHub settings")
     doctor.set_defaults(func=cmd_doctor)
     app = sub.add_parser("app", help="the bot's GitHub App")

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.admission import MARKER_PREFIX, Admission, Limits, Refused, pull_request_refusal
+from bot.commands import Commands
 from bot.errors import BotError, Conflict, GitHubError, StoreUnavailable
 from bot.github import GitHubPort, PullRequest, note_installation
 from bot.logs import fields
@@ -123,6 +124,7 @@ class Intake:
         self.on_queued = on_queued
         self.secrets = secrets
         self.admission = Admission(store, limits, bot_login=bot_login)
+        self.commands = Commands(store, self.admission, max_attempts, secrets, on_queued)
         self.retry_delays = retry_delays
         self.queue: asyncio.Queue[Delivery] = asyncio.Queue()
         self.state = IntakeState()
@@ -235,6 +237,8 @@ class Intake:
         note_installation(self.github, routed.repo_full_name, routed.installation_id)
         if routed.assignee is not None and not await self._assigned_to_bot(routed.assignee, self.github):
             return f"ignored: assigned to {routed.assignee}, not to the bot"
+        if routed.command is not None:  # stop, retry, a removed label: never a request, never an agent run
+            return await self.commands.dispatch(routed, repo, delivery, self.github)
         refusal = await self.admission.admit(routed, repo, delivery, self.github)
         course = Course(refusal)
         if refusal is None and repo is not None:

@@ -84,6 +84,9 @@ class Trigger(BaseModel):
     # The PR's branches as the payload named them: hints only, GitHub's answer decides.
     head_branch: str = ""
     base_branch: str = ""
+    # A command instead of a request (bot/control.py: "stop", "retry", "unlabeled"): intake dispatches it,
+    # no agent runs for it.
+    command: str | None = None
 
 
 class Ignored(BaseModel):

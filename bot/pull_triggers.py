@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from bot.control import UNLABELED
 from bot.events import PullRequestEvent, ReviewComment, parse_pull_request_event
 from bot.models import Ignored, ReviewLocation, Trigger
 from bot.sanitize import one_line, visible, without_invisible
@@ -110,11 +111,18 @@ def on_pull_request_labeled(payload: PullRequestEvent, rules: TriggerRules) -> T
     return _pull_request_event(payload, rules, label)
 
 
+def on_pull_request_unlabeled(payload: PullRequestEvent, rules: TriggerRules) -> Trigger | Ignored:
+    """The trigger label removed: a command to cancel what waits on the PR, not a request."""
+    routed = on_pull_request_labeled(payload, rules)
+    return routed.model_copy(update={"command": UNLABELED}) if isinstance(routed, Trigger) else routed
+
+
 PULL_ROUTES: dict[tuple[str, str], PullHandler] = {
     ("pull_request_review_comment", "created"): on_review_comment_created,
     ("pull_request_review", "submitted"): on_review_submitted,
     ("pull_request", "assigned"): on_pull_request_assigned,
     ("pull_request", "labeled"): on_pull_request_labeled,
+    ("pull_request", "unlabeled"): on_pull_request_unlabeled,
 }
 
 

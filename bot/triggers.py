@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from bot.control import UNLABELED, command_in
 from bot.events import Comment, IssueEvent, parse_issue_event
 from bot.models import Ignored, Trigger
 from bot.pull_triggers import NO_ASSIGNEE, PULL_ROUTES, route_pull_request
@@ -57,6 +58,12 @@ def on_issue_labeled(payload: IssueEvent, rules: TriggerRules) -> Trigger | Igno
     return _trigger("issues", payload, request)
 
 
+def on_issue_unlabeled(payload: IssueEvent, rules: TriggerRules) -> Trigger | Ignored:
+    """The trigger label removed: a command to cancel what waits on the issue, not a request."""
+    routed = on_issue_labeled(payload, rules)
+    return routed.model_copy(update={"command": UNLABELED}) if isinstance(routed, Trigger) else routed
+
+
 def on_issue_opened(payload: IssueEvent, rules: TriggerRules) -> Trigger | Ignored:
     issue = payload.issue
     for text in (issue.body, issue.title):
@@ -86,6 +93,7 @@ def on_issue_comment_created(payload: IssueEvent, rules: TriggerRules) -> Trigge
 
 ISSUE_ROUTES: dict[tuple[str, str], Handler] = {
     ("issues", "labeled"): on_issue_labeled,
+    ("issues", "unlabeled"): on_issue_unlabeled,
     ("issues", "assigned"): on_issue_assigned,
     ("issues", "opened"): on_issue_opened,
     ("issue_comment", "created"): on_issue_comment_created,
@@ -104,7 +112,7 @@ def route(event: str, payload: Payload, rules: TriggerRules) -> Trigger | Ignore
     action = payload.get("action")
     action = action if isinstance(action, str) else ""
     if (event, action) in PULL_ROUTES:
-        return route_pull_request(PULL_ROUTES[(event, action)], payload, rules)
+        return with_command(route_pull_request(PULL_ROUTES[(event, action)], payload, rules))
     handler = ISSUE_ROUTES.get((event, action))
     if handler is None:
         return not_routed(event, action)
@@ -113,7 +121,15 @@ def route(event: str, payload: Payload, rules: TriggerRules) -> Trigger | Ignore
         return parsed
     if parsed.issue.state == "closed":
         return Ignored(reason="the issue is closed")
-    return handler(parsed, rules)
+    return with_command(handler(parsed, rules))
+
+
+def with_command(routed: Trigger | Ignored) -> Trigger | Ignored:
+    """A comment whose request starts with a command word (`@claude stop`) is that command, not a request."""
+    if not isinstance(routed, Trigger) or routed.comment_id is None or routed.command is not None:
+        return routed
+    command = command_in(routed.request)
+    return routed.model_copy(update={"command": command}) if command else routed
 
 
 # Text in which no sanitising step (entities, tags, NFKC, invisible characters) can make a phrase appear.
@@ -152,7 +168,7 @@ def never_a_trigger(event: str, payload: Payload, rules: TriggerRules) -> Ignore
         return Ignored(reason=f"{without_invisible(login)[:100]} is a bot")
     if rules.repo_overrides:
         return None
-    if action == "labeled":
+    if action in ("labeled", "unlabeled"):
         label = _get(payload, "label", "name")
         if isinstance(label, str) and label.lower() != rules.label.lower():
             return Ignored(reason=f"label {label!r} is not the trigger label {rules.label!r}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.admission import recheck, recheck_pull_request
+from bot.control import STOPPED
 from bot.errors import LeaseLost, StoreUnavailable
 from bot.logs import work_order_context
 from bot.models import Status, WorkOrder, utcnow
@@ -26,6 +27,7 @@ from bot.reporter import (
     find_progress_comment,
     show_outcome,
 )
+from bot.stopping import finishing, stopped_on_request, watch_stops
 
 log = logging.getLogger(__name__)
 FRESH_SECONDS = 10.0  # a work order this young at its claim still has a receiver posting its queued comment
@@ -57,6 +59,7 @@ class Worker:
         self.running: set[asyncio.Task[WorkOrder]] = set()
         self._reported_at = -config.report_every
         self.hurry = asyncio.Event()  # set on a second signal: end the grace period now
+        self.stopping: set[asyncio.Task[Any]] = set()  # running work orders' tasks cancelled on request
 
     def notify(self) -> None:
         """New work may be waiting (called by intake in the same process)."""
@@ -66,6 +69,8 @@ class Worker:
         slots = asyncio.Semaphore(self.config.concurrency)
         backoff = 0.0
         log.info("worker %s started (%d at a time)", self.worker_id, self.config.concurrency)
+        watch = asyncio.create_task(watch_stops(self.s.store, lambda: set(self.running), self.stopping,
+                                                owner=asyncio.current_task()))
         while not stop.is_set():
             await _first(slots.acquire(), stop.wait())
             if stop.is_set():
@@ -85,6 +90,7 @@ class Worker:
                 await self._idle(stop)
                 continue
             self._start(claimed, slots)
+        watch.cancel()
         await self._shutdown()
 
     async def _claim(self) -> WorkOrder | None:
@@ -151,14 +157,17 @@ class Worker:
         except (LeaseLost, StoreUnavailable) as exc:
             return self._abandon(run, exc)
         except asyncio.CancelledError:
-            await self._release(run)
-            raise
+            if not stopped_on_request(self.stopping):
+                await self._release(run)
+                raise
+            status, error = Status.CANCELLED, STOPPED
         except Exception as exc:  # noqa: BLE001 - the one place a work order's failure is recorded
             if not type(exc).__module__.startswith("bot."):
                 log.exception("work order %s: unexpected error", run.work_order.id)
             status, error = Status.FAILED, failure_text(exc, self.s.secrets)
         # finishing releases the lease; a heartbeat after it would see "taken over" and cancel the final report
         heartbeat.cancel()
+        finishing(self.stopping)  # a stop asked for from here on is too late: it would cancel the final report
         try:
             return await self._finish(run, status, error)
         except (LeaseLost, StoreUnavailable) as exc:

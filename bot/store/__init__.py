@@ -172,6 +172,20 @@ class Store(Protocol):
     async def add_step(self, step: Step) -> None: ...
     async def list_steps(self, work_order_id: str) -> list[Step]: ...
 
+    async def cancel_work_order(self, work_order_id: str) -> WorkOrder:
+        """Stop a work order: pending (or running without a live lease) → cancelled now, report_pending; running →
+        cancel_requested, for the worker holding it to end it. The row after; Conflict if it had ended."""
+        ...
+
+    async def cancel_requests(self, work_order_ids: list[str]) -> list[str]:
+        """Of these running work orders, the ones whose stop was asked for (one cheap query, polled often)."""
+        ...
+
+    async def retry_work_order(self, work_order_id: str, attempts: int) -> WorkOrder:
+        """A failed or cancelled work order queued again, the same row (its branch, its comment), with `attempts`
+        more attempts; Conflict if it is not failed or cancelled."""
+        ...
+
 
 async def repository_for(store: Store, full_name: str, url: str = "") -> Repository | None:
     """The configured repository with this `owner/name`, if any (case-insensitive, like GitHub); given the

@@ -18,6 +18,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
+from bot.control import not_cancellable, not_retryable
 from bot.errors import ConfigError, Conflict, LeaseLost, NotFound, StoreUnavailable
 from bot.models import WORK_ORDER_MUTABLE, Delivery, Repository, Status, Step, WorkOrder, utcnow
 from bot.store import ALL_WORK_ORDERS, Cursor, ListFilter, Load, StoreHealth
@@ -293,6 +294,24 @@ class PostgresStore:
 
     async def pending_reports(self, limit: int = 20) -> list[WorkOrder]:
         return [from_row(WorkOrder, r) for r in await self._all(Q["pending_reports"], {"limit": limit})]
+
+    async def cancel_work_order(self, work_order_id: str) -> WorkOrder:
+        row = await self._one(Q["cancel"], {"id": work_order_id})
+        if row is None:
+            raise not_cancellable(await self.get_work_order(work_order_id))
+        return from_row(WorkOrder, row)
+
+    async def cancel_requests(self, work_order_ids: list[str]) -> list[str]:
+        if not work_order_ids:
+            return []
+        row = _present(await self._one(Q["cancel_requests"], {"ids": list(work_order_ids)}))
+        return list(row["ids"] or [])
+
+    async def retry_work_order(self, work_order_id: str, attempts: int) -> WorkOrder:
+        row = await self._one(Q["retry"], {"id": work_order_id, "attempts": attempts})
+        if row is None:
+            raise not_retryable(await self.get_work_order(work_order_id))
+        return from_row(WorkOrder, row)
 
     async def mark_reported(self, work_order: WorkOrder) -> bool:
         params = {"id": work_order.id, "updated_at": work_order.updated_at}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sqlite3
 import threading
 import uuid
@@ -13,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bot.control import STOPPED, not_cancellable, not_retryable
 from bot.errors import Conflict, LeaseLost, NotFound, StoreUnavailable
 from bot.models import WORK_ORDER_MUTABLE, Delivery, Repository, Status, Step, WorkOrder, utcnow
 from bot.store import ALL_WORK_ORDERS, Cursor, ListFilter, Load, StoreHealth
@@ -72,6 +74,7 @@ class SqliteStore:
         _add_missing_column(conn, Q["add_trigger_key"])  # files made before these columns existed
         _add_missing_column(conn, Q["add_clone_url"])
         _add_missing_column(conn, Q["add_report_pending"])
+        _add_missing_column(conn, Q["add_cancel_requested"])
         conn.executescript(Q["security_indexes"])
         conn.executescript(Q["report_pending_index"])
         conn.executescript(Q["queue_indexes"])
@@ -284,6 +287,35 @@ class SqliteStore:
     async def pending_reports(self, limit: int = 20) -> list[WorkOrder]:
         rows = await self._run(lambda c: c.execute(Q["pending_reports"], {"limit": limit}).fetchall())
         return [from_row(WorkOrder, dict(r)) for r in rows]
+
+    async def cancel_work_order(self, work_order_id: str) -> WorkOrder:
+        params = {"id": work_order_id, "now": iso(utcnow()), "reason": STOPPED}
+
+        def cancel_one(conn: sqlite3.Connection) -> bool:
+            with self._transaction(conn):
+                done = conn.execute(Q["cancel_pending"], params).rowcount == 1
+                return done or conn.execute(Q["cancel_running"], params).rowcount == 1
+
+        changed = await self._run(cancel_one)
+        work_order = await self.get_work_order(work_order_id)
+        if not changed:
+            raise not_cancellable(work_order)
+        return work_order
+
+    async def cancel_requests(self, work_order_ids: list[str]) -> list[str]:
+        if not work_order_ids:
+            return []
+        params = {"ids": json.dumps(list(work_order_ids))}
+        rows = await self._run(lambda c: c.execute(Q["cancel_requests"], params).fetchall())
+        return sorted(r[0] for r in rows)
+
+    async def retry_work_order(self, work_order_id: str, attempts: int) -> WorkOrder:
+        params = {"id": work_order_id, "attempts": attempts, "now": iso(utcnow())}
+        changed = await self._run(lambda c: c.execute(Q["retry"], params).rowcount == 1)
+        work_order = await self.get_work_order(work_order_id)
+        if not changed:
+            raise not_retryable(work_order)
+        return work_order
 
     async def mark_reported(self, work_order: WorkOrder) -> bool:
         params = {"id": work_order.id, "updated_at": iso(work_order.updated_at)}

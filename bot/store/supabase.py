@@ -11,6 +11,7 @@ from postgrest import APIError, APIResponse
 from postgrest.types import CountMethod, ReturnMethod
 from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
+from bot.control import not_cancellable, not_retryable
 from bot.errors import Conflict, LeaseLost, NotFound, StoreUnavailable
 from bot.models import WORK_ORDER_MUTABLE, Delivery, Repository, Status, Step, WorkOrder, utcnow
 from bot.store import ALL_WORK_ORDERS, Cursor, ListFilter, Load, StoreHealth
@@ -201,6 +202,25 @@ class SupabaseStore:
     async def pending_reports(self, limit: int = 20) -> list[WorkOrder]:
         rows = await _data(self.client.rpc("archon_agent_work_order_pending_reports", {"p_limit": limit}))
         return [from_row(WorkOrder, r) for r in rows]
+
+    async def cancel_work_order(self, work_order_id: str) -> WorkOrder:
+        rows = await _data(self.client.rpc("archon_agent_work_order_cancel", {"p_work_order_id": work_order_id}))
+        if not rows:
+            raise not_cancellable(await self.get_work_order(work_order_id))
+        return from_row(WorkOrder, rows[0])
+
+    async def cancel_requests(self, work_order_ids: list[str]) -> list[str]:
+        if not work_order_ids:
+            return []
+        params = {"p_work_order_ids": list(work_order_ids)}
+        return [str(i) for i in await _data(self.client.rpc("archon_agent_work_order_cancel_requests", params)) or []]
+
+    async def retry_work_order(self, work_order_id: str, attempts: int) -> WorkOrder:
+        params = {"p_work_order_id": work_order_id, "p_attempts": attempts}
+        rows = await _data(self.client.rpc("archon_agent_work_order_retry", params))
+        if not rows:
+            raise not_retryable(await self.get_work_order(work_order_id))
+        return from_row(WorkOrder, rows[0])
 
     async def mark_reported(self, work_order: WorkOrder) -> bool:
         params = {"p_work_order_id": work_order.id, "p_updated_at": jsonable({"t": work_order.updated_at})["t"]}

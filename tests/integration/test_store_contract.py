@@ -470,3 +470,85 @@ async def test_a_refusal_is_said_once_per_issue_per_window(store: Store) -> None
     await asyncio.sleep(0.05)
     assert await store.note_refusal("octo/repo", 7, 0.01) is True  # the window has passed
     assert await store.note_refusal("octo/repo", 7, 600) is False
+
+
+# stop and retry (issue 9)
+
+
+async def test_a_pending_work_order_is_cancelled_at_once_with_its_report_owed(store: Store) -> None:
+    await create(store, order(1, issue=7), order(2, issue=7))
+    cancelled = await store.cancel_work_order("wo-0001")
+    assert (cancelled.status, cancelled.report_pending, cancelled.error_message) == (
+        Status.CANCELLED, True, "stopped on request")
+    assert cancelled.completed_at is not None
+    assert [w.id for w in await store.pending_reports()] == ["wo-0001"]
+    claimed = await store.claim("w1", 60)
+    assert claimed is not None and claimed.id == "wo-0002", "a cancelled work order was claimed or held its issue"
+
+
+async def test_a_running_work_order_is_flagged_for_its_worker_and_ends_cancelled_by_it(store: Store) -> None:
+    await create(store, order(1), order(2))
+    await store.claim("w1", 60)
+    await store.claim("w1", 60)
+    assert await store.cancel_requests(["wo-0001", "wo-0002"]) == []
+    flagged = await store.cancel_work_order("wo-0001")
+    assert (flagged.status, flagged.lease_owner) == (Status.RUNNING, "w1")
+    assert await store.cancel_requests(["wo-0001", "wo-0002", "wo-9999"]) == ["wo-0001"]
+    assert await store.cancel_requests([]) == []
+    assert await store.heartbeat("wo-0001", "w1", 60) is True, "a cancel request took the lease away"
+    ended = await store.finish("wo-0001", "w1", Status.CANCELLED, {"error_message": "stopped on request"})
+    assert ended.status is Status.CANCELLED
+    assert await store.cancel_requests(["wo-0001"]) == []
+
+
+async def test_a_running_work_order_whose_worker_died_is_cancelled_at_once(store: Store) -> None:
+    await create(store, order(1))
+    await store.claim("w1", 0)
+    await expire_leases()
+    cancelled = await store.cancel_work_order("wo-0001")
+    assert (cancelled.status, cancelled.lease_owner, cancelled.report_pending) == (Status.CANCELLED, None, True)
+    assert await store.claim("w2", 60) is None
+
+
+async def test_only_an_active_work_order_can_be_cancelled(store: Store) -> None:
+    await create(store, order(1))
+    await store.claim("w1", 60)
+    await store.finish("wo-0001", "w1", Status.COMPLETED, {})
+    with pytest.raises(Conflict, match="completed: only a pending or running one"):
+        await store.cancel_work_order("wo-0001")
+    with pytest.raises(NotFound):
+        await store.cancel_work_order("wo-9999")
+
+
+async def test_a_failed_or_cancelled_work_order_is_retried_as_the_same_row(store: Store) -> None:
+    await create(store, order(1, issue=7, progress_comment_id=55, git_branch_name="claude/issue-7"))
+    await store.claim("w1", 60)
+    await store.finish("wo-0001", "w1", Status.FAILED,
+                       {"error_message": "boom", "report_pending": True, "metadata": {"outcome": "failed", "x": 1}})
+    retried = await store.retry_work_order("wo-0001", 3)
+    assert (retried.status, retried.error_message, retried.completed_at, retried.report_pending) == (
+        Status.PENDING, None, None, False)
+    assert (retried.progress_comment_id, retried.git_branch_name) == (55, "claude/issue-7")
+    assert retried.metadata == {"x": 1} and retried.max_attempts - retried.attempt == 3
+    again = await store.claim("w2", 60)
+    assert again is not None and (again.id, again.attempt) == ("wo-0001", 2)
+    await store.cancel_work_order("wo-0001")
+    assert await store.cancel_requests(["wo-0001"]) == ["wo-0001"]
+    await store.finish("wo-0001", "w2", Status.CANCELLED, {})
+    rerun = await store.retry_work_order("wo-0001", 3)
+    assert rerun.status is Status.PENDING
+    assert await store.cancel_requests(["wo-0001"]) == [], "a retried work order kept its old stop request"
+    claimed = await store.claim("w3", 60)
+    assert claimed is not None and await store.cancel_requests(["wo-0001"]) == []
+
+
+async def test_only_a_failed_or_cancelled_work_order_can_be_retried(store: Store) -> None:
+    await create(store, order(1), order(2))
+    with pytest.raises(Conflict, match="pending: only a failed or cancelled one"):
+        await store.retry_work_order("wo-0001", 3)
+    await store.claim("w1", 60)
+    await store.finish("wo-0001", "w1", Status.COMPLETED, {})
+    with pytest.raises(Conflict, match="completed"):
+        await store.retry_work_order("wo-0001", 3)
+    with pytest.raises(NotFound):
+        await store.retry_work_order("wo-9999", 3)

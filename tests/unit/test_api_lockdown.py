@@ -27,7 +27,7 @@ EVERY_ROUTE = [
     ("GET", f"{API}/"), ("POST", f"{API}/"), ("GET", f"{API}/wo-1"), ("GET", f"{API}/wo-1/steps"),
     ("GET", f"{API}/repositories"), ("POST", f"{API}/repositories"),
     ("PATCH", f"{API}/repositories/{REPO_ID}"), ("DELETE", f"{API}/repositories/{REPO_ID}"),
-    ("POST", f"{API}/repositories/{REPO_ID}/verify"),
+    ("POST", f"{API}/repositories/{REPO_ID}/verify"), ("POST", f"{API}/wo-1/cancel"), ("POST", f"{API}/wo-1/retry"),
     ("GET", API), ("POST", API), ("GET", f"/{API}/"), ("GET", f"{API}//"), ("GET", "/API/agent-work-orders/"),
     ("HEAD", f"{API}/"), ("OPTIONS", f"{API}/"), ("PUT", f"{API}/"), ("GET", "/api/admin"), ("GET", "/"),
     ("POST", "/health"), ("GET", "/webhooks/github"), ("DELETE", "/webhooks/github"),

@@ -353,3 +353,22 @@ async def test_a_replayed_trigger_is_a_conflict(store: SupabaseStore, api: respx
     api.post("/archon_agent_work_orders").respond(409, json=duplicate)
     with pytest.raises(Conflict, match="trigger_key"):
         await store.create_work_order(WorkOrder(repository_url="https://github.com/octo/repo", trigger_key="k"))
+
+
+async def test_stop_and_retry_call_their_functions(store: SupabaseStore, api: respx.MockRouter) -> None:
+    cancel = api.post("/rpc/archon_agent_work_order_cancel").respond(200, json=[WORK_ORDER_ROW])
+    asked = api.post("/rpc/archon_agent_work_order_cancel_requests").respond(200, json=["wo-1"])
+    retry = api.post("/rpc/archon_agent_work_order_retry").respond(200, json=[{**WORK_ORDER_ROW, "status": "pending"}])
+    assert (await store.cancel_work_order("wo-1")).status is Status.RUNNING
+    assert await store.cancel_requests(["wo-1", "wo-2"]) == ["wo-1"]
+    assert (await store.retry_work_order("wo-1", 3)).status is Status.PENDING
+    assert body(cancel) == {"p_work_order_id": "wo-1"}
+    assert body(asked) == {"p_work_order_ids": ["wo-1", "wo-2"]}
+    assert body(retry) == {"p_work_order_id": "wo-1", "p_attempts": 3}
+
+
+async def test_cancelling_an_ended_work_order_is_a_conflict(store: SupabaseStore, api: respx.MockRouter) -> None:
+    api.post("/rpc/archon_agent_work_order_cancel").respond(200, json=[])
+    api.get("/archon_agent_work_orders").respond(200, json=[{**WORK_ORDER_ROW, "status": "completed"}])
+    with pytest.raises(Conflict, match="completed: only a pending or running one"):
+        await store.cancel_work_order("wo-1")

@@ -135,3 +135,12 @@ SELECT archon_agent_work_order_note_refusal(%(repo)s, %(issue)s, %(window)s) AS 
 
 -- name: spent_since
 SELECT archon_agent_work_order_spent_since(%(repo)s, %(since)s) AS spent
+
+-- name: cancel
+SELECT * FROM archon_agent_work_order_cancel(%(id)s)
+
+-- name: cancel_requests
+SELECT archon_agent_work_order_cancel_requests(%(ids)s) AS ids
+
+-- name: retry
+SELECT * FROM archon_agent_work_order_retry(%(id)s, %(attempts)s)

@@ -271,3 +271,29 @@ SELECT coalesce(sum(cost_usd), 0) FROM archon_agent_work_order_spend WHERE repo_
 
 -- name: spent_since_all
 SELECT coalesce(sum(cost_usd), 0) FROM archon_agent_work_order_spend WHERE at >= :since
+
+-- name: add_cancel_requested
+-- Stop asked for while the work order ran: the worker holding its lease ends it cancelled (migration 011).
+ALTER TABLE archon_agent_work_orders ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0
+
+-- name: cancel_pending
+-- pending, or running without a live lease: cancelled at once, its report owed to the issue (the outbox)
+UPDATE archon_agent_work_orders
+SET status = 'cancelled', cancel_requested = 0, report_pending = 1, completed_at = :now, lease_owner = NULL,
+    lease_expires_at = NULL, error_message = :reason, updated_at = :now
+WHERE agent_work_order_id = :id AND (status = 'pending' OR status = 'running' AND lease_expires_at < :now)
+
+-- name: cancel_running
+UPDATE archon_agent_work_orders SET cancel_requested = 1, updated_at = :now
+WHERE agent_work_order_id = :id AND status = 'running' AND lease_expires_at >= :now
+
+-- name: cancel_requests
+SELECT agent_work_order_id FROM archon_agent_work_orders
+WHERE agent_work_order_id IN (SELECT value FROM json_each(:ids)) AND cancel_requested = 1 AND status = 'running'
+
+-- name: retry
+UPDATE archon_agent_work_orders
+SET status = 'pending', cancel_requested = 0, report_pending = 0, lease_owner = NULL, lease_expires_at = NULL,
+    completed_at = NULL, error_message = NULL, max_attempts = attempt + max(:attempts, 1),
+    metadata = json_remove(metadata, '$.outcome', '$.answer'), updated_at = :now
+WHERE agent_work_order_id = :id AND status IN ('failed', 'cancelled')
