@@ -10,7 +10,7 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import psycopg
@@ -18,6 +18,8 @@ import pytest
 from psycopg.conninfo import make_conninfo
 
 from bot.migrate import apply_migrations
+from bot.store import Store
+from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
 
 ADMIN_URL = os.environ.get("AWO_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -64,6 +66,24 @@ def postgres_url() -> Iterator[str]:
 def empty_tables(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"TRUNCATE {', '.join(TABLES)} CASCADE")
+
+
+@asynccontextmanager
+async def open_backend(kind: str, tmp_path: Path, postgres_url: str) -> AsyncIterator[Store]:
+    """An empty, open store of one kind: "postgres" (its tables emptied), "memory", or SQLite in a file."""
+    backend: Store
+    if kind == "postgres":
+        empty_tables(postgres_url)
+        backend = PostgresStore(postgres_url, max_size=4)
+    elif kind == "memory":
+        backend = SqliteStore(":memory:")
+    else:
+        backend = SqliteStore(tmp_path / "work-orders.db")
+    await backend.open()
+    try:
+        yield backend
+    finally:
+        await backend.close()
 
 
 @pytest.fixture

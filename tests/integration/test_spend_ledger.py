@@ -15,22 +15,13 @@ from bot.store import Store
 from bot.store.postgres import PostgresStore
 from bot.store.sqlite import Q, SqliteStore
 
-from .conftest import empty_tables
+from .conftest import empty_tables, open_backend
 
 
 @pytest.fixture(params=["sqlite", "memory", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str) -> AsyncIterator[Store]:
-    backend: Store
-    if request.param == "postgres":
-        empty_tables(postgres_url)
-        backend = PostgresStore(postgres_url, max_size=4)
-    elif request.param == "memory":
-        backend = SqliteStore(":memory:")
-    else:
-        backend = SqliteStore(tmp_path / "work-orders.db")
-    await backend.open()
-    yield backend
-    await backend.close()
+    async with open_backend(request.param, tmp_path, postgres_url) as backend:
+        yield backend
 
 
 async def work_order(store: Store, wo_id: str, repo: str) -> None:

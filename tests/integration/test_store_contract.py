@@ -16,10 +16,8 @@ import pytest
 from bot.errors import Conflict, LeaseLost, NotFound
 from bot.models import Delivery, Repository, Status, Step, WorkOrder
 from bot.store import Store
-from bot.store.postgres import PostgresStore
-from bot.store.sqlite import SqliteStore
 
-from .conftest import empty_tables
+from .conftest import open_backend
 
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
 URL = "https://github.com/octo/repo"
@@ -28,17 +26,8 @@ URL = "https://github.com/octo/repo"
 @pytest.fixture(params=["sqlite", "memory", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str) -> AsyncIterator[Store]:
     """Each backend, empty and open."""
-    backend: Store
-    if request.param == "postgres":
-        empty_tables(postgres_url)
-        backend = PostgresStore(postgres_url, max_size=4)
-    elif request.param == "memory":
-        backend = SqliteStore(":memory:")
-    else:
-        backend = SqliteStore(tmp_path / "work-orders.db")
-    await backend.open()
-    yield backend
-    await backend.close()
+    async with open_backend(request.param, tmp_path, postgres_url) as backend:
+        yield backend
 
 
 def order(n: int, issue: int | None = None, **fields: Any) -> WorkOrder:

@@ -11,25 +11,16 @@ import pytest
 
 from bot.models import Status, WorkOrder
 from bot.store import Cursor, ListFilter, Store
-from bot.store.postgres import PostgresStore
-from bot.store.sqlite import SqliteStore
 
-from .conftest import empty_tables
+from .conftest import open_backend
 
 BASE = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str) -> AsyncIterator[Store]:
-    backend: Store
-    if request.param == "postgres":
-        empty_tables(postgres_url)
-        backend = PostgresStore(postgres_url, max_size=2)
-    else:
-        backend = SqliteStore(tmp_path / "work-orders.db")
-    await backend.open()
-    yield backend
-    await backend.close()
+    async with open_backend(request.param, tmp_path, postgres_url) as backend:
+        yield backend
 
 
 def order(n: int, second: int | None = None, **fields: Any) -> WorkOrder:
