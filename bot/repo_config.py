@@ -25,7 +25,7 @@ from bot.steps import EDIT_TOOLS
 
 CONFIG_PATH = ".github/agent-work-orders.yml"
 SCHEMA_FILE = "schema/agent-work-orders.schema.json"
-SCHEMA_URL = "https://github.com/agent-work-orders/agent-work-orders/blob/main/" + SCHEMA_FILE
+SCHEMA_URL = ""  # AWO_CONFIG_SCHEMA_URL: where the operator publishes the schema, if anywhere
 MAX_FILE_BYTES = 64_000
 
 PrMode = Literal["none", "draft", "ready"]
@@ -167,9 +167,10 @@ def resolve(config: RepoConfig | None, defaults: Defaults, source: str = "defaul
 
 def invalid_comment(marker: str, actor: str, source: str, error: InvalidConfig, schema_url: str = SCHEMA_URL) -> str:
     """What the trigger is answered with: the exact error (the file's text is the repository's: fenced)."""
+    where = schema_url or f"the JSON Schema `{SCHEMA_FILE}` in the bot's source"
     return (f"{marker}config -->\n⚠️ @{actor}, this request was not run: `{CONFIG_PATH}` "
             f"({visible(source)[:200]}) is not valid.\n\n{fence(visible(str(error))[:4000])}\n\n"
-            f"The file's format: {schema_url}")
+            f"The file's format: {where}")
 
 
 def schema_text() -> str:

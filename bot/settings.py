@@ -106,9 +106,8 @@ class Settings(BaseSettings):
     # repository may choose its own trigger phrase and label; where an invalid file's answer links to.
     repo_config: bool = Field(True, validation_alias="AWO_REPO_CONFIG")
     repo_triggers: bool = Field(False, validation_alias="AWO_REPO_TRIGGERS")
-    config_schema_url: str = Field(
-        "https://github.com/agent-work-orders/agent-work-orders/blob/main/schema/agent-work-orders.schema.json",
-        validation_alias="AWO_CONFIG_SCHEMA_URL")
+    # unset: the answer names the schema file in the bot's source instead of linking a guessed address
+    config_schema_url: str = Field("", validation_alias="AWO_CONFIG_SCHEMA_URL")
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod

@@ -73,9 +73,11 @@ def test_a_labelled_issue_becomes_a_pr_as_the_app_with_tokens_refreshed(stack: S
     assert [c["status"] for c in tries] == [401, 201]
     assert tries[0]["authorization"] != tries[1]["authorization"]  # a new token for the repeat
     grants = issued(stack)
-    assert len(grants) >= 2 and {g["path"] for g in grants} == {f"/app/installations/{INSTALLATION}/access_tokens"}
+    prefix = stack.api_url.removeprefix(stack.github.url)  # "/api/v3" on GitHub Enterprise Server
+    granting = f"{prefix}/app/installations/{INSTALLATION}/access_tokens"
+    assert len(grants) >= 2 and {g["path"] for g in grants} == {granting}
     assert all(g["json"]["repositories"] == ["Hello-World"] for g in grants)
-    tokens = {c["authorization"] for c in stack.gh.calls() if str(c["path"]).startswith("/repos/")
+    tokens = {c["authorization"] for c in stack.gh.calls() if str(c["path"]).startswith(f"{prefix}/repos/")
               and not str(c["path"]).endswith("/installation")}  # the look-up itself is made with the JWT
     assert f"token {TOKEN}" not in tokens and all(str(t).startswith("token ghs_") for t in tokens)
     expired = [c for c in stack.gh.calls() if c["status"] == 401 and not c["faulted"]]
