@@ -15,6 +15,8 @@ test: install postgres
 	$(BIN)/ruff check bot tests benchmarks tools
 	$(BIN)/mypy bot
 	$(BIN)/pytest -q --junitxml=reports/junit.xml
+	# the end-to-end suite again, against GitHub Enterprise Server's own API description (GHES 3.19)
+	AWO_E2E_GITHUB=ghes-3.19 $(BIN)/pytest -q tests/e2e --junitxml=reports/junit-ghes.xml
 
 install: $(VENV)/.installed node_modules/.installed tests/fixtures/node_modules/.installed bubblewrap
 

@@ -65,7 +65,7 @@ def test_a_repository_whose_github_clone_url_names_another_host_is_not_configure
 ) -> None:
     stack.gh.seed({"repos": {"octo/elsewhere": {"default_branch": "main", "clone_url": f"{attacker.url}/x.git"}}})
     answer = stack.http.post("/api/agent-work-orders/repositories",
-                             json={"repository_url": "https://github.com/octo/elsewhere", "verify": True})
+                             json={"repository_url": f"{stack.web}/octo/elsewhere", "verify": True})
     assert answer.status_code == 502 and "not on the GitHub host" in answer.json()["detail"]
     listed = stack.http.get("/api/agent-work-orders/repositories").json()
     assert all("elsewhere" not in r["repository_url"] for r in listed)
