@@ -113,12 +113,17 @@ def headline(work_order: WorkOrder) -> str:
     return f"### {title} · work order `{work_order.id}`"
 
 
+def web_page(work_order: WorkOrder) -> str | None:
+    """The repository's web page, which links hang off; None for a remote that is not one (a path, `awo run`)."""
+    web = work_order.repository_url.rstrip("/").removesuffix(".git")
+    return web if web.startswith(("https://", "http://")) else None
+
+
 def commit_links(work_order: WorkOrder) -> str:
     """The commits this work order pushed, each linked on GitHub (plain ids for a remote that is not a web page)."""
     commits = [c for c in work_order.metadata.get("commits") or [] if isinstance(c, str) and COMMIT_ID.match(c)]
-    web = work_order.repository_url.rstrip("/").removesuffix(".git")
-    linked = web.startswith(("https://", "http://"))
-    return ", ".join(f"[`{c[:7]}`]({web}/commit/{c})" if linked else f"`{c[:7]}`" for c in commits)
+    web = web_page(work_order)
+    return ", ".join(f"[`{c[:7]}`]({web}/commit/{c})" if web else f"`{c[:7]}`" for c in commits)
 
 
 def summary_lines(work_order: WorkOrder, now: datetime | None) -> list[str]:
@@ -195,9 +200,9 @@ def reports_on_pull_request(work_order: WorkOrder) -> bool:
 
 def pull_request_report(work_order: WorkOrder, steps: Sequence[Step], *, secrets: Iterable[str] = ()) -> str:
     """The run's report on the PR it made: how the change was made, linked to the issue's comment."""
-    web = work_order.repository_url.rstrip("/").removesuffix(".git")
+    web = web_page(work_order)
     issue = f"#{work_order.issue_number}"
-    if work_order.progress_comment_id is not None and web.startswith(("https://", "http://")):
+    if work_order.progress_comment_id is not None and web:
         issue = f"[{issue}]({web}/issues/{work_order.issue_number}#issuecomment-{work_order.progress_comment_id})"
     parts = [pull_request_marker(work_order.id), f"### 🤖 How this change was made · work order `{work_order.id}`",
              f"Requested by @{work_order.trigger_actor} on {issue}.", "\n".join(step_line(s) for s in steps),
