@@ -293,13 +293,9 @@ class GitHubClient:
     async def find_comment(self, full_name: str, issue_number: int, marker: str) -> int | None:
         owner, name = _split(full_name)
         issues = self._gh.rest.issues
-        for page in range(1, 11):
-            data = await self._call("list comments", lambda p=page: issues.async_list_comments(  # type: ignore[misc]
-                owner, name, issue_number, per_page=100, page=p))
-            found = next((c["id"] for c in data if marker in (c.get("body") or "")), None)
-            if found is not None or len(data) < 100:
-                return found
-        return None
+        data = await self._pages("list comments", lambda p: issues.async_list_comments(
+            owner, name, issue_number, per_page=100, page=p), pages=10, until=lambda c: marker in str(c.get("body")))
+        return next((int(c["id"]) for c in data if marker in str(c.get("body"))), None)
 
     async def find_pull_request(self, full_name: str, branch: str) -> PullRequest | None:
         owner, name = _split(full_name)
@@ -328,15 +324,20 @@ class GitHubClient:
         data = await self._call("read issue", lambda: self._gh.rest.issues.async_get(owner, name, number))
         return issue_of(_object("read issue", data))
 
-    async def _pages(self, what: str, request: Callable[[int], Awaitable[Any]]) -> list[dict[str, Any]]:
-        """Every page of a list, 100 a page, until a short page (at most MAX_PAGES)."""
+    async def _pages(
+        self, what: str, request: Callable[[int], Awaitable[Any]], pages: int = MAX_PAGES,
+        until: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every page of a list, 100 a page, until a short page (at most `pages`), or until a page holds an item
+        `until` looks for."""
         found: list[dict[str, Any]] = []
-        for page in range(1, MAX_PAGES + 1):
+        for page in range(1, pages + 1):
             data = await self._call(what, lambda p=page: request(p))  # type: ignore[misc]
             if not isinstance(data, list):
                 raise GitHubError(f"{what}: GitHub answered {type(data).__name__} where a list was expected")
-            found.extend(item for item in data if isinstance(item, dict))
-            if len(data) < 100:
+            items = [item for item in data if isinstance(item, dict)]
+            found.extend(items)
+            if len(data) < 100 or (until is not None and any(until(item) for item in items)):
                 break
         return found
 

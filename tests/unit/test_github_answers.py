@@ -125,3 +125,23 @@ async def test_a_review_comment_reply_answered_with_an_error_is_a_github_error()
         with pytest.raises(GitHubError, match="reply: GitHub answered 404: Not Found") as raised:
             await GitHubClient("ghp_x", API).reply_to_review_comment("o/r", 12, 55, "On it.")
     assert raised.value.status == 404
+
+
+@pytest.mark.parametrize(("where", "pages_read"), [(150, 2), (None, 3)])
+async def test_a_comment_is_found_by_its_marker_reading_pages_only_until_it_is_found(
+    where: int | None, pages_read: int,
+) -> None:
+    pages = {"1": 100, "2": 100, "3": 50}
+
+    def page(request: httpx.Request) -> httpx.Response:
+        first = (int(request.url.params["page"]) - 1) * 100
+        comments = [issue_comment(first + i + 1) for i in range(pages[request.url.params["page"]])]
+        for comment in comments:
+            if comment["id"] == where:
+                comment["body"] = "<!-- agent-work-order:wo-1 --> ⏳"
+        return httpx.Response(200, json=comments)
+
+    with respx.mock:
+        route = respx.get(f"{API}/repos/o/r/issues/12/comments").mock(side_effect=page)
+        found = await GitHubClient("ghp_x", API).find_comment("o/r", 12, "<!-- agent-work-order:wo-1 -->")
+    assert found == where and len(route.calls) == pages_read
