@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -188,13 +189,18 @@ async def recheck(github: GitHubPort, repo_full_name: str, actor: str) -> None:
         raise NotAllowed(f"not run: {refusal.reason} (checked again when a worker took the work order)")
 
 
-async def recheck_pull_request(github: GitHubPort, work_order: WorkOrder) -> None:
+async def recheck_pull_request(
+    github: GitHubPort, work_order: WorkOrder, pull_read: Awaitable[PullRequest] | None = None,
+) -> None:
     """At claim time, for a work order on a pull request: the PR is still open, still on the branch the work order
-    pushes to, in this repository (raises NotAllowed); a PR closed or re-pointed while it waited gets nothing."""
+    pushes to, in this repository (raises NotAllowed); a PR closed or re-pointed while it waited gets nothing.
+    `pull_read`: the PR being read already at the claim (its context shows it too), shielded so that this check
+    failing does not cancel that read."""
     number = work_order.metadata.get("pull_request")
     if not isinstance(number, int):
         return
-    pull = await github.get_pull_request(work_order.repo_full_name, number)
+    pull = await (asyncio.shield(pull_read) if pull_read is not None
+                  else github.get_pull_request(work_order.repo_full_name, number))
     refusal = pull_request_refusal(work_order.repo_full_name, str(work_order.metadata.get("default_branch") or ""),
                                    pull)
     if refusal is None and pull.head != work_order.git_branch_name:

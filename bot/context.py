@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -72,9 +73,13 @@ def pages(count: int) -> int:
     return count // 100 + 1
 
 
-async def read_pull(github: GitHubPort, full_name: str, pr_number: int) -> PullReads:
+async def read_pull(
+    github: GitHubPort, full_name: str, pr_number: int, pull_read: Awaitable[PullRequest] | None = None,
+) -> PullReads:
+    """Everything the context shows, read at once; `pull_read`: the PR itself being read already (one read serves
+    the claim's check and the context)."""
     pull, files, comments, reviews, review_comments = await asyncio.gather(
-        github.get_pull_request(full_name, pr_number), github.list_pull_files(full_name, pr_number),
+        pull_read or github.get_pull_request(full_name, pr_number), github.list_pull_files(full_name, pr_number),
         github.list_issue_comments(full_name, pr_number), github.list_reviews(full_name, pr_number),
         github.list_review_comments(full_name, pr_number))
     remarks = [*comments, *reviews, *review_comments]
@@ -97,9 +102,10 @@ async def read_pull(github: GitHubPort, full_name: str, pr_number: int) -> PullR
 async def pull_request_context(
     github: GitHubPort, full_name: str, pr_number: int, *, asked_at: datetime | None, thread_of: int | None,
     review_location: ReviewLocation | None, budget: int = DEFAULT_BUDGET,
+    pull_read: Awaitable[PullRequest] | None = None,
 ) -> PullContext:
     """The prompt section for a request on PR `pr_number`, as the conversation read at `asked_at`."""
-    reads = await read_pull(github, full_name, pr_number)
+    reads = await read_pull(github, full_name, pr_number, pull_read)
     return compose(reads, asked_at=asked_at, thread_of=thread_of, review_location=review_location, budget=budget)
 
 

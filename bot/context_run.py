@@ -7,12 +7,14 @@ import asyncio
 import logging
 import time
 from datetime import datetime
+from typing import TypeVar
 
 from bot.context import PullContext, pull_request_context
-from bot.github import GitHubPort
+from bot.github import GitHubPort, PullRequest
 from bot.models import ReviewLocation, WorkOrder
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def is_on_pull_request(work_order: WorkOrder) -> bool:
@@ -29,13 +31,28 @@ def on_pull_request(work_order: WorkOrder) -> str | None:
     return str(meta.get("base_branch") or meta.get("default_branch") or "") or None
 
 
-def start_reading(github: GitHubPort, work_order: WorkOrder, budget: int) -> asyncio.Task[PullContext] | None:
+def read_pull_request(github: GitHubPort, work_order: WorkOrder) -> asyncio.Task[PullRequest] | None:
+    """The PR a work order was asked for on, being read in the background (one read for the claim's check and the
+    context); None for a work order not made on a pull request."""
+    number = work_order.metadata.get("pull_request")
+    if not isinstance(number, int):
+        return None
+    return _quiet(asyncio.create_task(github.get_pull_request(work_order.repo_full_name, number)))
+
+
+def start_reading(
+    github: GitHubPort, work_order: WorkOrder, budget: int, pull_read: asyncio.Task[PullRequest] | None = None,
+) -> asyncio.Task[PullContext] | None:
     """The PR's context, being read in the background; None for a work order not made on a pull request."""
     number = work_order.metadata.get("pull_request")
     if not isinstance(number, int):
         return None
-    task = asyncio.create_task(_read(github, work_order, number, budget))
-    task.add_done_callback(lambda t: t.cancelled() or t.exception())  # a failure: the agent step says it
+    return _quiet(asyncio.create_task(_read(github, work_order, number, budget, pull_read)))
+
+
+def _quiet(task: asyncio.Task[T]) -> asyncio.Task[T]:
+    """A failure is for whoever awaits the task to say (the agent step, the claim's check), not "never retrieved"."""
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
     return task
 
 
@@ -44,7 +61,9 @@ async def read_context(reading: asyncio.Task[PullContext] | None) -> str:
     return "" if reading is None else (await reading).text
 
 
-async def _read(github: GitHubPort, work_order: WorkOrder, number: int, budget: int) -> PullContext:
+async def _read(
+    github: GitHubPort, work_order: WorkOrder, number: int, budget: int, pull_read: asyncio.Task[PullRequest] | None,
+) -> PullContext:
     started = time.monotonic()
     meta = work_order.metadata
     reply_to = meta.get("reply_to")
@@ -54,7 +73,7 @@ async def _read(github: GitHubPort, work_order: WorkOrder, number: int, budget: 
         github, work_order.repo_full_name, number, asked_at=asked_at(work_order),
         thread_of=reply_to.get("thread") if isinstance(reply_to.get("thread"), int) else None,
         review_location=ReviewLocation.model_validate(location) if isinstance(location, dict) else None,
-        budget=budget,
+        budget=budget, pull_read=pull_read,
     )
     log.info("work order %s: read #%d's context in %.0f ms with %d GitHub calls: %d items, %d hidden, %d edited "
              "since the request left out, %d later, %d over the budget", work_order.id, number,

@@ -14,7 +14,7 @@ from bot import prompting
 from bot.agent import AgentRequest, AgentResult, AgentRunner
 from bot.checkout import Checkout, Identity, Worktree
 from bot.context import PullContext
-from bot.context_run import is_on_pull_request, on_pull_request, read_context, start_reading
+from bot.context_run import is_on_pull_request, on_pull_request, read_context, read_pull_request, start_reading
 from bot.errors import BotError, GitError, GitHubError, LeaseLost, StoreUnavailable
 from bot.github import GitHubPort, PullRequest, note_installation
 from bot.models import Step, WorkOrder, utcnow
@@ -82,6 +82,13 @@ class Run:
     claimed_at: float = field(default_factory=time.time)
     warming: asyncio.Task[tuple[str, str | None]] | None = None  # the remote's look-up and fetch, from the claim
     context: asyncio.Task[PullContext] | None = None  # a pull request's conversation, read from the claim on
+    pull: asyncio.Task[PullRequest] | None = None  # the pull request itself, read at the claim (checked, then shown)
+
+    def stop_reading(self) -> None:
+        """The PR's reads are no longer needed (the agent steps are over, or never ran): cancelled if still going."""
+        for reading in (self.context, self.pull):
+            if reading is not None:
+                reading.cancel()
 
     @property
     def publish(self) -> bool:
@@ -111,8 +118,7 @@ class Pipeline:
             for spec in sequence(run.work_order.metadata.get("commands"), run.publish and self.s.github is not None):
                 await self._maybe_run(spec, run)
         finally:
-            if run.context is not None:
-                run.context.cancel()
+            run.stop_reading()
             if run.tree is not None:
                 await self.s.checkout.remove(run.tree)
 
@@ -266,7 +272,8 @@ class Pipeline:
         run.warming = asyncio.create_task(fetch())
         run.warming.add_done_callback(lambda t: t.cancelled() or t.exception())  # a failure: the step says it
         if self.s.github is not None:
-            run.context = start_reading(self.s.github, wo, self.s.limits.context_budget)
+            run.pull = read_pull_request(self.s.github, wo)
+            run.context = start_reading(self.s.github, wo, self.s.limits.context_budget, run.pull)
         owner = asyncio.current_task()
         if owner is not None:
             owner.add_done_callback(lambda _: self._forget_readied(run))

@@ -145,6 +145,7 @@ class Worker:
                 return await self._execute(run, heartbeat)
             finally:
                 heartbeat.cancel()
+                run.stop_reading()  # a work order refused at its claim needs its PR's conversation no more
                 await settle(run.warming)
 
     async def _execute(self, run: Run, heartbeat: asyncio.Task[None]) -> WorkOrder:
@@ -152,7 +153,7 @@ class Worker:
         try:
             # both GitHub calls at once, and the mirror's fetch; no step runs until the permission is confirmed
             self.pipeline.warm(run)
-            await _all(self._find_comment(run, at_claim=True), self._still_allowed(run.work_order))
+            await _all(self._find_comment(run, at_claim=True), self._still_allowed(run))
             await self.pipeline.execute(run)
         except (LeaseLost, StoreUnavailable) as exc:
             return self._abandon(run, exc)
@@ -182,12 +183,13 @@ class Worker:
             search = not at_claim or wo.attempt > 1 or (utcnow() - wo.created_at).total_seconds() > FRESH_SECONDS
             run.work_order = await find_progress_comment(self.s.store, self.s.github, wo, self.worker_id, search)
 
-    async def _still_allowed(self, work_order: WorkOrder) -> None:
+    async def _still_allowed(self, run: Run) -> None:
         """Permission is asked again at claim time: a writer demoted while the work order waited gets nothing; and
-        a pull request closed or re-pointed meanwhile is not pushed to."""
+        a pull request closed or re-pointed meanwhile is not pushed to (checked on the read its context uses)."""
+        work_order = run.work_order
         if self.s.github is not None and work_order.trigger_actor and work_order.repo_full_name:
             await _all(recheck(self.s.github, work_order.repo_full_name, work_order.trigger_actor),
-                       recheck_pull_request(self.s.github, work_order))
+                       recheck_pull_request(self.s.github, work_order, run.pull))
 
     def _abandon(self, run: Run, reason: Exception) -> WorkOrder:
         """Leave the work order to whoever holds (or next takes) its lease; nothing is recorded twice."""

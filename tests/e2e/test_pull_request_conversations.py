@@ -148,7 +148,9 @@ def test_a_long_conversation_reaches_the_model_whole_minus_hidden_comments_and_a
     body = wait_until(lambda: (c := bot_comments(stack, number)) and "✅ Done" in c[0]["body"] and c[0]["body"])
     assert "two workers share the file" in body
     calls = stack.gh.calls()[before:]
-    reads = sum(1 for c in calls if c["method"] == "GET" or c["path"] == "/graphql")
+    pull_reads = [c for c in calls if c["method"] == "GET" and str(c["path"]).endswith(f"/pulls/{number}")]
+    assert len(pull_reads) == 2, pull_reads  # at intake; at the claim, one read for the check and the context
+    reads = sum(1 for c in calls if c["method"] == "GET" or str(c["path"]).endswith("/graphql"))
     print(f"\n250-comment PR: trigger → first model request {first - started:.2f} s; "
           f"GitHub calls for the follow-up: {reads} reads, {len(calls) - reads} writes")
 

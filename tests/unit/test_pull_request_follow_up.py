@@ -10,6 +10,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from bot.admission import NotAllowed, recheck_pull_request
+from bot.context_run import read_context, read_pull_request, start_reading
 from bot.github import PullRequest, Remark
 from bot.models import Status, WorkOrder
 from bot.runtime import build_runtime
@@ -161,3 +162,23 @@ async def test_a_pull_request_is_asked_again_when_its_work_order_is_claimed(
         return
     with pytest.raises(NotAllowed, match=said):
         await recheck_pull_request(github, waiting)
+
+
+async def test_the_claims_check_and_the_context_share_one_read_of_the_pull_request(github: FakeGitHub) -> None:
+    """The PR read at the claim is checked and then shown: GitHub is asked for it once, not twice."""
+    number = with_pull(github, "feature/rename")
+    reads: list[int] = []
+    ask = github.get_pull_request
+
+    async def counted(full_name: str, pr: int) -> PullRequest:
+        reads.append(pr)
+        return await ask(full_name, pr)
+
+    github.get_pull_request = counted  # type: ignore[method-assign]
+    waiting = WorkOrder(repository_url=f"https://github.com/{REPO}", repo_full_name=REPO, issue_number=number,
+                        git_branch_name="feature/rename", metadata={"pull_request": number, "default_branch": "main"})
+    pull = read_pull_request(github, waiting)
+    context = start_reading(github, waiting, 10_000, pull)
+    await recheck_pull_request(github, waiting, pull)
+    assert context is not None and "feature/rename" in await read_context(context)
+    assert reads == [number]
