@@ -247,6 +247,22 @@ class Checkout:
         self._trees[path] = tree
         return tree
 
+    async def seed(self, clone_url: str, source: Path) -> bool:
+        """Make the mirror of `clone_url` from a full local clone of it (a runner's GITHUB_WORKSPACE checkout): its
+        objects hard-linked, not downloaded again, and `prepare` then fetches only what the remote has beyond them.
+        Never from a shallow clone (its history is incomplete) nor over an existing mirror; False if not seeded."""
+        clone_url = self.policy.check(strip_userinfo(clone_url))
+        mirror = self.mirrors / mirror_name(clone_url)
+        git_dir = source / ".git"
+        if (mirror / "HEAD").exists() or not (git_dir / "HEAD").is_file() or (git_dir / "shallow").exists():
+            return False
+        self.mirrors.mkdir(parents=True, exist_ok=True)
+        async with self._locked(mirror):
+            await self.git("-c", "protocol.file.allow=always", "clone", "--bare", "--local", "--quiet", "--",
+                           str(git_dir), str(mirror), cwd=self.mirrors)
+            self._pin_mirror(mirror, clone_url)  # the source's config, hooks and remotes are not the bot's
+        return True
+
     async def _head(self, mirror: Path) -> str:
         return (await self.git("symbolic-ref", "--short", "HEAD", cwd=mirror)).strip()
 

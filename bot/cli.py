@@ -1,4 +1,4 @@
-"""`awo`: serve, worker, run, migrate, repos, cancel, retry, doctor."""
+"""`awo`: serve, worker, run, action, migrate, repos, cancel, retry, doctor."""
 
 from __future__ import annotations
 
@@ -86,6 +86,17 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(run_local(settings, args.repo, args.prompt, args.commands, args.branch_base))
 
 
+def cmd_action(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.action import run_action
+    from bot.settings import load_runner
+
+    try:
+        return asyncio.run(run_action(settings, load_runner()))
+    except ConfigError as exc:
+        print(f"awo action: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     from bot.migrate import apply_migrations
 
@@ -145,6 +156,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--commands", nargs="*", help="agent steps (default: plan implement)")
     run.add_argument("--branch-base", help="the branch to start from (default: the remote's HEAD)")
     run.set_defaults(func=cmd_run)
+    action = sub.add_parser("action", help="one GitHub Actions step: the runner's event, run here (action.yml)")
+    action.set_defaults(func=cmd_action)
     migrate = sub.add_parser("migrate", help="apply pending migrations to Postgres")
     migrate.add_argument("--database-url")
     migrate.set_defaults(func=cmd_migrate)

@@ -113,7 +113,11 @@ class Intake:
         limits: Limits = Limits(),  # noqa: B008 - frozen
         retry_delays: tuple[float, ...] = RETRY_DELAYS, continue_pull_requests: bool = True,
         bot_login: str | None = None, configs: RepoConfigs | None = None,
+        claimant: Callable[[WorkOrder], WorkOrder] | None = None,
     ) -> None:
+        # `awo action`: each work order is created already leased to the one process that runs it (no worker of a
+        # shared store's fleet can take it); the server's intake leaves them pending for any worker
+        self.claimant = claimant
         self.configs = configs  # per-repository configuration (bot/repo_configs.py); None: the operator's only
         self.store = store
         self.bot_login = bot_login
@@ -320,6 +324,8 @@ class Intake:
         """First: a delivery becomes one work order, once (its unique delivery id decides); None if it has one."""
         work_order = work_order_for(trigger, repo, delivery_id, self.max_attempts, course.branch, course.pull)
         work_order.metadata.update(course.config or {})
+        if self.claimant is not None:
+            work_order = self.claimant(work_order)
         try:
             await self.store.create_work_order(work_order)
         except Conflict:

@@ -28,6 +28,7 @@ from bot.repo_config import (
     resolve,
 )
 from bot.settings import Settings
+from bot.steps import EDIT_TOOLS
 from bot.threads import thread_for
 from bot.trigger_rules import TriggerRules
 
@@ -148,6 +149,7 @@ def repo_configs_for(settings: Settings) -> RepoConfigs | None:
         return None
     return RepoConfigs(Defaults(
         phrase=settings.trigger_phrase, label=settings.trigger_label, model=settings.model,
-        max_turns=settings.max_turns, pr_mode="draft" if settings.draft_pull_requests else "ready",
+        max_turns=settings.max_turns, tools=settings.allowed_tools or EDIT_TOOLS,
+        pr_mode=settings.pr_mode or ("draft" if settings.draft_pull_requests else "ready"),
         repo_triggers=settings.repo_triggers, schema_url=settings.config_schema_url,
     ))

@@ -17,6 +17,7 @@ from bot.github_app import check_private_key
 from bot.hosts import repository_web_origin
 from bot.remotes import PROTOCOLS, RemotePolicy, web_origin
 from bot.sandbox import SandboxKind
+from bot.steps import EDIT_TOOLS
 
 StorageType = Literal["sqlite", "memory", "file", "postgres", "supabase"]
 
@@ -108,6 +109,11 @@ class Settings(BaseSettings):
     repo_triggers: bool = Field(False, validation_alias="AWO_REPO_TRIGGERS")
     # unset: the answer names the schema file in the bot's source instead of linking a guessed address
     config_schema_url: str = Field("", validation_alias="AWO_CONFIG_SCHEMA_URL")
+    # The operator's narrowing of the agent's tools (a subset of Read,Glob,Grep,Edit,Write; unset: all of them) and
+    # how pull requests are opened (unset: AWO_DRAFT_PR decides); both are the defaults a repository's file merges
+    # over, so a repository can narrow them further but never widen them.
+    allowed_tools: Annotated[tuple[str, ...] | None, NoDecode] = Field(None, validation_alias="AWO_ALLOWED_TOOLS")
+    pr_mode: Literal["none", "draft", "ready"] | None = Field(None, validation_alias="AWO_PR_MODE")
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
@@ -145,6 +151,23 @@ class Settings(BaseSettings):
         if unknown or not protocols:
             raise ValueError(f"unknown git protocol(s) {sorted(unknown)}; choose from {sorted(PROTOCOLS)}")
         return protocols
+
+    @field_validator("allowed_tools", mode="before")
+    @classmethod
+    def _split_tools(cls, value: object) -> object:
+        if value is None:
+            return None
+        items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[call-overload]
+        tools = tuple(dict.fromkeys(str(t).strip() for t in items if str(t).strip()))
+        unknown = [t for t in tools if t not in EDIT_TOOLS]
+        if unknown or not tools:
+            raise ValueError(f"unknown tool(s) {unknown}; choose from {', '.join(EDIT_TOOLS)}")
+        return tools
+
+    @field_validator("pr_mode", mode="before")
+    @classmethod
+    def _lower_mode(cls, value: object) -> object:
+        return (value.strip().lower() or None) if isinstance(value, str) else value
 
     @field_validator("data_dir", "sqlite_path")
     @classmethod
@@ -221,6 +244,37 @@ class Settings(BaseSettings):
     def github_web_origin(self) -> str:
         """Where `owner/repo` slugs point: github.com, or the GHES host of GITHUB_API_URL / AWO_GITHUB_WEB_URL."""
         return repository_web_origin(self.github_api_url, self.github_web_url)
+
+
+class RunnerEnv(BaseSettings):
+    """What a GitHub Actions runner tells a step (`awo action`): the event, the run, where to write back, and the
+    action's `prompt` input."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    event_name: str = Field("", validation_alias="GITHUB_EVENT_NAME")
+    event_path: Path | None = Field(None, validation_alias="GITHUB_EVENT_PATH")
+    run_id: str = Field("", validation_alias="GITHUB_RUN_ID", pattern=r"^[0-9]*$")
+    run_attempt: str = Field("1", validation_alias="GITHUB_RUN_ATTEMPT", pattern=r"^[0-9]+$")
+    repository: str = Field("", validation_alias="GITHUB_REPOSITORY")
+    ref: str = Field("", validation_alias="GITHUB_REF")
+    server_url: str = Field("https://github.com", validation_alias="GITHUB_SERVER_URL")
+    workspace: Path | None = Field(None, validation_alias="GITHUB_WORKSPACE")
+    runner_temp: Path | None = Field(None, validation_alias="RUNNER_TEMP")
+    output: Path | None = Field(None, validation_alias="GITHUB_OUTPUT")
+    step_summary: Path | None = Field(None, validation_alias="GITHUB_STEP_SUMMARY")
+    prompt: str = Field("", validation_alias="AWO_PROMPT")
+
+
+def load_runner() -> RunnerEnv:
+    """The runner's variables; a bad one becomes one ConfigError naming it."""
+    try:
+        return RunnerEnv()  # type: ignore[call-arg]
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = RunnerEnv.model_fields.get(str(error.get("loc", ("",))[0]))
+        raise ConfigError(str(field.validation_alias if field else "runner"),
+                          error["msg"].removeprefix("Value error, ")) from None
 
 
 def project_root() -> Path:
