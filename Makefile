@@ -5,13 +5,13 @@ BIN := $(VENV)/bin
 # The bot finds this CLI by itself (relative to the project), however `awo` is started: nothing to export.
 CLAUDE := $(CURDIR)/node_modules/.bin/claude
 
-.PHONY: run test install bubblewrap lint typecheck bench postgres clean mutations
+.PHONY: run test install bubblewrap lint typecheck bench postgres clean mutations lint-actions
 
 run: install
 	@mkdir -p data
 	$(BIN)/awo serve
 
-test: install postgres
+test: install postgres lint-actions
 	$(BIN)/ruff check bot tests benchmarks tools
 	$(BIN)/mypy bot
 	$(BIN)/pytest -q --junitxml=reports/junit.xml
@@ -63,6 +63,10 @@ lint:
 
 typecheck:
 	$(BIN)/mypy bot
+
+# The composite action and the example workflows: no template injection, every action pinned, least privilege.
+lint-actions: $(VENV)/.installed
+	$(BIN)/zizmor --offline --config zizmor.yml action.yml examples/*.yml
 
 bench: install
 	$(BIN)/python -m benchmarks.webhooks
