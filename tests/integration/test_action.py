@@ -264,3 +264,17 @@ def no_runner_leak(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "AWO_PROMPT"):
         monkeypatch.delenv(name, raising=False)
     yield
+
+
+@pytest.mark.parametrize(("variable", "value", "problem"), [
+    ("AWO_ALLOWED_TOOLS", "Read,Bash", "unknown tool(s) ['Bash']"),
+    ("AWO_PR_MODE", "merged", "AWO_PR_MODE"),
+])
+def test_a_bad_input_stops_the_step_with_one_line(
+    variable: str, value: str, problem: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    assert cli.main(["action"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("awo: configuration error: " + variable) and problem in line
