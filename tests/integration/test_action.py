@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,11 +17,14 @@ from bot.github_data import RepoInfo
 from bot.models import Status
 from bot.runtime import build_services
 from bot.settings import RunnerEnv, Settings
+from bot.store import Store
+from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
 from bot.testing import FakeAgent, FakeGitHub
 from tests.action.runner_files import read
 from tests.conftest import make_settings
 from tests.gitrepo import branches, git, make_remote, show
+from tests.integration.conftest import empty_tables
 from tests.payloads import example
 
 REPO = "Codertocat/Hello-World"
@@ -204,13 +207,13 @@ def test_the_shared_store_follows_the_credentials_given(given: dict[str, str], c
 class Fleet(FakeAgent):
     """An agent that, while it runs, lets a fleet worker of the same shared store try to claim work."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, open_fleet: Callable[[], Store]) -> None:
         super().__init__(files={"hello.txt": "hello\n"})
-        self.db = db
+        self.open_fleet = open_fleet
         self.claimed: list[object] = []
 
     async def run(self, request: AgentRequest, on_progress: ProgressHook | None = None) -> AgentResult:
-        fleet = SqliteStore(self.db)
+        fleet = self.open_fleet()
         await fleet.open()
         try:
             self.claimed.append(await fleet.claim("fleet-worker", 60))
@@ -219,18 +222,32 @@ class Fleet(FakeAgent):
         return await super().run(request, on_progress)
 
 
-async def test_no_fleet_worker_can_take_the_actions_work_order(runner: Runner, hub: FakeGitHub, tmp_path: Path) -> None:
-    db = tmp_path / "temp/agent-work-orders/work-orders.db"
-    fleet = Fleet(db)
+async def fleet_never_claims(settings: Settings, open_fleet: Callable[[], Store], runner: Runner,
+                             hub: FakeGitHub) -> None:
+    fleet = Fleet(open_fleet)
 
-    assert await run_action(action_settings(tmp_path), runner.env("issues", labelled()), github=hub, agent=fleet) == 0
+    assert await run_action(settings, runner.env("issues", labelled()), github=hub, agent=fleet) == 0
 
     assert fleet.claimed == [None, None]  # the work order was never pending for anyone else
-    store = SqliteStore(db)
+    store = open_fleet()
     await store.open()
     [work_order] = await store.list_work_orders(None, 10)
     await store.close()
     assert work_order.status is Status.COMPLETED and work_order.lease_owner is None
+
+
+async def test_no_fleet_worker_can_take_the_actions_work_order(runner: Runner, hub: FakeGitHub, tmp_path: Path) -> None:
+    await fleet_never_claims(action_settings(tmp_path),
+                             lambda: SqliteStore(tmp_path / "temp/agent-work-orders/work-orders.db"), runner, hub)
+
+
+@pytest.mark.postgres
+async def test_in_a_shared_postgres_no_fleet_worker_can_take_the_actions_work_order(
+    runner: Runner, hub: FakeGitHub, tmp_path: Path, postgres_url: str,
+) -> None:
+    empty_tables(postgres_url)
+    settings = action_settings(tmp_path, database_url=postgres_url, storage_type="postgres")
+    await fleet_never_claims(settings, lambda: PostgresStore(postgres_url, max_size=2), runner, hub)
 
 
 async def test_tools_and_pr_mode_inputs_narrow_what_runs(
