@@ -295,3 +295,19 @@ def test_a_bad_input_stops_the_step_with_one_line(
     assert cli.main(["action"]) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("awo: configuration error: " + variable) and problem in line
+
+
+async def test_a_prompt_run_starts_from_the_branch_it_was_dispatched_on(
+    runner: Runner, hub: FakeGitHub, agent: FakeAgent, tmp_path: Path
+) -> None:
+    git("checkout", "--quiet", "-b", "develop", cwd=runner.workspace)
+    (runner.workspace / "develop.txt").write_text("only on develop\n")
+    git("add", "--all", cwd=runner.workspace)
+    git("-c", "user.name=O", "-c", "user.email=o@x.test", "commit", "-q", "-m", "develop", cwd=runner.workspace)
+    git("push", "--quiet", "origin", "develop", cwd=runner.workspace)
+    env = runner.env("workflow_dispatch", {"inputs": {}}, GITHUB_REF="refs/heads/develop", AWO_PROMPT="Add hello")
+
+    assert await run_action(action_settings(tmp_path), env, github=hub, agent=agent) == 0
+
+    branch = runner.outputs()["branch"]
+    assert hub.pulls[0][2]["base"] == "develop" and show(runner.remote, branch, "develop.txt") == "only on develop"
