@@ -116,25 +116,22 @@ def setup_python(job: Job, given: dict[str, str]) -> dict[str, str]:
 
 
 def cache(job: Job, given: dict[str, str]) -> dict[str, str]:
-    """actions/cache: restore the paths saved under the exact key; save them at the job's end on a miss."""
+    """actions/cache: restore the paths saved under the exact key; save them at the job's end on a miss. As the real
+    one does, a tar archive of absolute paths (hard links kept), compressed with zstd when the machine has it."""
     key = given["key"]
-    paths = [Path(p.strip()) for p in given["path"].splitlines() if p.strip()]
-    entry = job.cache_root / key.replace("/", "_")
-    if entry.is_dir():
-        for path in paths:
-            saved = entry / path.name
-            if saved.exists():
-                shutil.rmtree(path, ignore_errors=True)
-                shutil.copytree(saved, path, symlinks=True)
+    paths = [p.strip() for p in given["path"].splitlines() if p.strip()]
+    archive = job.cache_root / (key.replace("/", "_") + ".tar")
+    compress = ["--use-compress-program", "zstd -T0"] if shutil.which("zstd") else []
+    if archive.is_file():
+        subprocess.run(["tar", *compress, "-xPf", str(archive)], check=True)
         return {"cache-hit": "true"}
 
     def save() -> None:
-        staging = entry.with_name(entry.name + ".tmp")
-        shutil.rmtree(staging, ignore_errors=True)
-        for path in paths:
-            if path.exists():
-                shutil.copytree(path, staging / path.name, symlinks=True)
-        staging.rename(entry)
+        job.cache_root.mkdir(parents=True, exist_ok=True)
+        present = [p for p in paths if Path(p).exists()]
+        staging = archive.with_suffix(".tmp")
+        subprocess.run(["tar", *compress, "-cPf", str(staging), *present], check=True)
+        staging.rename(archive)
 
     job.posts.append(save)
     return {"cache-hit": "false"}
