@@ -75,6 +75,7 @@ bench: install
 	$(BIN)/python -m benchmarks.sandbox
 	$(BIN)/python -m benchmarks.checkout
 	$(BIN)/python -m benchmarks.queue
+	$(BIN)/python -m benchmarks.action
 
 # Each named mutation (mutations/*.json) reintroduces a known bug in a scratch copy; its test must fail.
 mutations: install postgres
