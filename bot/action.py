@@ -131,10 +131,8 @@ class Job:
             return skipped(f"this job's event was handled already ({earlier.outcome or 'still being handled'})")
         services = build_services(self.settings, self.store, self.github)
         services.agent = self.agent or services.agent
-        if self.runner.prompt:
-            work_order = await self.prompt_work_order(repo, delivery, services)
-        else:
-            work_order = await self.admitted(delivery, services)
+        work_order = await (self.prompt_work_order(repo, delivery, services) if self.runner.prompt
+                            else self.admitted(delivery, services))
         if isinstance(work_order, str):
             return skipped(work_order)
         if self.runner.workspace is not None and repo.clone_url and \
@@ -155,21 +153,21 @@ class Job:
 
     async def admitted(self, delivery: Delivery, services: Services) -> WorkOrder | str:
         """The webhook's intake, inline: the work order it queued (leased here), or why there is none."""
-        rules = TriggerRules(self.settings.trigger_phrase, self.settings.trigger_label, self.settings.repo_triggers)
         s = self.settings
+        rules = TriggerRules(s.trigger_phrase, s.trigger_label, s.repo_triggers)
         intake = Intake(self.store, self.github, rules, s.max_attempts, secrets=services.secrets,
                         limits=admission_limits(s), continue_pull_requests=s.continue_pull_requests,
                         bot_login=s.bot_login, configs=repo_configs_for(s), claimant=self.lease)
         try:
             outcome = await intake.process(delivery)
         except BotError as exc:  # recorded, so that no server's recovery queues it for the fleet later
-            await self.store.mark_delivery(delivery.delivery_id, f"failed: {exc}"[:300])
+            await self.store.mark_delivery(delivery.delivery_id, f"failed: {redact(str(exc), services.secrets)}"[:300])
             raise
         if self.leased is None or outcome != f"queued {self.leased.id}":
             return outcome
         return await self.store.get_work_order(self.leased.id)
 
-    async def prompt_work_order(self, repo: Repository, delivery: Delivery, services: Services) -> WorkOrder | str:
+    async def prompt_work_order(self, repo: Repository, delivery: Delivery, services: Services) -> WorkOrder:
         """The `prompt` input on the repository's default branch (or the branch the run is on); no issue."""
         base = branch_of(self.runner.ref) or repo.default_branch
         metadata: dict[str, object] = {"event": delivery.event, "source": "awo action", "default_branch": base,
