@@ -3,16 +3,20 @@ scripted model, the fake GitHub (every request checked against GitHub's OpenAPI 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
+from bot.migrate import apply_migrations
 from tests.action.harness import JobResult
 from tests.action.stack import ActionStack, no_secret_in
 from tests.e2e.harness import API_KEY, CLAUDE, REPO, TOKEN, script_for
 from tests.gitrepo import branches, git, show
+from tests.integration.conftest import fresh_database
 from tests.payloads import example
 
 pytestmark = pytest.mark.e2e
@@ -224,3 +228,23 @@ def test_a_hostile_issue_changes_nothing(stack: ActionStack) -> None:
     assert no_secret_in(temp / "_runner_file_commands", (TOKEN, API_KEY)) == []
     assert no_secret_in(temp / "agent-work-orders", (TOKEN, API_KEY)) == []
     assert TOKEN not in result.log() and API_KEY not in result.log()
+
+
+@pytest.mark.postgres
+def test_with_a_database_url_the_run_is_recorded_in_the_shared_store(stack: ActionStack) -> None:
+    number = stack.new_number()
+    asked(stack, number)
+    payload = example("issues", "labeled", label__name="claude", issue__number=number,
+                      repository__clone_url=str(stack.remote))
+    with fresh_database() as url:
+        asyncio.run(apply_migrations(url))
+
+        outputs = completed(stack.run("issues", payload, database_url=url))
+
+        with psycopg.connect(url) as conn:
+            row = conn.execute("SELECT status, lease_owner, pr_url FROM archon_agent_work_orders "
+                               "WHERE agent_work_order_id = %s", (outputs["work_order_id"],)).fetchone()
+            delivery = conn.execute("SELECT outcome FROM archon_agent_work_order_deliveries").fetchone()
+    assert row == ("completed", None, outputs["pr_url"])
+    assert delivery is not None and delivery[0] == f"queued {outputs['work_order_id']}"
+    assert not (stack.runner / "_temp/agent-work-orders/work-orders.db").exists()  # not SQLite on the runner
