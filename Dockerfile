@@ -1,0 +1,87 @@
+# Agent Work Orders: `awo serve` (default) or any other `awo` subcommand, as a non-root user.
+# Build: docker build -t agent-work-orders .   Run: see README, "Run it in Docker".
+# The agent sandbox (bubblewrap) needs namespaces that Docker's default seccomp profile refuses:
+# run with --security-opt seccomp=docker/seccomp-bwrap.json (see SECURITY.md).
+
+# ---- builder: the venv and the pinned Claude Code CLI ----
+FROM debian:bookworm-slim AS builder
+ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# Debian's own packages, as current as the mirror's bookworm: pinning exact versions breaks on each point release
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates nodejs npm \
+ && rm -rf /var/lib/apt/lists/*
+# Behind a TLS-intercepting proxy, pass its CA certificate(s) (PEM text; public, and the builder stage only):
+#   docker build --build-arg EXTRA_CA_CERTS="$(cat proxy-ca.crt)" .
+ARG EXTRA_CA_CERTS=""
+ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt PIP_CERT=/etc/ssl/certs/ca-certificates.crt
+RUN if [ -n "$EXTRA_CA_CERTS" ]; then \
+      printf '%s\n' "$EXTRA_CA_CERTS" > /usr/local/share/ca-certificates/build-extra.crt && update-ca-certificates; \
+    fi
+WORKDIR /src
+
+# The CLI first (its lock changes least). npm may skip the postinstall that puts the native binary in place,
+# so it is run explicitly; the binary needs only glibc, so the final stage needs no Node.
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --omit=dev \
+ && node node_modules/@anthropic-ai/claude-code/install.cjs \
+ && node_modules/.bin/claude --version \
+ && mkdir -p /opt/claude-code/bin \
+ && cp node_modules/@anthropic-ai/claude-code/package.json node_modules/@anthropic-ai/claude-code/LICENSE.md \
+       /opt/claude-code/ \
+ && cp node_modules/@anthropic-ai/claude-code/bin/claude.exe /opt/claude-code/bin/claude.exe
+
+# Dependencies before source: a code change rebuilds only the layers below the next COPY.
+COPY pyproject.toml ./
+RUN python3 -m venv /opt/awo \
+ && python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+    > requirements.txt \
+ && /opt/awo/bin/pip install --quiet -r requirements.txt
+
+COPY README.md ./
+COPY bot ./bot
+COPY migrations ./migrations
+# Non-editable. bot/migrate.py reads migrations/ beside the `bot` package, so they go next to it.
+RUN /opt/awo/bin/pip install --quiet --no-deps . \
+ && site=$(/opt/awo/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])") \
+ && cp -r migrations "$site/migrations" \
+ && /opt/awo/bin/python -c "from bot.migrate import migration_files; assert len(migration_files()) > 2" \
+ && /opt/awo/bin/python -c "from bot.store.queries import load; load('postgres.sql'); load('sqlite.sql')"
+
+# ---- the image ----
+FROM debian:bookworm-slim
+ENV DEBIAN_FRONTEND=noninteractive
+# hadolint ignore=DL3008
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 git bubblewrap ca-certificates tini \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 awo \
+ && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /home/awo --shell /usr/sbin/nologin awo \
+ && mkdir -p /data \
+ && chown awo:awo /data
+
+COPY --from=builder /opt/claude-code /opt/claude-code
+COPY --from=builder /opt/awo /opt/awo
+
+ENV PATH=/opt/awo/bin:/usr/local/bin:/usr/bin:/bin \
+    HOME=/home/awo \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    CLAUDE_CLI_PATH=/opt/claude-code/bin/claude.exe \
+    AGENT_WORK_ORDERS_HOST=0.0.0.0 \
+    AGENT_WORK_ORDERS_PORT=8053 \
+    AWO_DATA_DIR=/data \
+    SQLITE_PATH=/data/work-orders.db \
+    AWO_SHUTDOWN_GRACE_SECONDS=8
+
+# numeric, so that Kubernetes' runAsNonRoot can check it
+USER 10001:10001
+WORKDIR /home/awo
+VOLUME ["/data"]
+EXPOSE 8053
+# 200 only: /health answers 503 when the store or a dependency is down
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('AGENT_WORK_ORDERS_PORT', '8053') + '/health', timeout=4)"]
+# tini as PID 1: forwards SIGTERM to awo and reaps the orphans of killed agent runs and git processes
+ENTRYPOINT ["/usr/bin/tini", "--", "awo"]
+CMD ["serve"]
