@@ -82,6 +82,8 @@ EXPOSE 8053
 # 200 only: /health answers 503 when the store or a dependency is down
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('AGENT_WORK_ORDERS_PORT', '8053') + '/health', timeout=4)"]
-# tini as PID 1: forwards SIGTERM to awo and reaps the orphans of killed agent runs and git processes
-ENTRYPOINT ["/usr/bin/tini", "--", "awo"]
+# tini as PID 1 forwards SIGTERM to awo and reaps orphans (bubblewrap's own, and those of killed CLI and git runs):
+# without it they stay zombies (tests/image/test_container.py). After its graceful shutdown uvicorn re-raises
+# SIGTERM, so a clean stop ends "by SIGTERM" (143): -e 143 reports that as 0; a crash or a SIGKILL still shows.
+ENTRYPOINT ["/usr/bin/tini", "-e", "143", "--", "awo"]
 CMD ["serve"]

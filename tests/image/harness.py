@@ -51,7 +51,7 @@ class ContainerStack(Stack):
         self.image = image
         self.options = options
         self.name = f"awo-test-{os.getpid()}-{time.monotonic_ns()}"
-        super().__init__(root, **env)
+        super().__init__(root, None, **env)
 
     def _spawn(self, extra: dict[str, str]) -> subprocess.Popen[bytes]:
         give_to_container(self.remote)
