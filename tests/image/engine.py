@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BASE_IMAGE = "debian:bookworm-slim"
 IMAGE = "agent-work-orders:test"
 POSTGRES_IMAGE = "postgres:15-bookworm"  # the name compose.yaml uses; here, a stand-in built from Debian's package
+STAND_IN = "org.agent-work-orders.test-stand-in"  # the label that tells our stand-in from the official image
 CACHE = Path(os.environ.get("AWO_IMAGE_CACHE", "/var/cache/awo-image"))
 MIRROR = os.environ.get("AWO_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 DOCKERD = ["dockerd", "--bridge=none", "--iptables=false", "--ip6tables=false"]
@@ -127,8 +128,11 @@ def build(tag: str = IMAGE, context: Path = ROOT, *, no_cache: bool = False, doc
 
 
 def ensure_postgres_image() -> None:
-    """A stand-in for the official `postgres:15-bookworm` (which cannot be pulled here), built from Debian's."""
-    if not image_exists(POSTGRES_IMAGE):
+    """A stand-in for the official `postgres:15-bookworm` (which cannot be pulled here), built from Debian's;
+    an official image already there is used as it is."""
+    label = "{{index .Config.Labels \"" + STAND_IN + "\"}}"
+    done = run(["docker", "image", "inspect", "--format", label, POSTGRES_IMAGE])
+    if done.returncode != 0 or done.stdout.strip() == "yes":
         build(POSTGRES_IMAGE, ROOT / "tests/image/postgres")
 
 

@@ -44,6 +44,13 @@ def host_git(stack: Stack, *args: str) -> str:
     return done.stdout.strip()
 
 
+def abandon(stack: Stack) -> None:
+    """Stop the fakes of a stack whose server never came up (its constructor raises: no stop() follows)."""
+    stack.gh.close()
+    stack.github.stop()
+    stack.model.stop()
+
+
 class ContainerStack(Stack):
     """`Stack` whose server is the image, run as README says (volume, env, sandbox options) on the host network."""
 
@@ -66,6 +73,8 @@ class ContainerStack(Stack):
         try:
             wait_until(self._up, timeout=60)
         except AssertionError:
+            run(["docker", "rm", "--force", self.name], timeout=60)
+            abandon(self)
             raise AssertionError(f"the container did not answer /health:\n{self.log()[-3000:]}") from None
         return server
 

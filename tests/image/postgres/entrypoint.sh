@@ -1,7 +1,8 @@
 #!/bin/sh
 # The official image's contract, the part compose.yaml relies on: a first start creates the cluster with
 # POSTGRES_USER (default postgres) whose password is POSTGRES_PASSWORD, and the database POSTGRES_DB (default: the
-# user's name); clients from other hosts authenticate with that password (scram-sha-256).
+# user's name), in UTF-8 (the official image's default: psycopg reads a SQL_ASCII database's text as bytes);
+# clients from other hosts authenticate with that password (scram-sha-256).
 set -eu
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   if [ -z "${POSTGRES_PASSWORD:-}" ]; then
@@ -12,7 +13,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   db=${POSTGRES_DB:-$user}
   pwfile=$(mktemp)
   printf '%s\n' "$POSTGRES_PASSWORD" > "$pwfile"
-  initdb --username="$user" --pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+  initdb --encoding=UTF8 --locale=C.UTF-8 --username="$user" --pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 >/dev/null
   rm -f "$pwfile"
   printf "host all all all scram-sha-256\n" >> "$PGDATA/pg_hba.conf"
   if [ "$db" != postgres ]; then
