@@ -10,6 +10,7 @@ ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CH
 # hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates nodejs npm \
+ && apt-get clean \
  && rm -rf /var/lib/apt/lists/*
 # Behind a TLS-intercepting proxy, pass its CA certificate(s) (PEM text; public, and the builder stage only):
 #   docker build --build-arg EXTRA_CA_CERTS="$(cat proxy-ca.crt)" .
@@ -46,14 +47,20 @@ RUN /opt/awo/bin/pip install --quiet --no-deps . \
  && site=$(/opt/awo/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])") \
  && cp -r migrations "$site/migrations" \
  && /opt/awo/bin/python -c "from bot.migrate import migration_files; assert len(migration_files()) > 2" \
- && /opt/awo/bin/python -c "from bot.store.queries import load; load('postgres.sql'); load('sqlite.sql')"
+ && /opt/awo/bin/python -c "from bot.store.queries import load; load('postgres.sql'); load('sqlite.sql')" \
+ && /opt/awo/bin/python -m pip uninstall --quiet --yes pip setuptools
 
 # ---- the image ----
 FROM debian:bookworm-slim
 ENV DEBIAN_FRONTEND=noninteractive
+# No documentation or translations (as Debian's slim images do; said again for bases that do not); no .deb kept.
 # hadolint ignore=DL3008
-RUN apt-get update \
+RUN printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+      'path-exclude /usr/share/man/*' 'path-exclude /usr/share/info/*' 'path-exclude /usr/share/locale/*' \
+      > /etc/dpkg/dpkg.cfg.d/awo-slim \
+ && apt-get update \
  && apt-get install -y --no-install-recommends python3 git bubblewrap ca-certificates tini \
+ && apt-get clean \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 awo \
  && useradd --system --uid 10001 --gid 10001 --create-home --home-dir /home/awo --shell /usr/sbin/nologin awo \
