@@ -3,7 +3,7 @@
 # The agent sandbox (bubblewrap) needs namespaces that Docker's default seccomp profile refuses:
 # run with --security-opt seccomp=docker/seccomp-bwrap.json (see SECURITY.md).
 
-# ---- builder: the venv and the pinned Claude Code CLI ----
+# ---- builder: build tools, and the pinned Claude Code CLI ----
 FROM debian:bookworm-slim AS builder
 ENV DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 # Debian's own packages, as current as the mirror's bookworm: pinning exact versions breaks on each point release
@@ -32,23 +32,33 @@ RUN npm ci --no-audit --no-fund --omit=dev \
        /opt/claude-code/ \
  && cp node_modules/@anthropic-ai/claude-code/bin/claude.exe /opt/claude-code/bin/claude.exe
 
-# Dependencies before source: a code change rebuilds only the layers below the next COPY.
+# ---- deps: the venv with the dependencies (and the build backend), before any source ----
+FROM builder AS deps
 COPY pyproject.toml ./
 RUN python3 -m venv /opt/awo \
  && python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
     > requirements.txt \
- && /opt/awo/bin/pip install --quiet -r requirements.txt
+ && /opt/awo/bin/pip install --quiet -r requirements.txt "setuptools>=68"
 
+# ---- runtime-venv: the same, without pip and setuptools (the image installs nothing at run time) ----
+FROM deps AS runtime-venv
+RUN /opt/awo/bin/python -m pip uninstall --quiet --yes pip setuptools
+
+# ---- app: the package itself, non-editable; its files alone are copied into the image, so that a code change
+# rebuilds a layer of a few MB, not the venv's ----
+FROM deps AS app
 COPY README.md ./
 COPY bot ./bot
 COPY migrations ./migrations
-# Non-editable. bot/migrate.py reads migrations/ beside the `bot` package, so they go next to it.
-RUN /opt/awo/bin/pip install --quiet --no-deps . \
- && site=$(/opt/awo/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])") \
+# bot/migrate.py reads migrations/ beside the `bot` package, so they go next to it.
+RUN /opt/awo/bin/pip install --quiet --no-deps --no-build-isolation . \
+ && site=/opt/awo/lib/python3.11/site-packages \
  && cp -r migrations "$site/migrations" \
  && /opt/awo/bin/python -c "from bot.migrate import migration_files; assert len(migration_files()) > 2" \
  && /opt/awo/bin/python -c "from bot.store.queries import load; load('postgres.sql'); load('sqlite.sql')" \
- && /opt/awo/bin/python -m pip uninstall --quiet --yes pip setuptools
+ && mkdir -p /opt/app/site /opt/app/bin \
+ && cp -r "$site/bot" "$site/migrations" "$site"/agent_work_orders-*.dist-info /opt/app/site/ \
+ && cp /opt/awo/bin/awo /opt/app/bin/awo
 
 # ---- the image ----
 FROM debian:bookworm-slim
@@ -68,7 +78,9 @@ RUN printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*
  && chown awo:awo /data
 
 COPY --from=builder /opt/claude-code /opt/claude-code
-COPY --from=builder /opt/awo /opt/awo
+COPY --from=runtime-venv /opt/awo /opt/awo
+COPY --from=app /opt/app/site/ /opt/awo/lib/python3.11/site-packages/
+COPY --from=app /opt/app/bin/awo /opt/awo/bin/awo
 
 ENV PATH=/opt/awo/bin:/usr/local/bin:/usr/bin:/bin \
     HOME=/home/awo \
