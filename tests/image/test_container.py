@@ -3,7 +3,9 @@ orphans reaped by its init, and work orders refused, with the reason, when the s
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,3 +141,26 @@ def test_without_the_sandbox_options_work_orders_are_refused_with_the_reason(
         assert "bubblewrap cannot create a sandbox here" in stack.log()
     finally:
         stack.stop()
+
+
+# x86-64 numbers of calls the seccomp profile refuses, with arguments that would succeed, or fail otherwise than
+# with EPERM, if nothing filtered them
+REFUSED = {"keyctl": (250, 0, -3, 0), "setns": (308, -1, 0), "open_by_handle_at": (304, -1, 0, 0),
+           "ptrace": (101, 0, 0, 0, 0)}
+CALLS = """
+import ctypes, json, sys
+libc = ctypes.CDLL(None, use_errno=True)
+out = {}
+for name, (number, *args) in json.loads(sys.argv[1]).items():
+    ctypes.set_errno(0)
+    out[name] = (libc.syscall(number, *args), ctypes.get_errno())
+print(json.dumps(out))
+"""
+
+
+def test_the_seccomp_profile_still_refuses_what_the_sandbox_does_not_need(image: str) -> None:
+    assert os.uname().machine == "x86_64", "the numbers above are x86-64's"
+    done = run(["docker", "run", "--rm", "--network", "host", *SANDBOX_OPTIONS, "--entrypoint", "python3", image,
+                "-c", CALLS, json.dumps(REFUSED)], timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {name: [-1, errno.EPERM] for name in REFUSED}
