@@ -1,7 +1,8 @@
 # Agent Work Orders: `awo serve` (default) or any other `awo` subcommand, as a non-root user.
 # Build: docker build -t agent-work-orders .   Run: see README, "Run it in Docker".
-# The agent sandbox (bubblewrap) needs namespaces that Docker's default seccomp profile refuses:
-# run with --security-opt seccomp=docker/seccomp-bwrap.json (see SECURITY.md).
+# The agent sandbox (bubblewrap) needs namespaces and a /proc of its own, which Docker refuses by default: run with
+# --security-opt seccomp=docker/seccomp-bwrap.json --security-opt systempaths=unconfined (SECURITY.md, "Containers").
+# The HEALTHCHECK is for `serve`; run `worker` (which serves no HTTP) with --no-healthcheck.
 
 # ---- builder: build tools, and the pinned Claude Code CLI ----
 FROM debian:bookworm-slim AS builder

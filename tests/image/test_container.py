@@ -94,7 +94,7 @@ def test_docker_stop_ends_the_server_cleanly_within_the_grace_period(served: Con
 
 
 def test_docker_stop_ends_a_worker_cleanly(image: str) -> None:
-    worker = Container(image, "worker")
+    worker = Container(image, "worker", options=("--no-healthcheck",))
     try:
         wait_until(lambda: "started" in worker.logs(), timeout=30)
         assert run(["docker", "stop", "--time", str(GRACE), worker.id], timeout=60).returncode == 0
