@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.e2e.harness import API_KEY, REPO, SECRET, TOKEN, script_for, wait_until
@@ -54,3 +56,31 @@ def test_labelled_issue_becomes_a_pr_from_the_container(stack: ContainerStack) -
     for secret in (TOKEN, SECRET):
         assert secret not in seen, "a GitHub credential reached the model"
     assert TOKEN not in stack.log() and API_KEY not in stack.log()
+
+
+# What a compromised CLI could run where the agent runs: the bot's own bubblewrap command, in the container.
+JAILED = r"""
+import json, subprocess, sys, tempfile
+from pathlib import Path
+from bot.sandbox import Bubblewrap, Jail
+Path("/data/canary.txt").write_text("DATA-FOLDER-CANARY")
+tree = Path(tempfile.mkdtemp(dir="/data"))
+scratch = Path(tempfile.mkdtemp())
+attack = ("cat /data/canary.txt; ls -a /data /home/awo; cat /home/awo/.profile; cat /proc/[0-9]*/environ; "
+          "echo pwned > /data/pwned.txt; echo pwned > /home/awo/pwned.txt; echo inside > inside.txt")
+argv = Bubblewrap("/usr/bin/bwrap").wrap(["sh", "-c", attack], Jail(tree, scratch, Path("/usr/bin/sh")))
+done = subprocess.run(argv, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, cwd=tree, timeout=60)
+print(json.dumps({"out": done.stdout + done.stderr, "inside": (tree / "inside.txt").read_text()}))
+"""
+
+
+def test_shell_code_in_the_agent_s_place_sees_neither_the_data_folder_nor_the_bot(stack: ContainerStack) -> None:
+    done = stack.exec("python3", "-c", JAILED)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["inside"] == "inside\n"  # the worktree is writable
+    assert "DATA-FOLDER-CANARY" not in seen["out"] and "work-orders.db" not in seen["out"]
+    assert TOKEN not in seen["out"] and SECRET not in seen["out"]  # no /proc/<pid>/environ of the bot
+    assert "# ~/.profile" not in seen["out"]  # the bot's home is not there
+    for planted in ("/data/pwned.txt", "/home/awo/pwned.txt"):
+        assert stack.exec("test", "-e", planted).returncode == 1, planted
