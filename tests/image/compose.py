@@ -3,6 +3,7 @@ end-to-end stack's fakes: Postgres, `awo migrate`, `awo serve --workers 0` and s
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,7 +17,18 @@ from tests.image.harness import abandon, give_to_container
 
 OVERRIDE = ROOT / "tests/image/compose.test.yaml"
 PASSWORD = "compose-test-pg-password"
-COMPOSE = ["docker-compose", "-f", "compose.yaml", "-f", str(OVERRIDE)]
+FILES = ["-f", "compose.yaml", "-f", str(OVERRIDE)]
+
+
+def implementations() -> dict[str, list[str]]:
+    """Debian's docker-compose 1.29 (installed by the tests), and Compose v2 where there is one: `docker compose`,
+    or the binary AWO_COMPOSE_V2 names."""
+    found = {"compose-1.29": ["docker-compose"]}
+    if os.environ.get("AWO_COMPOSE_V2"):
+        found["compose-v2"] = [os.environ["AWO_COMPOSE_V2"]]
+    elif run(["docker", "compose", "version"], timeout=30).returncode == 0:
+        found["compose-v2"] = ["docker", "compose"]
+    return found
 
 
 def user_files(project: Path) -> Path:
@@ -38,9 +50,12 @@ def make_network(name: str) -> str:
 class ComposeStack(Stack):
     """`Stack` whose bot is compose.yaml's services; `server` follows their logs."""
 
-    def __init__(self, root: Path, image: str, workers: int = 2) -> None:
+    def __init__(self, root: Path, image: str, command: list[str], workers: int = 2) -> None:
         self.image = image
         self.workers = workers
+        self.command = [*command, *FILES]
+        # 1.29 cannot unmask /proc, so bubblewrap cannot run under it; v2 runs compose.yaml as it is
+        self.sandboxed = command != ["docker-compose"]
         self.folder = user_files(root / "project")
         self.network = f"awotest{free_port()}"
         gateway = make_network(self.network)
@@ -57,14 +72,13 @@ class ComposeStack(Stack):
             "ANTHROPIC_API_KEY": API_KEY, "AWO_API_TOKEN": API_TOKEN, "GITHUB_API_URL": self.api_url,
             "ANTHROPIC_BASE_URL": self.model.url, "AWO_PORT": str(self.port),
             "AWO_GIT_PROTOCOLS": "https,file", "AWO_STEP_TIMEOUT_SECONDS": "60",
-            # Debian's docker-compose 1.29 cannot unmask /proc, so bubblewrap cannot run under it: what compose.yaml
-            # tells its users to set (the sandbox in the container is proven with `docker run`, tests/image)
-            "AWO_UNMASK_PROC": "no-new-privileges", "AWO_AGENT_SANDBOX": "none",
         }
+        if not self.sandboxed:  # what compose.yaml tells 1.29's users to set (README, SECURITY.md)
+            values |= {"AWO_UNMASK_PROC": "no-new-privileges", "AWO_AGENT_SANDBOX": "none"}
         return "".join(f"{k}={v}\n" for k, v in values.items())
 
     def compose(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        return run([*COMPOSE, *args], timeout=timeout, env=self._compose_env(), cwd=self.folder)
+        return run([*self.command, *args], timeout=timeout, env=self._compose_env(), cwd=self.folder)
 
     def _spawn(self, extra: dict[str, str]) -> subprocess.Popen[bytes]:
         give_to_container(self.remote)
@@ -75,7 +89,7 @@ class ComposeStack(Stack):
             abandon(self)
             raise AssertionError(f"docker-compose up failed:\n{done.stdout}{done.stderr}")
         with self.log_path.open("ab") as log:
-            follower = subprocess.Popen([*COMPOSE, "logs", "--no-color", "--follow"], cwd=self.folder, stdout=log,
+            follower = subprocess.Popen([*self.command, "logs", "--no-color", "--follow"], cwd=self.folder, stdout=log,
                                         stderr=subprocess.STDOUT, env=self._compose_env(), start_new_session=True)
         try:
             wait_until(self._up, timeout=90)

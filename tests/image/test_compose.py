@@ -10,7 +10,7 @@ import pytest
 
 from tests.e2e.harness import REPO, TOKEN, script_for, wait_until
 from tests.image import engine
-from tests.image.compose import ComposeStack
+from tests.image.compose import ComposeStack, implementations
 from tests.image.harness import host_git
 
 pytestmark = pytest.mark.e2e
@@ -19,10 +19,12 @@ PLAN = [{"text": "Plan: create hello.txt."}]
 WRITE_HELLO = {"tool_use": {"name": "Write", "input": {"file_path": "hello.txt", "content": "hello from compose\n"}}}
 
 
-@pytest.fixture(scope="module")
-def composed(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeStack]:
+@pytest.fixture(scope="module", params=sorted(implementations()))
+def composed(request: pytest.FixtureRequest, image: str,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeStack]:
     engine.ensure_postgres_image()
-    stack = ComposeStack(Path(tmp_path_factory.mktemp("compose")), image, workers=2)
+    command = implementations()[request.param]
+    stack = ComposeStack(Path(tmp_path_factory.mktemp("compose")), image, command, workers=2)
     yield stack
     stack.stop()
 
@@ -39,6 +41,8 @@ def test_migrate_runs_once_and_the_others_wait_for_it(composed: ComposeStack) ->
     health = composed.health()
     assert health["storage_type"] == "postgres" and health["database"] == {"status": "healthy", "tables_exist": True}
     assert health["worker"] == {"enabled": False, "concurrency": 0}  # `serve --workers 0`: the workers work
+    sandbox = health["agent_sandbox"]
+    assert (sandbox["kind"], sandbox["available"]) == (("bwrap", True) if composed.sandboxed else ("none", True))
     wait_until(lambda: any(re.match(r"serve Up .*\(healthy\)", s) for s in composed.services()), timeout=40)
 
 
@@ -59,5 +63,6 @@ def test_a_labelled_issue_goes_through_a_worker_to_a_pr(composed: ComposeStack) 
     assert pull["html_url"] in body
     claim = f"work order {order['agent_work_order_id']}: claimed"
     claimed = [line for line in composed.log().splitlines() if claim in line]
-    assert claimed and all(line.startswith("worker_") for line in claimed), claimed
+    # each line starts with its service's name (1.29: worker_1, v2: worker-1, after a terminal escape)
+    assert claimed and all(re.search(r"^(\x1b\[\w+)?worker[-_]\d+ +\|", line) for line in claimed), claimed
     assert TOKEN not in str(composed.model.requests())
