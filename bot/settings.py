@@ -145,8 +145,7 @@ class Settings(BaseSettings):
     @field_validator("git_protocols", mode="before")
     @classmethod
     def _split_protocols(cls, value: object) -> object:
-        items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[call-overload]
-        protocols = tuple(str(p).strip().lower() for p in items if str(p).strip())
+        protocols = tuple(p.lower() for p in comma_list(value))
         unknown = set(protocols) - PROTOCOLS
         if unknown or not protocols:
             raise ValueError(f"unknown git protocol(s) {sorted(unknown)}; choose from {sorted(PROTOCOLS)}")
@@ -157,8 +156,7 @@ class Settings(BaseSettings):
     def _split_tools(cls, value: object) -> object:
         if value is None:
             return None
-        items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[call-overload]
-        tools = tuple(dict.fromkeys(str(t).strip() for t in items if str(t).strip()))
+        tools = tuple(dict.fromkeys(comma_list(value)))
         unknown = [t for t in tools if t not in EDIT_TOOLS]
         if unknown or not tools:
             raise ValueError(f"unknown tool(s) {unknown}; choose from {', '.join(EDIT_TOOLS)}")
@@ -288,6 +286,12 @@ def default_claude_cli() -> str:
     """The CLI `make install` put in the project's node_modules, else `claude` from PATH."""
     local = project_root() / "node_modules" / ".bin" / "claude"
     return str(local) if local.exists() else "claude"
+
+
+def comma_list(value: object) -> tuple[str, ...]:
+    """A comma-separated variable (or a list, from code) as its non-empty, stripped items."""
+    items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[call-overload]
+    return tuple(str(item).strip() for item in items if str(item).strip())
 
 
 def agent_passthrough(environ: Mapping[str, str]) -> dict[str, str]:
