@@ -346,7 +346,8 @@ class Pipeline:
         except GitError as exc:
             raise GitError(f"{NOT_KEPT}\n{exc}") from None
         commits = await self.s.checkout.commits_since_start(run.tree)
-        await self.update(run, {"metadata": {**run.work_order.metadata, "commits": commits}})
+        pushed = {"commits": commits, "files_changed": len(run.changed)}  # Archon's git_* fields (bot/archon.py)
+        await self.update(run, {"metadata": {**run.work_order.metadata, **pushed}})
         return StepOutcome(output=f"pushed {run.tree.branch} at {head[:12]}")
 
     def _look_up_pull(self, run: Run) -> asyncio.Task[PullRequest | None] | None:

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.archon import archon_fields
 from bot.errors import BotError, Conflict, GitHubError, NotFound
 from bot.models import Repository, Status, WorkOrder, full_name_of
 from bot.repositories import SLUG, normalise_url, verify_repository
@@ -201,6 +202,11 @@ def dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json")
 
 
+def work_order_json(work_order: WorkOrder) -> dict[str, Any]:
+    """A work order as every response shows it: our fields, and Archon's names beside them (bot/archon.py)."""
+    return {**dump(work_order), **archon_fields(work_order)}
+
+
 def guarded(handler: Any) -> Any:
     """Map the bot's errors to their HTTP status; anything else is a 500 without internals."""
     async def endpoint(request: Request) -> Response:
@@ -253,7 +259,7 @@ async def create_work_order(request: Request) -> Response:
     await runtime.store.create_work_order(work_order)
     if runtime.worker is not None:
         runtime.worker.notify()
-    return JSONResponse({**dump(work_order), "message": "work order created and queued"}, status_code=201)
+    return JSONResponse({**work_order_json(work_order), "message": "work order created and queued"}, status_code=201)
 
 
 async def list_work_orders(request: Request) -> Response:
@@ -267,12 +273,12 @@ async def list_work_orders(request: Request) -> Response:
         following = request.url.remove_query_params(["cursor", "offset"]).include_query_params(
             cursor=Cursor.after(orders[-1]).encode())
         headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'  # relative: right behind a proxy too
-    return JSONResponse([dump(o) for o in orders], headers=headers)
+    return JSONResponse([work_order_json(o) for o in orders], headers=headers)
 
 
 async def get_work_order(request: Request) -> Response:
     order = await runtime_of(request).store.get_work_order(path_id(request))
-    return JSONResponse(dump(order))
+    return JSONResponse(work_order_json(order))
 
 
 async def get_steps(request: Request) -> Response:

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.runtime import Runtime
-from bot.web import api, control_api, deliveries
+from bot.web import api, archon_api, control_api, deliveries
 from bot.web.guard import ApiToken
 from bot.web.health import health
 from bot.web.webhooks import PATH, Endpoint, Webhooks
@@ -48,6 +48,7 @@ def create_app(runtime: Runtime) -> Starlette:
             Route(PATH, Endpoint(), methods=["POST"]),
             Route("/health", health, methods=["GET"]),
             *deliveries.routes,  # before api.routes, whose /{id} would take "deliveries" for an id
+            *archon_api.routes,  # likewise for "github"
             *api.routes,
             *control_api.routes,
         ],

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from bot.commands import Outlet, cancel, retry
 from bot.models import Status
-from bot.web.api import PREFIX, dump, guarded, path_id
+from bot.web.api import PREFIX, guarded, path_id, work_order_json
 from bot.web.context import runtime_of
 
 
@@ -20,9 +20,9 @@ async def cancel_work_order(request: Request) -> Response:
     runtime = runtime_of(request)
     work_order = await cancel(runtime.store, Outlet(runtime.github, runtime.services.secrets), path_id(request))
     if work_order.status is Status.CANCELLED:
-        return JSONResponse({**dump(work_order), "message": "work order cancelled"})
+        return JSONResponse({**work_order_json(work_order), "message": "work order cancelled"})
     message = "stop requested: the worker running it ends it cancelled within seconds"
-    return JSONResponse({**dump(work_order), "message": message}, status_code=202)
+    return JSONResponse({**work_order_json(work_order), "message": message}, status_code=202)
 
 
 async def retry_work_order(request: Request) -> Response:
@@ -30,7 +30,7 @@ async def retry_work_order(request: Request) -> Response:
     notify = runtime.worker.notify if runtime.worker is not None else (lambda: None)
     work_order = await retry(runtime.store, Outlet(runtime.github, runtime.services.secrets), path_id(request),
                              runtime.settings.max_attempts, notify)
-    return JSONResponse({**dump(work_order), "message": "work order queued again"})
+    return JSONResponse({**work_order_json(work_order), "message": "work order queued again"})
 
 
 routes = [

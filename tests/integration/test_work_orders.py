@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.archon import archon_fields, git_progress
 from bot.models import Repository, Status, WorkOrder
 from bot.process import Completed
 from bot.runtime import Runtime, build_runtime
@@ -222,3 +223,11 @@ async def test_a_resumed_work_order_reuses_plan_branch_and_comment(settings: Set
     [made] = [body for _, issue, body in github.comments.values() if issue == github.pulls[0][1].number]
     assert f"{done.id}:pull-request" in made and "How this change was made" in made  # the run's report, on its PR
     assert git("log", "--format=%s", f"claude/issue-7-{done.short_id}", cwd=remote).count("Say hello") == 1
+
+
+async def test_a_pushed_work_order_shows_archons_git_counts(engine: Runtime, remote: Path) -> None:
+    done = await claim_and_run(engine, order(remote, "w"))
+    assert done.status is Status.COMPLETED, done.error_message
+    fields = archon_fields(done)
+    assert (fields["git_commit_count"], fields["git_files_changed"], fields["current_phase"]) == (1, 1, "completed")
+    assert git_progress(done)["git_branch_name"] == f"claude/issue-7-{done.short_id}"
