@@ -92,8 +92,9 @@ class Store(Protocol):
     async def unprocessed_deliveries(self, limit: int = 100) -> list[Delivery]: ...
     async def mark_delivery(self, delivery_id: str, outcome: str) -> None: ...
 
-    async def list_deliveries(self, limit: int = 100, outcome: str | None = None) -> list[Delivery]:
-        """Newest first, without their payloads; `outcome` keeps those whose outcome starts with it."""
+    async def list_deliveries(self, limit: int = 100, outcome: str | None = None, offset: int = 0) -> list[Delivery]:
+        """Newest first, without their payloads, skipping `offset`; `outcome` keeps those whose outcome starts with
+        it."""
         ...
 
     async def prune_deliveries(self, before: datetime) -> int:

@@ -189,8 +189,8 @@ class PostgresStore:
     async def mark_delivery(self, delivery_id: str, outcome: str) -> None:
         await self._execute(Q["mark_delivery"], {"delivery_id": delivery_id, "outcome": outcome})
 
-    async def list_deliveries(self, limit: int = 100, outcome: str | None = None) -> list[Delivery]:
-        rows = await self._all(Q["list_deliveries"], {"limit": limit, "outcome": outcome})
+    async def list_deliveries(self, limit: int = 100, outcome: str | None = None, offset: int = 0) -> list[Delivery]:
+        rows = await self._all(Q["list_deliveries"], {"limit": limit, "outcome": outcome, "offset": offset})
         return [from_row(Delivery, r) for r in rows]
 
     async def prune_deliveries(self, before: datetime) -> int:

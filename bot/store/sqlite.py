@@ -152,8 +152,8 @@ class SqliteStore:
         params = {"delivery_id": delivery_id, "outcome": outcome, "now": iso(utcnow())}
         await self._run(lambda c: c.execute(Q["mark_delivery"], params))
 
-    async def list_deliveries(self, limit: int = 100, outcome: str | None = None) -> list[Delivery]:
-        params = {"limit": limit, "outcome": outcome}
+    async def list_deliveries(self, limit: int = 100, outcome: str | None = None, offset: int = 0) -> list[Delivery]:
+        params = {"limit": limit, "outcome": outcome, "offset": offset}
         rows = await self._run(lambda c: c.execute(Q["list_deliveries"], params).fetchall())
         return [from_row(Delivery, dict(r)) for r in rows]
 

@@ -91,12 +91,13 @@ class SupabaseStore:
         changes = jsonable({"outcome": outcome, "processed_at": utcnow()})
         await _data(self.client.table(DELIVERIES).update(changes).eq("delivery_id", delivery_id))
 
-    async def list_deliveries(self, limit: int = 100, outcome: str | None = None) -> list[Delivery]:
+    async def list_deliveries(self, limit: int = 100, outcome: str | None = None, offset: int = 0) -> list[Delivery]:
         columns = "delivery_id,event,action,repo_full_name,outcome,received_at,processed_at"
         query = self.client.table(DELIVERIES).select(columns)
         if outcome is not None:  # the API lets only letters through, so no LIKE wildcard can be in it
             query = query.like("outcome", f"{outcome}*")
-        return [from_row(Delivery, r) for r in await _data(query.order("received_at", desc=True).limit(limit))]
+        query = query.order("received_at", desc=True).order("delivery_id").limit(limit)
+        return [from_row(Delivery, r) for r in await _data(query.offset(offset) if offset else query)]
 
     async def prune_deliveries(self, before: datetime) -> int:
         # minimal: a deleted row's payload is not worth sending back; the count says how many went

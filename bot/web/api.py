@@ -24,6 +24,7 @@ from bot.web.context import runtime_of
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 MAX_BODY = 64 * 1024
 # The seed's CHECK constraint on default_sandbox_type: anything else would be a 500 from the database.
 SandboxType = Literal["git_branch", "git_worktree", "e2b", "dagger"]
@@ -96,6 +97,27 @@ class UpdateRepository(BaseModel):
         if value is not None and not BRANCH.match(value):
             raise ValueError("a git branch name (letters, digits, . _ / -)")
         return value
+
+
+class PageQuery(BaseModel):
+    """`limit` and `offset` of a list that is not the work orders' (repositories, steps, deliveries): a bad value is
+    a 422 that says which. The default shows a whole page; a full page links the next by offset."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    limit: int = Field(LIST_LIMIT_MAX, ge=1, le=LIST_LIMIT_MAX)
+    offset: int = Field(0, ge=0, le=LIST_OFFSET_MAX)
+
+    def window(self, rows: list[T]) -> list[T]:
+        """This page of a list read whole (repositories and a work order's steps are a few rows)."""
+        return rows[self.offset:self.offset + self.limit]
+
+    def next_link(self, request: Request, shown: int) -> dict[str, str]:
+        """`Link: <...>; rel="next"` after a full page, relative like the work orders' (right behind a proxy)."""
+        if shown < self.limit:
+            return {}
+        following = request.url.include_query_params(offset=self.offset + self.limit)
+        return {"Link": f'<{following.path}?{following.query}>; rel="next"'}
 
 
 class ListQuery(BaseModel):
@@ -284,13 +306,17 @@ async def get_work_order(request: Request) -> Response:
 async def get_steps(request: Request) -> Response:
     work_order_id = path_id(request)
     store = runtime_of(request).store
+    page = query_of(request, PageQuery)
     await store.get_work_order(work_order_id)
-    steps = await store.list_steps(work_order_id)
-    return JSONResponse({"agent_work_order_id": work_order_id, "steps": [dump(s) for s in steps]})
+    steps = page.window(await store.list_steps(work_order_id))
+    return JSONResponse({"agent_work_order_id": work_order_id, "steps": [dump(s) for s in steps]},
+                        headers=page.next_link(request, len(steps)))
 
 
 async def list_repositories(request: Request) -> Response:
-    return JSONResponse([dump(r) for r in await runtime_of(request).store.list_repositories()])
+    page = query_of(request, PageQuery)
+    repos = page.window(await runtime_of(request).store.list_repositories())
+    return JSONResponse([dump(r) for r in repos], headers=page.next_link(request, len(repos)))
 
 
 async def create_repository(request: Request) -> Response:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.models import Delivery
-from bot.web.api import PREFIX, guarded, problem
+from bot.web.api import PREFIX, PageQuery, guarded, problem, query_of
 from bot.web.context import runtime_of
 
 OUTCOME = re.compile(r"^[a-z]{1,20}$")  # the outcome's first word: queued, ignored, refused, duplicate, failed
@@ -21,21 +22,17 @@ def shown(delivery: Delivery, with_payload: bool = False) -> dict[str, Any]:
     return delivery.model_dump(mode="json", exclude=None if with_payload else {"payload"})
 
 
-def _limit(text: str | None) -> int | None:
-    if text is None:
-        return 100
-    return int(text) if text.isdigit() and 1 <= int(text) <= MAX_LIMIT else None
+class DeliveryPage(PageQuery):
+    limit: int = Field(100, ge=1, le=MAX_LIMIT)
 
 
 async def list_deliveries(request: Request) -> Response:
-    limit = _limit(request.query_params.get("limit"))
+    page = query_of(request, DeliveryPage)
     outcome = request.query_params.get("outcome")
-    if limit is None:
-        return problem(422, f"limit must be a whole number from 1 to {MAX_LIMIT}")
     if outcome is not None and not OUTCOME.match(outcome):
         return problem(422, "outcome must be the outcome's first word, e.g. failed, queued or ignored")
-    found = await runtime_of(request).store.list_deliveries(limit, outcome)
-    return JSONResponse([shown(d) for d in found])
+    found = await runtime_of(request).store.list_deliveries(page.limit, outcome, page.offset)
+    return JSONResponse([shown(d) for d in found], headers=page.next_link(request, len(found)))
 
 
 async def get_delivery(request: Request) -> Response:

@@ -98,6 +98,8 @@ async def test_deliveries_are_listed_newest_first_without_payload_and_filtered_b
     listed = await store.list_deliveries()
     assert [d.delivery_id for d in listed] == ["d-3", "d-2", "d-1"] and all(d.payload == {} for d in listed)
     assert [d.delivery_id for d in await store.list_deliveries(limit=1)] == ["d-3"]
+    assert [d.delivery_id for d in await store.list_deliveries(limit=1, offset=1)] == ["d-2"]
+    assert await store.list_deliveries(offset=3) == []
     [failed] = await store.list_deliveries(outcome="failed")
     assert (failed.delivery_id, failed.outcome) == ("d-1", "failed: KeyError: 'x'") and failed.processed_at
     assert await store.list_deliveries(outcome="fail%") == []

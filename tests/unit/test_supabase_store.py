@@ -195,15 +195,17 @@ async def test_deliveries_are_listed_without_payload_and_read_one_by_one(
            "processed_at": "2025-01-01T00:00:01+00:00"}
     route = api.get("/archon_agent_work_order_deliveries").mock(side_effect=[
         httpx.Response(200, json=[row]), httpx.Response(200, json=[{**row, "payload": {"a": 1}}]),
-        httpx.Response(200, json=[])])
+        httpx.Response(200, json=[]), httpx.Response(200, json=[])])
     [listed] = await store.list_deliveries(limit=5, outcome="failed")
     assert (listed.delivery_id, listed.outcome, listed.payload) == ("d-1", "failed: KeyError: 'x'", {})
     assert params(route) == {"select": "delivery_id,event,action,repo_full_name,outcome,received_at,processed_at",
-                             "outcome": "like.failed*", "order": "received_at.desc", "limit": "5"}
+                             "outcome": "like.failed*", "order": "received_at.desc,delivery_id.asc", "limit": "5"}
     assert (await store.get_delivery("d-1")).payload == {"a": 1}
     assert params(route, 1) == {"select": "*", "delivery_id": "eq.d-1"}
     with pytest.raises(NotFound):
         await store.get_delivery("d-2")
+    assert await store.list_deliveries(limit=5, offset=10) == []
+    assert params(route, 3)["offset"] == "10" and params(route, 3)["limit"] == "5"
 
 
 async def test_a_work_order_is_read_by_its_id(store: SupabaseStore, api: respx.MockRouter) -> None:

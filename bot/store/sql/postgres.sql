@@ -65,7 +65,7 @@ WHERE processed_at IS NULL ORDER BY received_at LIMIT %(limit)s
 SELECT delivery_id, event, action, repo_full_name, outcome, received_at, processed_at
 FROM archon_agent_work_order_deliveries
 WHERE %(outcome)s::text IS NULL OR starts_with(outcome, %(outcome)s::text)
-ORDER BY received_at DESC, delivery_id LIMIT %(limit)s
+ORDER BY received_at DESC, delivery_id LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: get_delivery
 SELECT * FROM archon_agent_work_order_deliveries WHERE delivery_id = %(id)s

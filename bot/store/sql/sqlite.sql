@@ -126,7 +126,7 @@ WHERE processed_at IS NULL ORDER BY received_at LIMIT :limit
 SELECT delivery_id, event, action, repo_full_name, outcome, received_at, processed_at
 FROM archon_agent_work_order_deliveries
 WHERE :outcome IS NULL OR substr(outcome, 1, length(:outcome)) = :outcome
-ORDER BY received_at DESC, delivery_id LIMIT :limit
+ORDER BY received_at DESC, delivery_id LIMIT :limit OFFSET :offset
 
 -- name: mark_delivery
 UPDATE archon_agent_work_order_deliveries SET outcome = :outcome, processed_at = :now
