@@ -1,4 +1,4 @@
-"""`awo`: serve, worker, run, action, migrate, repos, cancel, retry, doctor."""
+"""`awo`: serve, worker, run, action, migrate, repos, cancel, retry, list, show, doctor."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from bot.errors import BotError, ConfigError
+from bot.models import Status
 from bot.settings import Settings, load_settings
 
 log = logging.getLogger("bot")
@@ -124,6 +125,24 @@ def cmd_control(settings: Settings, args: argparse.Namespace) -> int:
     return asyncio.run(run_control(settings, args))
 
 
+def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.work_orders_cli import run_list
+
+    return asyncio.run(run_list(settings, args))
+
+
+def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.work_orders_cli import run_show
+
+    return asyncio.run(run_show(settings, args))
+
+
+def page_size(text: str) -> int:
+    if not text.isdecimal() or not 1 <= int(text) <= 500:
+        raise argparse.ArgumentTypeError("a whole number from 1 to 500")
+    return int(text)
+
+
 def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     from bot.doctor import run_doctor
 
@@ -175,6 +194,16 @@ def parser() -> argparse.ArgumentParser:
         control = sub.add_parser(name, help=text)
         control.add_argument("id", help="the work order's id (wo-...)")
         control.set_defaults(func=cmd_control)
+    listing = sub.add_parser("list", help="work orders, newest first, from the server (AWO_URL, AWO_API_TOKEN)")
+    listing.add_argument("--status", choices=[s.value for s in Status])
+    listing.add_argument("--repo", help="owner/name")
+    listing.add_argument("--limit", type=page_size, default=50, help="how many (1-500, default 50)")
+    listing.add_argument("--json", action="store_true", help="the API's JSON, for scripts")
+    listing.set_defaults(func=cmd_list)
+    show = sub.add_parser("show", help="one work order with its steps, durations, cost and links")
+    show.add_argument("id", help="the work order's id (wo-...)")
+    show.add_argument("--json", action="store_true", help="the API's JSON, for scripts")
+    show.set_defaults(func=cmd_show)
     doctor = sub.add_parser("doctor", help="check the CLI, git, the store and GitHub settings")
     doctor.set_defaults(func=cmd_doctor)
     app = sub.add_parser("app", help="the bot's GitHub App")

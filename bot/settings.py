@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     home: str = Field("/tmp", validation_alias="HOME")
     agent_env: dict[str, str] = Field(default_factory=dict, exclude=True)
     api_token: SecretStr | None = Field(None, validation_alias="AWO_API_TOKEN")
+    # `awo list|show`: the server they ask (default: this machine's AGENT_WORK_ORDERS_PORT on loopback)
+    server_url: str | None = Field(None, validation_alias="AWO_URL")
     bot_email: str = Field("agent-work-orders@users.noreply.github.com", validation_alias="AWO_BOT_EMAIL")
     # Replay and flood limits (admission): a trigger's age, an issue's queue, rates per actor and repository.
     trigger_max_age_seconds: float = Field(600, validation_alias="AWO_TRIGGER_MAX_AGE_SECONDS", gt=0)
@@ -186,7 +188,7 @@ class Settings(BaseSettings):
     def _lower_storage(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("github_api_url", "supabase_url", "github_web_url")
+    @field_validator("github_api_url", "supabase_url", "github_web_url", "server_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:
@@ -210,6 +212,11 @@ class Settings(BaseSettings):
     def remote_policy(self) -> RemotePolicy:
         """Where git may fetch from and the one origin that receives the token."""
         return RemotePolicy(web_origin(self.github_api_url, self.github_web_url), self.git_protocols)
+
+    @property
+    def api_url(self) -> str:
+        """Where `awo list|show` reach the REST API: AWO_URL, else this machine's server on loopback."""
+        return self.server_url or f"http://127.0.0.1:{self.port}"
 
     @property
     def effective_storage(self) -> StorageType:
