@@ -16,7 +16,7 @@ from bot.control import RETRY, RETRYABLE, STOP, UNLABELED
 from bot.errors import Conflict, GitHubError
 from bot.github import GitHubPort
 from bot.models import Delivery, Repository, Status, Trigger, WorkOrder
-from bot.report import render_comment
+from bot.report import page_of, render_comment
 from bot.reporter import CommentReporter, show_outcome
 from bot.store import ListFilter, Store
 from bot.threads import thread_for, thread_of
@@ -30,6 +30,7 @@ class Outlet:
 
     github: GitHubPort | None
     secrets: tuple[str, ...] = ()
+    public_url: str | None = None  # AWO_PUBLIC_URL: comments link the work order's page
 
 
 async def cancel(store: Store, outlet: Outlet, work_order_id: str) -> WorkOrder:
@@ -52,7 +53,8 @@ async def retry(
     if outlet.github is not None and thread is not None and work_order.progress_comment_id is not None:
         try:
             await thread.edit(outlet.github, work_order.progress_comment_id,
-                              render_comment(work_order, [], secrets=outlet.secrets))
+                              render_comment(work_order, [], secrets=outlet.secrets,
+                                             page=page_of(outlet.public_url, work_order.id)))
         except GitHubError as exc:
             log.warning("work order %s: could not say it was retried: %s", work_order.id, exc)
     return work_order
@@ -61,7 +63,8 @@ async def retry(
 async def _show_ended(store: Store, outlet: Outlet, work_order: WorkOrder) -> None:
     """The final report now; if GitHub does not take it, the outbox (report_pending) tries again later."""
     assert outlet.github is not None
-    if await show_outcome(store, CommentReporter(outlet.github, outlet.secrets, min_interval=0), work_order):
+    if await show_outcome(store, CommentReporter(outlet.github, outlet.secrets, min_interval=0,
+                                                              public_url=outlet.public_url), work_order):
         await store.mark_reported(work_order)
 
 
@@ -70,8 +73,8 @@ class Commands:
     but never counted against the request limits, and answered with a reaction or a short reply."""
 
     def __init__(self, store: Store, admission: Admission, max_attempts: int, secrets: tuple[str, ...] = (),
-                 on_queued: Callable[[], None] = lambda: None) -> None:
-        self.store, self.admission = store, admission
+                 on_queued: Callable[[], None] = lambda: None, public_url: str | None = None) -> None:
+        self.store, self.admission, self.public_url = store, admission, public_url
         self.max_attempts, self.secrets, self.on_queued = max_attempts, secrets, on_queued
 
     async def dispatch(self, trigger: Trigger, repo: Repository | None, delivery: Delivery, github: GitHubPort) -> str:
@@ -79,7 +82,7 @@ class Commands:
         refusal = await self._refusal(trigger, repo, delivery, github)
         if refusal is not None:
             return f"refused: {refusal}"
-        outlet = Outlet(github, self.secrets)
+        outlet = Outlet(github, self.secrets, self.public_url)
         earlier = await self.store.list_work_orders(
             None, 50, where=ListFilter(trigger.repo_full_name, trigger.issue_number))
         if trigger.command == RETRY:

@@ -17,7 +17,7 @@ async def run_control(settings: Settings, args: argparse.Namespace) -> int:
     """0 when done, 1 when the work order is unknown or cannot be cancelled or retried now (the reason printed)."""
     store = build_store(settings)
     await store.open()
-    outlet = Outlet(build_github(settings), bot_secrets(settings))
+    outlet = Outlet(build_github(settings), bot_secrets(settings), settings.public_url)
     try:
         if args.command == "cancel":
             work_order = await cancel(store, outlet, args.id)

@@ -14,7 +14,7 @@ from bot.github import GitHubPort, PullRequest, note_installation
 from bot.logs import fields
 from bot.models import Delivery, Ignored, Repository, Status, Trigger, WorkOrder
 from bot.repo_configs import RepoConfigs, admitted_config
-from bot.report import redact, render_comment
+from bot.report import page_of, redact, render_comment
 from bot.reporter import CommentReporter, show_outcome
 from bot.store import ListFilter, Store, repository_for
 from bot.texts import branch_name
@@ -113,8 +113,9 @@ class Intake:
         limits: Limits = Limits(),  # noqa: B008 - frozen
         retry_delays: tuple[float, ...] = RETRY_DELAYS, continue_pull_requests: bool = True,
         bot_login: str | None = None, configs: RepoConfigs | None = None,
-        claimant: Callable[[WorkOrder], WorkOrder] | None = None,
+        claimant: Callable[[WorkOrder], WorkOrder] | None = None, public_url: str | None = None,
     ) -> None:
+        self.public_url = public_url  # AWO_PUBLIC_URL: comments link the work order's page
         # `awo action`: each work order is created already leased to the one process that runs it (no worker of a
         # shared store's fleet can take it); the server's intake leaves them pending for any worker
         self.claimant = claimant
@@ -128,7 +129,7 @@ class Intake:
         self.on_queued = on_queued
         self.secrets = secrets
         self.admission = Admission(store, limits, bot_login=bot_login)
-        self.commands = Commands(store, self.admission, max_attempts, secrets, on_queued)
+        self.commands = Commands(store, self.admission, max_attempts, secrets, on_queued, public_url)
         self.retry_delays = retry_delays
         self.queue: asyncio.Queue[Delivery] = asyncio.Queue()
         self.state = IntakeState()
@@ -348,7 +349,8 @@ class Intake:
         assert self.github is not None
         linked = await self.store.update_work_order(work_order.id, {"progress_comment_id": comment_id})
         if not linked.status.is_active:
-            shown = await show_outcome(self.store, CommentReporter(self.github, self.secrets), linked)
+            shown = await show_outcome(self.store, CommentReporter(self.github, self.secrets,
+                                                                        public_url=self.public_url), linked)
             if shown and linked.report_pending:
                 await self.store.mark_reported(linked)
 
@@ -358,7 +360,8 @@ class Intake:
         try:
             await self.github.add_reaction(trigger.repo_full_name, trigger.issue_number, trigger.comment_id, "eyes",
                                            kind=trigger.comment_kind)
-            comment_id = await thread_for(trigger).post(self.github, render_comment(work_order, []))
+            queued = render_comment(work_order, [], page=page_of(self.public_url, work_order.id))
+            comment_id = await thread_for(trigger).post(self.github, queued)
         except GitHubError as exc:
             log.warning("work order %s: could not acknowledge on GitHub: %s", work_order.id, exc,
                         extra=fields(work_order))

@@ -53,6 +53,7 @@ class Services:
     secrets: tuple[str, ...] = ()
     local_remote: str | None = None  # `awo run` only: the path or URL its caller named, not a stored value
     author: Callable[[], Awaitable[Identity | None]] | None = None  # a GitHub App's bot user, asked when committing
+    public_url: str | None = None  # AWO_PUBLIC_URL: the progress comment links the work order's page
 
 
 @dataclass

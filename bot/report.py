@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from urllib.parse import quote
 
 from bot.models import Status, Step, WorkOrder, utcnow
 from bot.secret_scan import without_secrets
@@ -165,6 +166,11 @@ def fence(text: str) -> str:
     return f"{ticks}\n{text}\n{ticks}"
 
 
+def page_of(public_url: str | None, work_order_id: str) -> str | None:
+    """The work order's page on the bot (AWO_PUBLIC_URL + /work-orders/{id}); None when no public URL is set."""
+    return f"{public_url.rstrip('/')}/work-orders/{quote(work_order_id, safe='')}" if public_url else None
+
+
 def render_comment(
     work_order: WorkOrder,
     steps: Sequence[Step],
@@ -173,9 +179,12 @@ def render_comment(
     answer: str | None = None,
     secrets: Iterable[str] = (),
     now: datetime | None = None,
+    page: str | None = None,
 ) -> str:
-    """The whole comment body for the work order's current state."""
+    """The whole comment body for the work order's current state; `page` (page_of) is linked under the headline."""
     parts = [marker(work_order.id), headline(work_order)]
+    if page:
+        parts.append(f"[Follow this work order on the bot]({page})")
     if work_order.status is Status.PENDING:
         parts.append(f"Requested by @{work_order.trigger_actor}. Waiting for a worker…")
     checklist = [step_line(s) for s in steps]

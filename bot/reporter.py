@@ -17,6 +17,7 @@ from bot.github import GitHubPort
 from bot.models import Step, WorkOrder, utcnow
 from bot.report import (
     marker,
+    page_of,
     pull_request_marker,
     pull_request_report,
     render_comment,
@@ -91,26 +92,30 @@ async def find_progress_comment(
     return work_order.model_copy(update={"progress_comment_id": found})
 
 
-async def deliver_reports(store: Store, github: GitHubPort, secrets: tuple[str, ...], limit: int = 20) -> int:
+async def deliver_reports(store: Store, github: GitHubPort, secrets: tuple[str, ...], limit: int = 20,
+                          public_url: str | None = None) -> int:
     """Write the final comment of every ended work order GitHub does not have yet (the outbox); how many landed."""
     delivered = 0
     for work_order in await store.pending_reports(limit):
-        if await _deliver(store, github, secrets, work_order):
+        if await _deliver(store, github, secrets, work_order, public_url):
             await store.mark_reported(work_order)
             delivered += 1
     return delivered
 
 
-async def _deliver(store: Store, github: GitHubPort, secrets: tuple[str, ...], work_order: WorkOrder) -> bool:
+async def _deliver(store: Store, github: GitHubPort, secrets: tuple[str, ...], work_order: WorkOrder,
+                   public_url: str | None = None) -> bool:
     if work_order.metadata.get("publish") is False or work_order.issue_number is None or not awaits_comment(work_order):
         return True  # nothing is reported on GitHub for it
     work_order = await find_progress_comment(store, github, work_order)
     if work_order.progress_comment_id is None:
-        return await _post_report(store, github, secrets, work_order)
-    return await show_outcome(store, CommentReporter(github, secrets, min_interval=0), work_order)
+        return await _post_report(store, github, secrets, work_order, public_url)
+    return await show_outcome(store, CommentReporter(github, secrets, min_interval=0, public_url=public_url),
+                              work_order)
 
 
-async def _post_report(store: Store, github: GitHubPort, secrets: tuple[str, ...], work_order: WorkOrder) -> bool:
+async def _post_report(store: Store, github: GitHubPort, secrets: tuple[str, ...], work_order: WorkOrder,
+                       public_url: str | None = None) -> bool:
     """No comment was ever posted (GitHub refused the queued one): post the report, once the receiver is done."""
     ended = work_order.completed_at or work_order.updated_at
     if (utcnow() - ended).total_seconds() < CREATE_AFTER_SECONDS:
@@ -118,7 +123,8 @@ async def _post_report(store: Store, github: GitHubPort, secrets: tuple[str, ...
     thread = thread_of(work_order)
     assert thread is not None
     steps = [s for s in await store.list_steps(work_order.id) if s.attempt == work_order.attempt]
-    body = render_comment(work_order, steps, answer=work_order.metadata.get("answer") or None, secrets=secrets)
+    body = render_comment(work_order, steps, answer=work_order.metadata.get("answer") or None, secrets=secrets,
+                          page=page_of(public_url, work_order.id))
     try:
         comment_id = await thread.post(github, body)
     except GitHubError as exc:
@@ -137,8 +143,10 @@ class CommentReporter:
     interval and is always written. A failed edit is logged.
     """
 
-    def __init__(self, github: GitHubPort, secrets: tuple[str, ...], min_interval: float = 1.0) -> None:
+    def __init__(self, github: GitHubPort, secrets: tuple[str, ...], min_interval: float = 1.0,
+                 public_url: str | None = None) -> None:
         self.github = github
+        self.public_url = public_url  # AWO_PUBLIC_URL: the comment links the work order's page
         self.secrets = secrets
         self.min_interval = min_interval
         self._last = -min_interval
@@ -152,7 +160,8 @@ class CommentReporter:
     ) -> bool:
         if work_order.progress_comment_id is None or work_order.issue_number is None:
             return False
-        body = render_comment(work_order, steps, running=running, answer=answer, secrets=self.secrets)
+        body = render_comment(work_order, steps, running=running, answer=answer, secrets=self.secrets,
+                              page=page_of(self.public_url, work_order.id))
         if final:
             await self._settle()
             await asyncio.sleep(max(0.0, self._last + self.min_interval - time.monotonic()))

@@ -102,6 +102,7 @@ def build_services(settings: Settings, store: Store, github: GitHubPort | None) 
         draft=settings.draft_pull_requests,
         secrets=secret_values(settings),
         author=app_author(github),
+        public_url=settings.public_url,
     )
 
 
@@ -234,6 +235,6 @@ def build_runtime(
     intake = Intake(store, github, rules, settings.max_attempts, worker.notify if worker else lambda: None,
                     secrets=services.secrets, limits=admission_limits(settings),
                     continue_pull_requests=settings.continue_pull_requests, bot_login=settings.bot_login,
-                    configs=repo_configs_for(settings))
+                    configs=repo_configs_for(settings), public_url=settings.public_url)
     retention = Retention(store, settings.data_dir, settings.delivery_retention_days, settings.sweep_seconds)
     return Runtime(settings, store, github, services, intake, worker, retention=retention)

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = Field(None, validation_alias="AWO_API_TOKEN")
     # `awo list|show`: the server they ask (default: this machine's AGENT_WORK_ORDERS_PORT on loopback)
     server_url: str | None = Field(None, validation_alias="AWO_URL")
+    # The bot's address as people reach it: progress comments link {AWO_PUBLIC_URL}/work-orders/{id}
+    public_url: str | None = Field(None, validation_alias="AWO_PUBLIC_URL")
     bot_email: str = Field("agent-work-orders@users.noreply.github.com", validation_alias="AWO_BOT_EMAIL")
     # Replay and flood limits (admission): a trigger's age, an issue's queue, rates per actor and repository.
     trigger_max_age_seconds: float = Field(600, validation_alias="AWO_TRIGGER_MAX_AGE_SECONDS", gt=0)
@@ -197,6 +199,19 @@ class Settings(BaseSettings):
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError(f"not an http(s) URL: {value!r}")
         return value.rstrip("/")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        """A link in every comment: http(s), a host, no credentials, query or fragment (each link adds a path)."""
+        if not value:
+            return None
+        parts = urlparse(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or "@" in parts.netloc:
+            raise ValueError(f"an http(s) URL with a host and no credentials, e.g. https://awo.example.com: {value!r}")
+        if parts.query or parts.fragment or any(c.isspace() or c in "()[]<>\"'" for c in value.strip()):
+            raise ValueError("no query, fragment, spaces, brackets or quotes: the comment's Markdown link holds it")
+        return value.strip().rstrip("/")
 
     @model_validator(mode="after")
     def _storage_credentials(self) -> Settings:

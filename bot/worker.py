@@ -107,7 +107,7 @@ class Worker:
             return
         self._reported_at = time.monotonic()
         if self.s.github is not None:
-            await deliver_reports(self.s.store, self.s.github, self.s.secrets)
+            await deliver_reports(self.s.store, self.s.github, self.s.secrets, public_url=self.s.public_url)
 
     async def _idle(self, stop: asyncio.Event) -> None:
         await _first(self.wake.wait(), stop.wait(), self.s.store.wait_for_work(self.config.poll_seconds))
@@ -133,7 +133,7 @@ class Worker:
     def reporter_for(self, work_order: WorkOrder) -> Reporter:
         if self.s.github is None or work_order.metadata.get("publish") is False:
             return ConsoleReporter() if work_order.metadata.get("console") else NullReporter()
-        return CommentReporter(self.s.github, self.s.secrets)
+        return CommentReporter(self.s.github, self.s.secrets, public_url=self.s.public_url)
 
     async def work(self, work_order: WorkOrder) -> WorkOrder:
         """Run one claimed work order to its end, with a heartbeat holding its lease."""

@@ -231,3 +231,17 @@ async def test_a_pushed_work_order_shows_archons_git_counts(engine: Runtime, rem
     fields = archon_fields(done)
     assert (fields["git_commit_count"], fields["git_files_changed"], fields["current_phase"]) == (1, 1, "completed")
     assert git_progress(done)["git_branch_name"] == f"claude/issue-7-{done.short_id}"
+
+
+async def test_the_progress_comment_links_the_work_orders_page_with_a_public_url(
+    settings: Settings, remote: Path, github: FakeGitHub, agent: FakeAgent
+) -> None:
+    linked = settings.model_copy(update={"public_url": "https://awo.example.com"})
+    runtime = await configured(linked, remote, github, agent)
+    try:
+        comment_id = await github.create_comment(REPO, 7, "queued")
+        done = await claim_and_run(runtime, order(remote, "w", progress_comment_id=comment_id))
+    finally:
+        await runtime.store.close()
+    body = github.comments[comment_id][2]
+    assert "✅ Done" in body and f"](https://awo.example.com/work-orders/{done.id})" in body
