@@ -58,6 +58,7 @@ def full_name_in(value: str, web_origin: str) -> str:
 
 
 async def verify_github_repository(request: Request) -> Response:
+    """Archon's GitHubRepositoryVerificationResponse for `owner/name` on the bot's GitHub; 422 for anything else."""
     body = await parse(request, VerifyRepository)
     runtime = runtime_of(request)
     full_name = full_name_in(body.repository_url, runtime.settings.github_web_origin)
@@ -79,6 +80,7 @@ def _inaccessible(exc: GitHubError, secrets: tuple[str, ...]) -> dict[str, objec
 
 
 async def get_git_progress(request: Request) -> Response:
+    """Archon's GitProgressSnapshot of one work order; 404 for an unknown id."""
     order = await runtime_of(request).store.get_work_order(path_id(request))
     return JSONResponse(git_progress(order))
 
