@@ -11,6 +11,7 @@ import httpx
 
 from bot.errors import BotError, NotFound
 from bot.remotes import strip_userinfo
+from bot.sanitize import without_invisible
 from bot.settings import Settings
 
 PREFIX = "/api/agent-work-orders"
@@ -70,4 +71,4 @@ def _detail(response: httpx.Response) -> str:
     if isinstance(detail, list):  # a 422's complaints
         detail = "; ".join(f"{'.'.join(map(str, d.get('loc', [])))}: {d.get('msg', '')}" for d in detail
                            if isinstance(d, dict))
-    return " ".join(str(detail).split())[:300]
+    return " ".join(without_invisible(str(detail)).split())[:300]  # printed on a terminal: no escape sequences
