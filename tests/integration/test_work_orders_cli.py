@@ -25,7 +25,7 @@ from bot.testing import FakeAgent, FakeGitHub
 from bot.web.app import create_app
 from tests.conftest import API_TOKEN, make_settings
 
-AWO = str(Path(sys.executable).with_name("awo"))
+ROOT = Path(__file__).resolve().parents[2]  # this checkout's code runs, whatever the venv installed (mutations)
 BASE = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 HOSTILE = "fix it\x1b]0;pwned\x07\x1b[2J\u202eevil\r\nnext"
 
@@ -72,10 +72,12 @@ def server(tmp_path: Path) -> Iterator[str]:
 
 
 def awo(*args: str, url: str, token: str | None = API_TOKEN) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "AWO_URL": url}
+    env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "AWO_URL": url,
+           "PYTHONPATH": str(ROOT)}
     if token is not None:
         env["AWO_API_TOKEN"] = token
-    return subprocess.run([AWO, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
 
 
 def test_list_shows_a_table_newest_first_and_filters(server: str) -> None:
