@@ -10,6 +10,7 @@ import pytest
 from githubkit.webhooks import sign
 from starlette.testclient import TestClient
 
+from bot.models import Status, WorkOrder
 from bot.runtime import build_runtime
 from bot.testing import FakeGitHub
 from bot.web.app import create_app
@@ -76,3 +77,20 @@ def test_a_delivery_id_too_long_for_the_primary_key_is_a_400_on_postgres(pg_clie
     assert pg_client.post("/webhooks/github", content=body, headers={
         "X-GitHub-Event": "ping", "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
         "X-Hub-Signature-256": sign(SECRET, body)}).status_code == 202
+
+
+def test_archons_fields_and_pages_on_postgres(pg_client: TestClient) -> None:
+    runtime = pg_client.app.state.runtime  # type: ignore[attr-defined]
+    order = WorkOrder(repository_url="https://github.com/o/r", repo_full_name="o/r", issue_number=4,
+                      status=Status.COMPLETED, metadata={"commits": ["a" * 40], "files_changed": 2})
+    pg_client.portal.call(runtime.store.create_work_order, order)  # type: ignore[union-attr]
+    [shown] = pg_client.get(f"{API}/").json()
+    assert (shown["github_issue_number"], shown["current_phase"], shown["git_commit_count"],
+            shown["git_files_changed"], shown["sandbox_type"]) == ("4", "completed", 1, 2, "git_worktree")
+    for name in ("o/a", "o/b", "o/c"):
+        assert pg_client.post(f"{API}/repositories", json={"repository_url": name, "verify": False}).status_code == 201
+    first = pg_client.get(f"{API}/repositories", params={"limit": 2})
+    assert [r["repository_url"] for r in first.json()] == ["https://github.com/o/a", "https://github.com/o/b"]
+    rest = pg_client.get(first.links["next"]["url"]).json()
+    assert [r["repository_url"] for r in rest] == ["https://github.com/o/c"]
+    assert pg_client.get(f"{API}/deliveries", params={"offset": "-1"}).status_code == 422
