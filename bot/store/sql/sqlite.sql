@@ -82,6 +82,9 @@ CREATE TABLE IF NOT EXISTS archon_agent_work_order_deliveries (
 );
 CREATE INDEX IF NOT EXISTS idx_agent_work_order_deliveries_unprocessed
     ON archon_agent_work_order_deliveries (received_at) WHERE processed_at IS NULL;
+-- the deliveries list (newest first, paged) and the retention sweep; Postgres has it since migration 004
+CREATE INDEX IF NOT EXISTS idx_agent_work_order_deliveries_received_at
+    ON archon_agent_work_order_deliveries (received_at DESC, delivery_id);
 CREATE TABLE IF NOT EXISTS archon_agent_work_order_notices (
     repo_full_name TEXT NOT NULL,
     issue_number INTEGER NOT NULL,
