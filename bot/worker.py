@@ -97,6 +97,7 @@ class Worker:
         for exhausted in await self.s.store.fail_exhausted():
             with work_order_context(exhausted):
                 log.warning("work order %s: failed: %s", exhausted.id, exhausted.error_message)
+            await self.s.work_log.status(exhausted.id, Status.FAILED, exhausted.error_message or "")
             self._reported_at = -self.config.report_every  # say it on the issue now
         await self._deliver_reports()
         return await self.s.store.claim(self.worker_id, self.config.lease_seconds)
@@ -139,6 +140,8 @@ class Worker:
         """Run one claimed work order to its end, with a heartbeat holding its lease."""
         with work_order_context(work_order):  # every line below, and in the heartbeat, names it
             log.info("work order %s: claimed (attempt %d)", work_order.id, work_order.attempt)
+            await self.s.work_log.status(work_order.id, Status.RUNNING, f"claimed by {self.worker_id}",
+                                         attempt=work_order.attempt, worker=self.worker_id)
             run = Run(work_order, self.worker_id, self.reporter_for(work_order))
             heartbeat = asyncio.create_task(self._heartbeat(asyncio.current_task(), work_order.id))
             try:
@@ -214,6 +217,8 @@ class Worker:
         log.log(logging.INFO if status is Status.COMPLETED else logging.WARNING, "work order %s: %s%s%s",
                 finished.id, status, f" ({error})" if error else "", "" if reported else "; its report is pending")
         run.work_order = finished
+        await self.s.work_log.status(finished.id, status, error or "", attempt=finished.attempt,
+                                     cost_usd=finished.total_cost_usd, pr_url=finished.pr_url)
         return finished
 
     async def _confirm_lease(self, run: Run) -> None:
@@ -234,6 +239,7 @@ class Worker:
             return
         log.warning("work order %s: stopped by shutdown, handed back to the queue (attempt not counted)",
                     run.work_order.id)
+        await asyncio.shield(self.s.work_log.status(run.work_order.id, Status.PENDING, "handed back: worker stopping"))
 
     async def _heartbeat(self, task: asyncio.Task[object] | None, work_order_id: str) -> None:
         interval = self.config.lease_seconds / 3
