@@ -19,6 +19,7 @@ from bot.worklog import is_final
 from tests.gitrepo import make_remote
 from tests.integration.test_work_orders import claim_and_run, configured, order
 
+
 @pytest.fixture
 def remote(tmp_path: Path) -> Path:
     return make_remote(tmp_path / "remotes")
