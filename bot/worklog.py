@@ -92,3 +92,20 @@ class WorkLog:
                 "num_turns": num_turns}
         await self.write(work_order_id, LogKind.STEP_FINISHED, text, step=step,
                          level="error" if error else "info", data=data)
+
+
+async def progress(store: Store, work_order_id: str) -> dict[str, Any]:
+    """What the log says a running work order is doing: its step in progress and its latest tool use."""
+    current_step: str | None = None
+    tool_use: str | None = None
+    after = 0
+    while entries := await store.list_logs(work_order_id, after, 1000):
+        after = entries[-1].id
+        for entry in entries:
+            if entry.kind == LogKind.STEP_STARTED:
+                current_step, tool_use = entry.step, None
+            elif entry.kind in (LogKind.STEP_FINISHED, LogKind.STATUS):
+                current_step, tool_use = None, None
+            elif entry.kind == LogKind.TOOL_USE and entry.step == current_step:
+                tool_use = entry.message
+    return {"current_step": current_step, "current_tool_use": tool_use}
