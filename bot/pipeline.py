@@ -17,7 +17,7 @@ from bot.context import PullContext
 from bot.context_run import is_on_pull_request, on_pull_request, read_context, read_pull_request, start_reading
 from bot.errors import BotError, GitError, GitHubError, LeaseLost, StoreUnavailable
 from bot.github import GitHubPort, PullRequest, note_installation
-from bot.models import Step, WorkOrder, utcnow
+from bot.models import LogEntry, Step, WorkOrder, utcnow
 from bot.repo_config import configured, pr_mode, protected
 from bot.report import redact
 from bot.reporter import Reporter, linked_comment
@@ -55,9 +55,11 @@ class Services:
     local_remote: str | None = None  # `awo run` only: the path or URL its caller named, not a stored value
     author: Callable[[], Awaitable[Identity | None]] | None = None  # a GitHub App's bot user, asked when committing
 
+    log_observer: Callable[[LogEntry], None] | None = None  # `awo run`: its progress display
+
     @property
     def work_log(self) -> WorkLog:
-        return WorkLog(self.store, self.secrets)
+        return WorkLog(self.store, self.secrets, self.log_observer)
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -60,12 +61,15 @@ class WorkLog:
 
     store: Store
     secrets: tuple[str, ...] = ()
+    observer: Callable[[LogEntry], None] | None = None  # `awo run`'s progress display: each entry as written
 
     async def write(self, work_order_id: str, kind: LogKind, message: str, *, step: str | None = None,
                     level: str = "info", data: dict[str, Any] | None = None) -> LogEntry | None:
         """The stored entry, or None when the store could not take it in time (logged, not raised)."""
         entry = LogEntry(agent_work_order_id=work_order_id, kind=kind, step=step, level=level,
                          message=one_line(message, self.secrets), data=small(data or {}, self.secrets))
+        if self.observer is not None:
+            self.observer(entry)
         try:
             return await asyncio.wait_for(self.store.append_log(entry), WRITE_SECONDS)
         except (BotError, TimeoutError) as exc:
@@ -109,3 +113,34 @@ async def progress(store: Store, work_order_id: str) -> dict[str, Any]:
             elif entry.kind == LogKind.TOOL_USE and entry.step == current_step:
                 tool_use = entry.message
     return {"current_step": current_step, "current_tool_use": tool_use}
+
+
+PAGE = 200
+QUIET_SECONDS = 5.0  # how often a quiet follower looks whether its work order ended without a final entry
+
+
+async def tail(store: Store, work_order_id: str, after: int = 0, *, follow: bool = True) -> AsyncIterator[LogEntry]:
+    """The entries after `after`; following, then each new one as the store has it, until the work order's final
+    status entry (or, without one, until it has ended and a quiet wait brought nothing more)."""
+    cursor = after
+    while True:
+        entries = await store.list_logs(work_order_id, cursor, PAGE)
+        for entry in entries:
+            cursor = entry.id
+            yield entry
+            if follow and is_final(entry):
+                return
+        if len(entries) == PAGE:
+            continue
+        if not follow:
+            return
+        if not await store.wait_for_logs(work_order_id, cursor, QUIET_SECONDS) and await _ended_quietly(
+                store, work_order_id, cursor):
+            return
+
+
+async def _ended_quietly(store: Store, work_order_id: str, cursor: int) -> bool:
+    """Ended, and nothing after the cursor: asked only after a quiet wait, so the worker's final entry (written just
+    after its finish) has landed if it was going to."""
+    work_order = await store.get_work_order(work_order_id)
+    return work_order.status in ENDED and not await store.list_logs(work_order_id, cursor, 1)

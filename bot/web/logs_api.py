@@ -22,12 +22,10 @@ from bot.models import LogEntry
 from bot.store import Store
 from bot.web.api import PREFIX, InvalidBody, Refused, errors_of, guarded, path_id, query_of
 from bot.web.context import runtime_of
-from bot.worklog import ENDED, is_final
+from bot.worklog import tail
 
 MAX_STREAMS = 100  # per process: each holds a task and, while it waits, nothing else (one LISTEN is shared)
 PING_SECONDS = 15
-WAIT_SECONDS = 5.0  # how often a quiet stream looks whether its work order ended without a final entry
-PAGE = 200
 LEVEL = r"^(debug|info|warning|error)$"
 STEP = r"^[a-z][a-z0-9_-]{0,40}$"
 
@@ -116,31 +114,12 @@ async def released(events: AsyncIterator[dict[str, str]], slots: StreamSlots) ->
 
 
 async def follow(store: Store, work_order_id: str, after: int, page: LogQuery) -> AsyncIterator[dict[str, str]]:
-    """Every entry after `after` that passes the filters, as it is stored, until the work order's final one.
-    The cursor moves over every entry (filtered or not): the final status entry ends the stream either way."""
-    cursor = after
-    while True:
-        entries = await store.list_logs(work_order_id, cursor, PAGE)
-        for entry in entries:
-            cursor = entry.id
-            if matches(entry, page):
-                yield {"id": str(entry.id), "event": "log", "data": json.dumps(shown(entry))}
-            if is_final(entry):
-                yield {"event": "end", "data": json.dumps({"agent_work_order_id": work_order_id})}
-                return
-        if len(entries) == PAGE:
-            continue
-        if not await store.wait_for_logs(work_order_id, cursor, WAIT_SECONDS) and await ended_quietly(
-                store, work_order_id, cursor):
-            yield {"event": "end", "data": json.dumps({"agent_work_order_id": work_order_id})}
-            return
-
-
-async def ended_quietly(store: Store, work_order_id: str, cursor: int) -> bool:
-    """Ended without a final entry after the cursor (a log write lost, or a row older than the log): nothing more
-    will come. Asked only after a quiet wait, so the worker's final entry, written just after its finish, is in."""
-    work_order = await store.get_work_order(work_order_id)
-    return work_order.status in ENDED and not await store.list_logs(work_order_id, cursor, 1)
+    """Every entry after `after` that passes the filters, as it is stored, then `end` after the final one. The
+    cursor moves over every entry, filtered or not: the final status entry ends the stream either way."""
+    async for entry in tail(store, work_order_id, after):
+        if matches(entry, page):
+            yield {"id": str(entry.id), "event": "log", "data": json.dumps(shown(entry))}
+    yield {"event": "end", "data": json.dumps({"agent_work_order_id": work_order_id})}
 
 
 def matches(entry: LogEntry, page: LogQuery) -> bool:
