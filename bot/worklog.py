@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from bot.errors import BotError
-from bot.models import LogEntry, Status
+from bot.models import LogEntry, Status, WorkOrder
 from bot.report import redact
 from bot.store import Store
 
@@ -98,12 +98,13 @@ class WorkLog:
                          level="error" if error else "info", data=data)
 
 
-async def progress(store: Store, work_order_id: str) -> dict[str, Any]:
-    """What the log says a running work order is doing: its step in progress and its latest tool use."""
+async def progress(store: Store, work_order: WorkOrder) -> dict[str, Any]:
+    """What the log says a running work order is doing: its step in progress and its latest tool use (None for
+    both unless it runs: an ended one's log is not read)."""
     current_step: str | None = None
     tool_use: str | None = None
     after = 0
-    while entries := await store.list_logs(work_order_id, after, 1000):
+    while work_order.status is Status.RUNNING and (entries := await store.list_logs(work_order.id, after, 1000)):
         after = entries[-1].id
         for entry in entries:
             if entry.kind == LogKind.STEP_STARTED:

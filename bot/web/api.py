@@ -274,7 +274,7 @@ async def list_work_orders(request: Request) -> Response:
 async def get_work_order(request: Request) -> Response:
     store = runtime_of(request).store
     order = await store.get_work_order(path_id(request))
-    return JSONResponse({**dump(order), **await progress(store, order.id)})
+    return JSONResponse({**dump(order), **await progress(store, order)})
 
 
 async def get_steps(request: Request) -> Response:

@@ -175,7 +175,10 @@ async def test_streams_past_the_bound_are_refused_and_a_gone_client_frees_its_sl
 
 async def test_a_work_order_that_ended_without_a_final_entry_ends_its_stream(served: tuple[str, Runtime]) -> None:
     url, runtime = served
+    await WorkLog(runtime.store).step_started("wo-1", "plan", 1)
     await runtime.store.update_work_order("wo-1", {"status": Status.COMPLETED})
-    async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=15) as client, \
-            client.stream("GET", f"{PREFIX}/wo-1/logs/stream") as response:
-        assert [name async for name, _, _ in events(response)] == ["end"]
+    async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=15) as client:
+        async with client.stream("GET", f"{PREFIX}/wo-1/logs/stream") as response:
+            assert [name async for name, _, _ in events(response)] == ["log", "end"]
+        shown = (await client.get(f"{PREFIX}/wo-1")).json()
+        assert (shown["status"], shown["current_step"], shown["current_tool_use"]) == ("completed", None, None)
