@@ -140,8 +140,6 @@ class Worker:
         """Run one claimed work order to its end, with a heartbeat holding its lease."""
         with work_order_context(work_order):  # every line below, and in the heartbeat, names it
             log.info("work order %s: claimed (attempt %d)", work_order.id, work_order.attempt)
-            await self.s.work_log.status(work_order.id, Status.RUNNING, f"claimed by {self.worker_id}",
-                                         attempt=work_order.attempt, worker=self.worker_id)
             run = Run(work_order, self.worker_id, self.reporter_for(work_order))
             heartbeat = asyncio.create_task(self._heartbeat(asyncio.current_task(), work_order.id))
             try:
@@ -156,7 +154,7 @@ class Worker:
         try:
             # both GitHub calls at once, and the mirror's fetch; no step runs until the permission is confirmed
             self.pipeline.warm(run)
-            await _all(self._find_comment(run, at_claim=True), self._still_allowed(run))
+            await _all(self._find_comment(run, at_claim=True), self._still_allowed(run), self._log_claim(run))
             await self.pipeline.execute(run)
         except (LeaseLost, StoreUnavailable) as exc:
             return self._abandon(run, exc)
@@ -176,6 +174,12 @@ class Worker:
             return await self._finish(run, status, error)
         except (LeaseLost, StoreUnavailable) as exc:
             return self._abandon(run, exc)
+
+    async def _log_claim(self, run: Run) -> None:
+        """Inside the work order's try: a stop arriving during this write still hands the work order back."""
+        wo = run.work_order
+        await self.s.work_log.status(wo.id, Status.RUNNING, f"claimed by {self.worker_id}", attempt=wo.attempt,
+                                     worker=self.worker_id)
 
     async def _find_comment(self, run: Run, at_claim: bool = False) -> None:
         """Before the first report: the comment a receiver posted but did not link is found by its marker. At the
