@@ -154,7 +154,8 @@ class Worker:
         try:
             # both GitHub calls at once, and the mirror's fetch; no step runs until the permission is confirmed
             self.pipeline.warm(run)
-            await _all(self._find_comment(run, at_claim=True), self._still_allowed(run), self._log_claim(run))
+            await self._log_claim(run)
+            await _all(self._find_comment(run, at_claim=True), self._still_allowed(run))
             await self.pipeline.execute(run)
         except (LeaseLost, StoreUnavailable) as exc:
             return self._abandon(run, exc)
