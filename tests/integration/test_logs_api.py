@@ -24,11 +24,6 @@ from bot.worklog import LogKind, WorkLog
 from tests.conftest import AUTH, make_settings
 
 PREFIX = "/api/agent-work-orders"
-APPS: dict[int, Any] = {}
-
-
-def app_of(runtime: Runtime) -> Any:
-    return APPS[id(runtime)]
 
 
 @pytest.fixture
@@ -37,7 +32,7 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[str, Runtime]]:
     settings = make_settings(tmp_path, storage_type="sqlite")
     runtime = build_runtime(settings, github=FakeGitHub(), agent=FakeAgent())
     app = create_app(runtime)
-    APPS[id(runtime)] = app
+    runtime.app = app  # type: ignore[attr-defined]  # the bound-on-streams test swaps the app's slots
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, ws="none"))
@@ -157,7 +152,7 @@ async def test_streams_past_the_bound_are_refused_and_a_gone_client_frees_its_sl
         served: tuple[str, Runtime]) -> None:
     url, runtime = served
     slots = StreamSlots(limit=1)
-    app_of(runtime).state.log_streams = slots
+    runtime.app.state.log_streams = slots  # type: ignore[attr-defined]
     async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=10) as client:
         async with client.stream("GET", f"{PREFIX}/wo-1/logs/stream") as response:
             assert response.status_code == 200
