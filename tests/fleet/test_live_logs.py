@@ -63,7 +63,8 @@ def test_the_receivers_stream_gets_a_worker_processs_entries_live(fleet: Fleet, 
             seen.append((at, name, data))
             if name == "log" and data["kind"] == "tool_use":
                 listeners = fetch(fleet.database_url, "SELECT pid FROM pg_stat_activity "
-                                                      "WHERE query = 'LISTEN agent_work_order_logs'")
+                                                      "WHERE query = 'LISTEN agent_work_order_logs' "
+                                                      "AND datname = current_database()")
     tool = next(e for e in seen if e[1] == "log" and e[2]["kind"] == "tool_use")
     ended = next(e for e in seen if e[1] == "log" and e[2]["kind"] == "step_finished" and e[2]["step"] == "implement")
     assert tool[2]["step"] == "implement" and tool[2]["message"].startswith("Write work-")

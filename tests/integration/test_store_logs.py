@@ -121,7 +121,8 @@ async def test_postgres_is_woken_by_a_row_another_process_inserts(postgres_url: 
         assert await asyncio.gather(*waiters) == [True] * 20
         assert time.monotonic() - started < 0.5
         assert [e.message for e in await backend.list_logs("wo-x")] == ["from another process"]
-        listening = "SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN agent_work_order_logs'"
+        listening = ("SELECT count(*) FROM pg_stat_activity WHERE query = 'LISTEN agent_work_order_logs' "
+                     "AND datname = current_database()")
         with psycopg.connect(postgres_url, autocommit=True) as conn:
             row = conn.execute(listening).fetchone()
         assert row is not None and row[0] == 1
