@@ -199,6 +199,10 @@ class Store(Protocol):
         """A work order's entries with an id above `after`, oldest first; `level`/`step` keep those that match."""
         ...
 
+    async def count_logs(self, work_order_id: str, *, level: str | None = None, step: str | None = None) -> int:
+        """How many entries the work order has (matching `level`/`step`): the list's `total`."""
+        ...
+
     async def wait_for_logs(self, work_order_id: str, after: int, timeout: float) -> bool:
         """Return True once the work order has entries with an id above `after` (at once if it has), False after
         `timeout` seconds without. Postgres: woken by NOTIFY over one LISTEN connection per process, so a worker

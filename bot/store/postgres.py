@@ -360,6 +360,10 @@ class PostgresStore:
         params = {"id": work_order_id, "after": after, "limit": limit, "offset": offset, "level": level, "step": step}
         return [from_row(LogEntry, r) for r in await self._all(Q["list_logs"], params)]
 
+    async def count_logs(self, work_order_id: str, *, level: str | None = None, step: str | None = None) -> int:
+        params = {"id": work_order_id, "level": level, "step": step}
+        return int(_present(await self._one(Q["count_logs"], params))["total"])
+
     async def wait_for_logs(self, work_order_id: str, after: int, timeout: float) -> bool:
         async def has_after() -> bool:
             return bool(_present(await self._one(Q["has_logs_after"], {"id": work_order_id, "after": after}))["found"])

@@ -372,11 +372,15 @@ class SqliteStore:
         offset: int = 0, level: str | None = None, step: str | None = None,
     ) -> list[LogEntry]:
         terms = {"level": level, "step": step}
-        where = "".join(f" AND {name} = :{name}" for name, value in terms.items() if value is not None)
-        query = Q["list_logs"].replace("{where}", where)
+        query = Q["list_logs"].replace("{where}", _log_terms(terms))
         params = {"id": work_order_id, "after": after, "limit": limit, "offset": offset, **terms}
         rows = await self._run(lambda c: c.execute(query, params).fetchall())
         return [from_row(LogEntry, dict(r)) for r in rows]
+
+    async def count_logs(self, work_order_id: str, *, level: str | None = None, step: str | None = None) -> int:
+        terms = {"level": level, "step": step}
+        query = Q["count_logs"].replace("{where}", _log_terms(terms))
+        return int(await self._run(lambda c: c.execute(query, {"id": work_order_id, **terms}).fetchone()[0]))
 
     async def wait_for_logs(self, work_order_id: str, after: int, timeout: float) -> bool:
         async def has_after() -> bool:
@@ -384,6 +388,11 @@ class SqliteStore:
             return bool(await self._run(lambda c: c.execute(Q["has_logs_after"], params).fetchone()[0]))
 
         return await poll_for_logs(has_after, timeout)
+
+
+def _log_terms(terms: dict[str, str | None]) -> str:
+    """`AND level = :level` and the like for the filters given (names from our own dict, values bound)."""
+    return "".join(f" AND {name} = :{name}" for name, value in terms.items() if value is not None)
 
 
 def _insert(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:

@@ -282,6 +282,13 @@ class SupabaseStore:
         rows = await _data(query.order("id").range(offset, offset + limit - 1)) if limit > 0 else []
         return [from_row(LogEntry, r) for r in rows]
 
+    async def count_logs(self, work_order_id: str, *, level: str | None = None, step: str | None = None) -> int:
+        query = self.client.table(LOGS).select("id", count=CountMethod.exact).eq("agent_work_order_id", work_order_id)
+        for column, value in (("level", level), ("step", step)):
+            if value is not None:
+                query = query.eq(column, value)
+        return (await _response(query.limit(1))).count or 0
+
     async def wait_for_logs(self, work_order_id: str, after: int, timeout: float) -> bool:
         async def has_after() -> bool:
             return bool(await self.list_logs(work_order_id, after, 1))

@@ -74,8 +74,9 @@ async def list_logs(request: Request) -> Response:
     await store.get_work_order(work_order_id)
     entries = await store.list_logs(work_order_id, page.after, page.limit, offset=page.offset,
                                     level=page.level, step=page.step)
+    total = await store.count_logs(work_order_id, level=page.level, step=page.step)
     return JSONResponse({
-        "agent_work_order_id": work_order_id, "log_entries": [shown(e) for e in entries],
+        "agent_work_order_id": work_order_id, "log_entries": [shown(e) for e in entries], "total": total,
         "limit": page.limit, "offset": page.offset,
         "next_after": entries[-1].id if entries else page.after,  # the cursor for the page after this one
     })

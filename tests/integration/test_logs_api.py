@@ -81,7 +81,7 @@ async def test_the_list_pages_and_filters_in_archons_shape(served: tuple[str, Ru
         first = body["log_entries"][0]
         assert (first["event"], first["step"], first["work_order_id"], first["timestamp"]) == (
             "step_started", "plan", "wo-1", first["at"])
-        assert (body["agent_work_order_id"], body["limit"], body["offset"]) == ("wo-1", 100, 0)
+        assert (body["agent_work_order_id"], body["total"], body["limit"], body["offset"]) == ("wo-1", 3, 100, 0)
         assert body["next_after"] == body["log_entries"][-1]["id"]
         assert [e["message"] for e in (await client.get(f"{PREFIX}/wo-1/logs?level=error")).json()["log_entries"]] \
             == ["boom"]
@@ -90,6 +90,7 @@ async def test_the_list_pages_and_filters_in_archons_shape(served: tuple[str, Ru
         after = body["log_entries"][0]["id"]
         paged = (await client.get(f"{PREFIX}/wo-1/logs", params={"after": after, "limit": 1})).json()
         assert [e["message"] for e in paged["log_entries"]] == ["Read README.md"]
+        assert (await client.get(f"{PREFIX}/wo-1/logs?step=plan")).json()["total"] == 2
         shown = (await client.get(f"{PREFIX}/wo-1")).json()
         assert (shown["current_step"], shown["current_tool_use"]) == ("plan", "Read README.md")
 

@@ -63,6 +63,10 @@ async def test_level_and_step_filters_keep_the_matching_entries(store: Store) ->
     assert [e.message for e in await store.list_logs("wo-1", level="error")] == ["b"]
     assert [e.message for e in await store.list_logs("wo-1", step="implement")] == ["b", "c"]
     assert [e.message for e in await store.list_logs("wo-1", step="implement", level="info")] == ["c"]
+    assert await store.count_logs("wo-1") == 3
+    assert await store.count_logs("wo-1", step="implement") == 2
+    assert await store.count_logs("wo-1", step="implement", level="error") == 1
+    assert await store.count_logs("wo-2") == 0
 
 
 async def test_an_entry_for_an_unknown_work_order_is_not_found(store: Store) -> None:

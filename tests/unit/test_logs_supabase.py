@@ -53,3 +53,11 @@ async def test_waiting_polls_until_an_entry_after_the_cursor_is_there(
     started = time.monotonic()
     assert await store.wait_for_logs("wo-1", 40, timeout=5) is True
     assert route.call_count == 3 and 0.3 <= time.monotonic() - started < 2
+
+
+async def test_entries_are_counted_by_postgrests_exact_count(store: SupabaseStore, api: respx.MockRouter) -> None:  # noqa: F811
+    route = api.get("/archon_agent_work_order_logs").respond(200, json=[{"id": 41}],
+                                                             headers={"Content-Range": "0-0/17"})
+    assert await store.count_logs("wo-1", level="error") == 17
+    assert params(route) == {"select": "id", "agent_work_order_id": "eq.wo-1", "level": "eq.error", "limit": "1"}
+    assert "count=exact" in route.calls[0].request.headers["prefer"]

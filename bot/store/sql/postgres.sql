@@ -160,6 +160,11 @@ WHERE agent_work_order_id = %(id)s AND id > %(after)s
   AND (%(level)s::text IS NULL OR level = %(level)s) AND (%(step)s::text IS NULL OR step = %(step)s)
 ORDER BY id LIMIT %(limit)s OFFSET %(offset)s
 
+-- name: count_logs
+SELECT count(*) AS total FROM archon_agent_work_order_logs
+WHERE agent_work_order_id = %(id)s
+  AND (%(level)s::text IS NULL OR level = %(level)s) AND (%(step)s::text IS NULL OR step = %(step)s)
+
 -- name: has_logs_after
 SELECT EXISTS (SELECT 1 FROM archon_agent_work_order_logs WHERE agent_work_order_id = %(id)s AND id > %(after)s)
     AS found

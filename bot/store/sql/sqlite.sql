@@ -323,5 +323,9 @@ SELECT * FROM archon_agent_work_order_logs
 WHERE agent_work_order_id = :id AND id > :after {where}
 ORDER BY id LIMIT :limit OFFSET :offset
 
+-- name: count_logs
+-- {where}: as in list_logs
+SELECT count(*) FROM archon_agent_work_order_logs WHERE agent_work_order_id = :id {where}
+
 -- name: has_logs_after
 SELECT EXISTS (SELECT 1 FROM archon_agent_work_order_logs WHERE agent_work_order_id = :id AND id > :after)
