@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -38,6 +38,15 @@ class LogQuery(BaseModel):
     after: int = Field(0, ge=0, le=2**63 - 1)
     level: str | None = Field(None, pattern=LEVEL)
     step: str | None = Field(None, pattern=STEP)
+    since: AwareDatetime | None = None  # Archon's stream filter: entries at or after this time
+
+    @field_validator("since", mode="before")
+    @classmethod
+    def _utc(cls, value: object) -> object:
+        """A time without a zone is UTC, like every time the API shows."""
+        if isinstance(value, str) and value and not any(z in value[10:] for z in ("+", "-", "Z", "z")):
+            return value + "+00:00"
+        return value
 
 
 class StreamSlots:
@@ -124,7 +133,8 @@ async def follow(store: Store, work_order_id: str, after: int, page: LogQuery) -
 
 
 def matches(entry: LogEntry, page: LogQuery) -> bool:
-    return (page.level is None or entry.level == page.level) and (page.step is None or entry.step == page.step)
+    return ((page.level is None or entry.level == page.level) and (page.step is None or entry.step == page.step)
+            and (page.since is None or entry.at >= page.since))
 
 
 routes = [

@@ -8,6 +8,7 @@ import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,21 @@ async def test_the_list_pages_and_filters_in_archons_shape(served: tuple[str, Ru
         assert (shown["current_step"], shown["current_tool_use"]) == ("plan", "Read README.md")
 
 
-@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "offset=-1", "after=x", "level=loud",
+async def test_the_stream_keeps_entries_since_a_time_as_archons_does(served: tuple[str, Runtime]) -> None:
+    url, runtime = served
+    log = WorkLog(runtime.store)
+    await log.write("wo-1", LogKind.NOTE, "old")
+    since = datetime.now(UTC)
+    await log.write("wo-1", LogKind.NOTE, "new")
+    await log.status("wo-1", Status.COMPLETED)
+    naive = since.replace(tzinfo=None).isoformat()  # no zone: UTC
+    async with httpx.AsyncClient(base_url=url, headers=AUTH) as client, \
+            client.stream("GET", f"{PREFIX}/wo-1/logs/stream", params={"since": naive}) as response:
+        got = [data.get("message") async for _, data, _ in events(response)]
+    assert got == ["new", "completed", None]
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=1001", "offset=-1", "after=x", "level=loud", "since=yesterday",
                                    "step=%27%3B%20drop", "after=99999999999999999999"])
 async def test_bad_queries_are_422_never_5xx(served: tuple[str, Runtime], query: str) -> None:
     url, _ = served
