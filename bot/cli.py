@@ -143,6 +143,12 @@ def page_size(text: str) -> int:
     return int(text)
 
 
+def cmd_logs(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.logs_cli import run_logs
+
+    return asyncio.run(run_logs(settings, args))
+
+
 def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
     from bot.doctor import run_doctor
 
@@ -204,6 +210,11 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("id", help="the work order's id (wo-...)")
     show.add_argument("--json", action="store_true", help="the API's JSON, for scripts")
     show.set_defaults(func=cmd_show)
+    logs = sub.add_parser("logs", help="a work order's log: steps, tool uses, status changes")
+    logs.add_argument("id", help="the work order's id (wo-...)")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new entries until it ends")
+    logs.add_argument("--after", type=int, default=0, help="only entries after this id")
+    logs.set_defaults(func=cmd_logs)
     doctor = sub.add_parser("doctor", help="check the CLI, git, the store and GitHub settings")
     doctor.set_defaults(func=cmd_doctor)
     app = sub.add_parser("app", help="the bot's GitHub App")

@@ -20,6 +20,7 @@ from bot.report import page_of, render_comment
 from bot.reporter import CommentReporter, show_outcome
 from bot.store import ListFilter, Store
 from bot.threads import thread_for, thread_of
+from bot.worklog import LogKind, WorkLog
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,12 @@ async def cancel(store: Store, outlet: Outlet, work_order_id: str) -> WorkOrder:
     """Cancel one work order (Conflict if it had ended): a waiting one ends now and its comment says ⏹️; a
     running one is flagged, and the worker holding it (on any machine) stops it within a second or two."""
     work_order = await store.cancel_work_order(work_order_id)
-    if work_order.status is Status.CANCELLED and outlet.github is not None:
+    stopped = work_order.status is Status.CANCELLED
+    await WorkLog(store, outlet.secrets).write(
+        work_order.id, LogKind.STATUS if stopped else LogKind.NOTE,
+        "cancelled: stopped on request" if stopped else "stop requested; the worker running it ends it",
+        data={"status": str(Status.CANCELLED)} if stopped else {})
+    if stopped and outlet.github is not None:
         await _show_ended(store, outlet, work_order)
     return work_order
 
@@ -48,6 +54,7 @@ async def retry(
     """Queue a failed or cancelled work order again (Conflict otherwise): the same row, so it continues its branch
     and edits its own comment, which says it waits again."""
     work_order = await store.retry_work_order(work_order_id, attempts)
+    await WorkLog(store, outlet.secrets).status(work_order.id, Status.PENDING, "queued again (retry)")
     on_queued()
     thread = thread_of(work_order)
     if outlet.github is not None and thread is not None and work_order.progress_comment_id is not None:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.models import Status, WorkOrder, utcnow
+from bot.progress import ProgressDisplay
 from bot.runtime import build_services
 from bot.settings import Settings
 from bot.store.factory import build_store
@@ -36,6 +37,7 @@ async def run_local(settings: Settings, repo: str, prompt: str, commands: list[s
         protocols = (*settings.git_protocols, "file") if local else settings.git_protocols
         services = build_services(settings.model_copy(update={"git_protocols": protocols}), store, github=None)
         services.local_remote = str(Path(repo).expanduser().resolve()) if local else repo
+        services.log_observer = ProgressDisplay().show
         worker = Worker(services, WorkerConfig(concurrency=1, lease_seconds=86400), worker_id=worker_id)
         work_order = await store.create_work_order(local_work_order(repo, prompt, commands, worker_id, base))
         print(f"work order {work_order.id} on {work_order.repository_url}", flush=True)

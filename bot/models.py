@@ -226,3 +226,19 @@ def full_name_of(repository_url: str) -> str:
             parts = url[len(prefix):].split("/")
             return "/".join(parts[1:3]) if len(parts) >= 3 else url
     return url
+
+
+class LogEntry(BaseModel):
+    """One event of a work order's log: a status change, a step starting or ending, a tool use, an error.
+
+    `id` is the store's (increasing across all work orders): a reader's cursor, given once the row is stored.
+    """
+
+    id: int = 0
+    agent_work_order_id: str
+    at: datetime = Field(default_factory=utcnow)
+    level: str = "info"  # info, warning, error
+    step: str | None = None  # plan, implement, … (None: the work order as a whole)
+    kind: str = "note"  # status, step_started, tool_use, step_finished, error, note
+    message: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)

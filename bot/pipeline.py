@@ -17,7 +17,7 @@ from bot.context import PullContext
 from bot.context_run import is_on_pull_request, on_pull_request, read_context, read_pull_request, start_reading
 from bot.errors import BotError, GitError, GitHubError, LeaseLost, StoreUnavailable
 from bot.github import GitHubPort, PullRequest, note_installation
-from bot.models import Step, WorkOrder, utcnow
+from bot.models import LogEntry, Step, WorkOrder, utcnow
 from bot.repo_config import configured, pr_mode, protected
 from bot.report import redact
 from bot.reporter import Reporter, linked_comment
@@ -26,6 +26,7 @@ from bot.spend import Budget, dollars, run_cap
 from bot.steps import COMMIT, IMPLEMENT, PLAN, PULL_REQUEST, PUSH, Kind, StepSpec, sequence
 from bot.store import Store, repository_for
 from bot.texts import TOOL_LOG, branch_name, commit_message, pr_body, title_of, with_tool_log, within
+from bot.worklog import WorkLog
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,12 @@ class Services:
     local_remote: str | None = None  # `awo run` only: the path or URL its caller named, not a stored value
     author: Callable[[], Awaitable[Identity | None]] | None = None  # a GitHub App's bot user, asked when committing
     public_url: str | None = None  # AWO_PUBLIC_URL: the progress comment links the work order's page
+
+    log_observer: Callable[[LogEntry], None] | None = None  # `awo run`: its progress display
+
+    @property
+    def work_log(self) -> WorkLog:
+        return WorkLog(self.store, self.secrets, self.log_observer)
 
 
 @dataclass
@@ -162,11 +169,15 @@ class Pipeline:
         await self._catch_up_comment(run)
         await run.reporter.show(run.work_order, run.shown, running=spec.name)
         executed_at, started = utcnow(), time.monotonic()
+        await self.s.work_log.step_started(run.work_order.id, spec.name, run.work_order.attempt)
         if spec.kind is Kind.AGENT:
             outcome = await self.agent_step(spec, run)
         else:
             outcome = await self._guarded(self.handlers[spec.name], spec, run)
         step = await self._record(spec, run, outcome, executed_at, time.monotonic() - started)
+        await self.s.work_log.step_finished(run.work_order.id, spec.name, error=step.error_message,
+                                            duration=step.duration_seconds, cost_usd=step.cost_usd,
+                                            num_turns=step.num_turns)
         if outcome.error is not None:
             raise StepFailed(f"{spec.name}: {outcome.error}")
         self._absorb(spec, step.output or "", run)
@@ -231,9 +242,14 @@ class Pipeline:
             budget=budget,
         )
         request = configured(request, run.work_order.metadata)
+        tree, logged = run.tree, 0
 
         async def progress(result: AgentResult) -> None:
+            nonlocal logged
             last = within(run.tree.path, result.tool_uses[-1]) if run.tree and result.tool_uses else ""
+            for use in result.tool_uses[logged:]:  # each as it happens, also on another machine than the API's
+                await self.s.work_log.tool_use(run.work_order.id, spec.name, within(tree.path, use))
+            logged = len(result.tool_uses)
             await self._catch_up_comment(run)
             await run.reporter.show(run.work_order, run.shown, running=f"{spec.name} · {last}" if last else spec.name)
 

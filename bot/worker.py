@@ -97,6 +97,7 @@ class Worker:
         for exhausted in await self.s.store.fail_exhausted():
             with work_order_context(exhausted):
                 log.warning("work order %s: failed: %s", exhausted.id, exhausted.error_message)
+            await self.s.work_log.status(exhausted.id, Status.FAILED, exhausted.error_message or "")
             self._reported_at = -self.config.report_every  # say it on the issue now
         await self._deliver_reports()
         return await self.s.store.claim(self.worker_id, self.config.lease_seconds)
@@ -153,6 +154,7 @@ class Worker:
         try:
             # both GitHub calls at once, and the mirror's fetch; no step runs until the permission is confirmed
             self.pipeline.warm(run)
+            await self._log_claim(run)
             await _all(self._find_comment(run, at_claim=True), self._still_allowed(run))
             await self.pipeline.execute(run)
         except (LeaseLost, StoreUnavailable) as exc:
@@ -173,6 +175,12 @@ class Worker:
             return await self._finish(run, status, error)
         except (LeaseLost, StoreUnavailable) as exc:
             return self._abandon(run, exc)
+
+    async def _log_claim(self, run: Run) -> None:
+        """Inside the work order's try: a stop arriving during this write still hands the work order back."""
+        wo = run.work_order
+        await self.s.work_log.status(wo.id, Status.RUNNING, f"claimed by {self.worker_id}", attempt=wo.attempt,
+                                     worker=self.worker_id)
 
     async def _find_comment(self, run: Run, at_claim: bool = False) -> None:
         """Before the first report: the comment a receiver posted but did not link is found by its marker. At the
@@ -214,6 +222,8 @@ class Worker:
         log.log(logging.INFO if status is Status.COMPLETED else logging.WARNING, "work order %s: %s%s%s",
                 finished.id, status, f" ({error})" if error else "", "" if reported else "; its report is pending")
         run.work_order = finished
+        await self.s.work_log.status(finished.id, status, error or "", attempt=finished.attempt,
+                                     cost_usd=finished.total_cost_usd, pr_url=finished.pr_url)
         return finished
 
     async def _confirm_lease(self, run: Run) -> None:
@@ -234,6 +244,7 @@ class Worker:
             return
         log.warning("work order %s: stopped by shutdown, handed back to the queue (attempt not counted)",
                     run.work_order.id)
+        await asyncio.shield(self.s.work_log.status(run.work_order.id, Status.PENDING, "handed back: worker stopping"))
 
     async def _heartbeat(self, task: asyncio.Task[object] | None, work_order_id: str) -> None:
         interval = self.config.lease_seconds / 3

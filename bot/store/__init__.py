@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from bot.hosts import same_host
-from bot.models import Delivery, Repository, Status, Step, WorkOrder
+from bot.models import Delivery, LogEntry, Repository, Status, Step, WorkOrder
 
 
 @dataclass(frozen=True)
@@ -185,6 +185,29 @@ class Store(Protocol):
     async def retry_work_order(self, work_order_id: str, attempts: int) -> WorkOrder:
         """A failed or cancelled work order queued again, the same row (its branch, its comment), with `attempts`
         more attempts; Conflict if it is not failed or cancelled."""
+        ...
+
+    # the work order log (migration 012): what the API's /logs routes, `awo logs` and the dashboard read
+
+    async def append_log(self, entry: LogEntry) -> LogEntry:
+        """Store one entry; the entry with its id (a reader's cursor, increasing). NotFound without its work order."""
+        ...
+
+    async def list_logs(
+        self, work_order_id: str, after: int = 0, limit: int = 100, *,
+        offset: int = 0, level: str | None = None, step: str | None = None,
+    ) -> list[LogEntry]:
+        """A work order's entries with an id above `after`, oldest first; `level`/`step` keep those that match."""
+        ...
+
+    async def count_logs(self, work_order_id: str, *, level: str | None = None, step: str | None = None) -> int:
+        """How many entries the work order has (matching `level`/`step`): the list's `total`."""
+        ...
+
+    async def wait_for_logs(self, work_order_id: str, after: int, timeout: float) -> bool:
+        """Return True once the work order has entries with an id above `after` (at once if it has), False after
+        `timeout` seconds without. Postgres: woken by NOTIFY over one LISTEN connection per process, so a worker
+        on another machine wakes it; elsewhere the store is polled every 0.2 s while someone waits."""
         ...
 
 

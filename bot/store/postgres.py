@@ -20,9 +20,10 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 
 from bot.control import not_cancellable, not_retryable
 from bot.errors import ConfigError, Conflict, LeaseLost, NotFound, StoreUnavailable
-from bot.models import WORK_ORDER_MUTABLE, Delivery, Repository, Status, Step, WorkOrder, utcnow
+from bot.models import WORK_ORDER_MUTABLE, Delivery, LogEntry, Repository, Status, Step, WorkOrder, utcnow
 from bot.store import ALL_WORK_ORDERS, Cursor, ListFilter, Load, StoreHealth
 from bot.store.batch import Batched
+from bot.store.log_watch import LogWatch
 from bot.store.queries import load
 from bot.store.remote import CHANNEL, MIGRATE_HINT, REPOSITORY_MUTABLE, checked, is_uuid, jsonable, repository_from
 from bot.store.rows import JSON_FIELDS, from_row, to_cell, to_row
@@ -79,6 +80,7 @@ class PostgresStore:
         self.trusted_for = trusted_for
         self._pool: AsyncConnectionPool[Connection] | None = None
         self._listener: psycopg.AsyncConnection[Any] | None = None
+        self._logs = LogWatch(self._listen_connection, Q["listen_logs"])
 
     async def open(self) -> None:
         await self._probe()
@@ -111,6 +113,7 @@ class PostgresStore:
         return max(1, round(self.connect_timeout))
 
     async def close(self) -> None:
+        await self._logs.close()
         await self._drop_listener()
         if self._pool is not None:
             await self._pool.close()
@@ -150,6 +153,10 @@ class PostgresStore:
                 self.database_url, autocommit=True, connect_timeout=self._connect_timeout)
             await self._listener.execute(Q["listen"])
         return self._listener
+
+    async def _listen_connection(self) -> psycopg.AsyncConnection[Any]:
+        return await psycopg.AsyncConnection.connect(
+            self.database_url, autocommit=True, connect_timeout=self._connect_timeout)
 
     async def _drop_listener(self) -> None:
         if self._listener is not None:
@@ -339,6 +346,29 @@ class PostgresStore:
 
     async def list_steps(self, work_order_id: str) -> list[Step]:
         return [from_row(Step, r) for r in await self._all(Q["list_steps"], {"id": work_order_id})]
+
+    # the work order log
+
+    async def append_log(self, entry: LogEntry) -> LogEntry:
+        row = to_row(entry, text_json=False, exclude=frozenset({"id"}))
+        return entry.model_copy(update={"id": _present(await self._one(Q["append_log"], _cells(row)))["id"]})
+
+    async def list_logs(
+        self, work_order_id: str, after: int = 0, limit: int = 100, *,
+        offset: int = 0, level: str | None = None, step: str | None = None,
+    ) -> list[LogEntry]:
+        params = {"id": work_order_id, "after": after, "limit": limit, "offset": offset, "level": level, "step": step}
+        return [from_row(LogEntry, r) for r in await self._all(Q["list_logs"], params)]
+
+    async def count_logs(self, work_order_id: str, *, level: str | None = None, step: str | None = None) -> int:
+        params = {"id": work_order_id, "level": level, "step": step}
+        return int(_present(await self._one(Q["count_logs"], params))["total"])
+
+    async def wait_for_logs(self, work_order_id: str, after: int, timeout: float) -> bool:
+        async def has_after() -> bool:
+            return bool(_present(await self._one(Q["has_logs_after"], {"id": work_order_id, "after": after}))["found"])
+
+        return await self._logs.wait(work_order_id, has_after, timeout)
 
     # plumbing
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 M = TypeVar("M", bound=BaseModel)
 
-JSON_FIELDS = frozenset({"metadata", "default_commands", "payload"})
+JSON_FIELDS = frozenset({"metadata", "default_commands", "payload", "data"})
 
 
 def iso(moment: datetime) -> str:

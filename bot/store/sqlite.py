@@ -16,9 +16,10 @@ from typing import Any, TypeVar
 
 from bot.control import STOPPED, not_cancellable, not_retryable
 from bot.errors import Conflict, LeaseLost, NotFound, StoreUnavailable
-from bot.models import WORK_ORDER_MUTABLE, Delivery, Repository, Status, Step, WorkOrder, utcnow
+from bot.models import WORK_ORDER_MUTABLE, Delivery, LogEntry, Repository, Status, Step, WorkOrder, utcnow
 from bot.store import ALL_WORK_ORDERS, Cursor, ListFilter, Load, StoreHealth
 from bot.store.fast_insert import FastInserts
+from bot.store.log_watch import poll_for_logs
 from bot.store.queries import load
 from bot.store.remote import REPOSITORY_MUTABLE, checked
 from bot.store.rows import from_row, iso, to_cell, to_row
@@ -79,6 +80,7 @@ class SqliteStore:
         conn.executescript(Q["report_pending_index"])
         conn.executescript(Q["queue_indexes"])
         conn.executescript(Q["spend_ledger"])
+        conn.executescript(Q["work_order_logs"])
         return conn
 
     async def close(self) -> None:
@@ -351,6 +353,46 @@ class SqliteStore:
     async def list_steps(self, work_order_id: str) -> list[Step]:
         rows = await self._run(lambda c: c.execute(Q["list_steps"], {"id": work_order_id}).fetchall())
         return [from_row(Step, dict(r)) for r in rows]
+
+    # the work order log
+
+    async def append_log(self, entry: LogEntry) -> LogEntry:
+        row = to_row(entry, exclude=frozenset({"id"}))
+
+        def insert(conn: sqlite3.Connection) -> int:
+            try:
+                return int(conn.execute(Q["append_log"], row).lastrowid or 0)
+            except sqlite3.IntegrityError:
+                raise NotFound(f"work order {entry.agent_work_order_id} not found") from None
+
+        return entry.model_copy(update={"id": await self._run(insert)})
+
+    async def list_logs(
+        self, work_order_id: str, after: int = 0, limit: int = 100, *,
+        offset: int = 0, level: str | None = None, step: str | None = None,
+    ) -> list[LogEntry]:
+        terms = {"level": level, "step": step}
+        query = Q["list_logs"].replace("{where}", _log_terms(terms))
+        params = {"id": work_order_id, "after": after, "limit": limit, "offset": offset, **terms}
+        rows = await self._run(lambda c: c.execute(query, params).fetchall())
+        return [from_row(LogEntry, dict(r)) for r in rows]
+
+    async def count_logs(self, work_order_id: str, *, level: str | None = None, step: str | None = None) -> int:
+        terms = {"level": level, "step": step}
+        query = Q["count_logs"].replace("{where}", _log_terms(terms))
+        return int(await self._run(lambda c: c.execute(query, {"id": work_order_id, **terms}).fetchone()[0]))
+
+    async def wait_for_logs(self, work_order_id: str, after: int, timeout: float) -> bool:
+        async def has_after() -> bool:
+            params = {"id": work_order_id, "after": after}
+            return bool(await self._run(lambda c: c.execute(Q["has_logs_after"], params).fetchone()[0]))
+
+        return await poll_for_logs(has_after, timeout)
+
+
+def _log_terms(terms: dict[str, str | None]) -> str:
+    """`AND level = :level` and the like for the filters given (names from our own dict, values bound)."""
+    return "".join(f" AND {name} = :{name}" for name, value in terms.items() if value is not None)
 
 
 def _insert(conn: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:

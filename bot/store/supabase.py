@@ -13,8 +13,9 @@ from supabase import AsyncClient, AsyncClientOptions, acreate_client
 
 from bot.control import not_cancellable, not_retryable
 from bot.errors import Conflict, LeaseLost, NotFound, StoreUnavailable
-from bot.models import WORK_ORDER_MUTABLE, Delivery, Repository, Status, Step, WorkOrder, utcnow
+from bot.models import WORK_ORDER_MUTABLE, Delivery, LogEntry, Repository, Status, Step, WorkOrder, utcnow
 from bot.store import ALL_WORK_ORDERS, Cursor, ListFilter, Load, StoreHealth
+from bot.store.log_watch import poll_for_logs
 from bot.store.remote import MIGRATE_HINT, REPOSITORY_MUTABLE, checked, is_uuid, jsonable, repository_from
 from bot.store.rows import from_row
 
@@ -22,6 +23,7 @@ WORK_ORDERS = "archon_agent_work_orders"
 REPOSITORIES = "archon_configured_repositories"
 STEPS = "archon_agent_work_order_steps"
 DELIVERIES = "archon_agent_work_order_deliveries"
+LOGS = "archon_agent_work_order_logs"
 TABLES = (REPOSITORIES, WORK_ORDERS, STEPS, DELIVERIES)
 Row = dict[str, Any]
 # PostgREST reports a missing table or function with these codes (its own, or Postgres's).
@@ -263,6 +265,36 @@ class SupabaseStore:
     async def list_steps(self, work_order_id: str) -> list[Step]:
         query = self.client.table(STEPS).select("*").eq("agent_work_order_id", work_order_id)
         return [from_row(Step, r) for r in await _data(query.order("step_order").order("executed_at"))]
+
+    # the work order log
+
+    async def append_log(self, entry: LogEntry) -> LogEntry:
+        rows = await _data(self.client.table(LOGS).insert(entry.model_dump(mode="json", exclude={"id"})))
+        return entry.model_copy(update={"id": rows[0]["id"]})
+
+    async def list_logs(
+        self, work_order_id: str, after: int = 0, limit: int = 100, *,
+        offset: int = 0, level: str | None = None, step: str | None = None,
+    ) -> list[LogEntry]:
+        query = self.client.table(LOGS).select("*").eq("agent_work_order_id", work_order_id).gt("id", after)
+        for column, value in (("level", level), ("step", step)):
+            if value is not None:
+                query = query.eq(column, value)
+        rows = await _data(query.order("id").range(offset, offset + limit - 1)) if limit > 0 else []
+        return [from_row(LogEntry, r) for r in rows]
+
+    async def count_logs(self, work_order_id: str, *, level: str | None = None, step: str | None = None) -> int:
+        query = self.client.table(LOGS).select("id", count=CountMethod.exact).eq("agent_work_order_id", work_order_id)
+        for column, value in (("level", level), ("step", step)):
+            if value is not None:
+                query = query.eq(column, value)
+        return (await _response(query.limit(1))).count or 0
+
+    async def wait_for_logs(self, work_order_id: str, after: int, timeout: float) -> bool:
+        async def has_after() -> bool:
+            return bool(await self.list_logs(work_order_id, after, 1))
+
+        return await poll_for_logs(has_after, timeout)
 
 
 async def _data(request: Executable) -> Any:

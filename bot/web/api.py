@@ -21,6 +21,7 @@ from bot.steps import agent_steps
 from bot.store import ID_SHAPE, Cursor, ListFilter, repository_for
 from bot.web.body import CLOSE, BodyRefused, has_nul, read_bounded
 from bot.web.context import runtime_of
+from bot.worklog import progress
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -299,8 +300,9 @@ async def list_work_orders(request: Request) -> Response:
 
 
 async def get_work_order(request: Request) -> Response:
-    order = await runtime_of(request).store.get_work_order(path_id(request))
-    return JSONResponse(work_order_json(order))
+    store = runtime_of(request).store
+    order = await store.get_work_order(path_id(request))
+    return JSONResponse({**work_order_json(order), **await progress(store, order)})
 
 
 async def get_steps(request: Request) -> Response:

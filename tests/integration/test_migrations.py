@@ -39,6 +39,7 @@ EXPECTED_INDEXES = {
     },
     "archon_agent_work_order_migrations": {"archon_agent_work_order_migrations_pkey"},
     "archon_agent_work_order_notices": {"archon_agent_work_order_notices_pkey"},
+    "archon_agent_work_order_logs": {"archon_agent_work_order_logs_pkey", "idx_agent_work_order_logs_order"},
     "archon_agent_work_order_spend": {
         "archon_agent_work_order_spend_pkey", "idx_agent_work_order_spend_repo_at", "idx_agent_work_order_spend_at",
     },
@@ -142,7 +143,8 @@ def test_the_seed_verification_queries_list_every_table_and_index(database: str)
     migrate(database)
     tables = query(database, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' "
                              "AND table_name LIKE 'archon_agent_work_order%' ORDER BY table_name")
-    assert [t for (t,) in tables] == ["archon_agent_work_order_deliveries", "archon_agent_work_order_migrations",
+    assert [t for (t,) in tables] == ["archon_agent_work_order_deliveries", "archon_agent_work_order_logs",
+                                      "archon_agent_work_order_migrations",
                                       "archon_agent_work_order_notices", "archon_agent_work_order_spend",
                                       "archon_agent_work_order_steps",
                                       "archon_agent_work_orders"]
@@ -151,7 +153,8 @@ def test_the_seed_verification_queries_list_every_table_and_index(database: str)
         assert {i for (i,) in indexes} == expected, table
     triggers = query(database, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname")
     assert [t for (t,) in triggers] == [
-        "notify_agent_work_order_pending", "notify_agent_work_order_released", "record_agent_work_order_spend",
+        "notify_agent_work_order_log", "notify_agent_work_order_pending", "notify_agent_work_order_released",
+        "record_agent_work_order_spend",
         "update_agent_work_orders_updated_at", "update_configured_repositories_updated_at"]
     secured = query(database, "SELECT relname FROM pg_class WHERE relname LIKE 'archon_%' AND relkind = 'r' "
                               "AND NOT relrowsecurity")

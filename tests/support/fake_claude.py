@@ -3,7 +3,8 @@
 
 It speaks the same stream-json as the real CLI: reads the prompt on stdin; in an implement step it writes
 `work-<issue or wo>.txt` in the working directory; prints init, assistant (tool use) and result lines.
-FAKE_CLAUDE_SLEEP=seconds makes each run take that long (to be killed mid-step).
+FAKE_CLAUDE_SLEEP=seconds makes each run take that long (to be killed mid-step); FAKE_CLAUDE_AFTER_TOOL=seconds
+keeps an implement step going that long after its tool use (to watch the tool use while the step runs).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def main() -> int:
         Path(name).write_text(f"{first}\n")
         block = {"type": "tool_use", "id": "toolu_1", "name": "Write", "input": {"file_path": name}}
         emit({"type": "assistant", "message": {"content": [block]}, "session_id": session})
+        time.sleep(float(os.environ.get("FAKE_CLAUDE_AFTER_TOOL", "0")))
     emit({"type": "result", "subtype": "success", "is_error": False, "result": f"Done: {first}",
           "num_turns": 1, "total_cost_usd": 0.001, "duration_ms": 1, "session_id": session})
     return 0

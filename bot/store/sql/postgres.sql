@@ -27,6 +27,7 @@ SELECT to_regclass('archon_configured_repositories') IS NOT NULL
    AND to_regclass('archon_agent_work_orders') IS NOT NULL
    AND to_regclass('archon_agent_work_order_steps') IS NOT NULL
    AND to_regclass('archon_agent_work_order_deliveries') IS NOT NULL
+   AND to_regclass('archon_agent_work_order_logs') IS NOT NULL
    AND to_regprocedure('archon_agent_work_order_claim(text, double precision)') IS NOT NULL
    AND to_regprocedure('archon_agent_work_order_admission_load(text, integer, text, timestamptz)') IS NOT NULL
    AND to_regprocedure('archon_agent_work_order_release(text, text)') IS NOT NULL
@@ -144,3 +145,26 @@ SELECT archon_agent_work_order_cancel_requests(%(ids)s) AS ids
 
 -- name: retry
 SELECT * FROM archon_agent_work_order_retry(%(id)s, %(attempts)s)
+
+-- name: listen_logs
+LISTEN agent_work_order_logs
+
+-- name: append_log
+INSERT INTO archon_agent_work_order_logs (agent_work_order_id, at, level, step, kind, message, data)
+VALUES (%(agent_work_order_id)s, %(at)s, %(level)s, %(step)s, %(kind)s, %(message)s, %(data)s)
+RETURNING id
+
+-- name: list_logs
+SELECT * FROM archon_agent_work_order_logs
+WHERE agent_work_order_id = %(id)s AND id > %(after)s
+  AND (%(level)s::text IS NULL OR level = %(level)s) AND (%(step)s::text IS NULL OR step = %(step)s)
+ORDER BY id LIMIT %(limit)s OFFSET %(offset)s
+
+-- name: count_logs
+SELECT count(*) AS total FROM archon_agent_work_order_logs
+WHERE agent_work_order_id = %(id)s
+  AND (%(level)s::text IS NULL OR level = %(level)s) AND (%(step)s::text IS NULL OR step = %(step)s)
+
+-- name: has_logs_after
+SELECT EXISTS (SELECT 1 FROM archon_agent_work_order_logs WHERE agent_work_order_id = %(id)s AND id > %(after)s)
+    AS found

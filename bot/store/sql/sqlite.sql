@@ -300,3 +300,35 @@ SET status = 'pending', cancel_requested = 0, report_pending = 0, lease_owner = 
     completed_at = NULL, error_message = NULL, max_attempts = attempt + max(:attempts, 1),
     metadata = json_remove(metadata, '$.outcome', '$.answer'), updated_at = :now
 WHERE agent_work_order_id = :id AND status IN ('failed', 'cancelled')
+
+-- name: work_order_logs
+-- Each work order's events as they happened (migration 012 on Postgres); id is a reader's cursor.
+CREATE TABLE IF NOT EXISTS archon_agent_work_order_logs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    agent_work_order_id TEXT NOT NULL
+        REFERENCES archon_agent_work_orders (agent_work_order_id) ON DELETE CASCADE,
+    at TEXT NOT NULL,
+    level TEXT NOT NULL DEFAULT 'info',
+    step TEXT,
+    kind TEXT NOT NULL DEFAULT 'note',
+    message TEXT NOT NULL DEFAULT '',
+    data TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS idx_agent_work_order_logs_order ON archon_agent_work_order_logs (agent_work_order_id, id);
+
+-- name: append_log
+INSERT INTO archon_agent_work_order_logs (agent_work_order_id, at, level, step, kind, message, data)
+VALUES (:agent_work_order_id, :at, :level, :step, :kind, :message, :data)
+
+-- name: list_logs
+-- {where}: optional `AND level = :level`, `AND step = :step`
+SELECT * FROM archon_agent_work_order_logs
+WHERE agent_work_order_id = :id AND id > :after {where}
+ORDER BY id LIMIT :limit OFFSET :offset
+
+-- name: count_logs
+-- {where}: as in list_logs
+SELECT count(*) FROM archon_agent_work_order_logs WHERE agent_work_order_id = :id {where}
+
+-- name: has_logs_after
+SELECT EXISTS (SELECT 1 FROM archon_agent_work_order_logs WHERE agent_work_order_id = :id AND id > :after)
