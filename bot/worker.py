@@ -95,6 +95,7 @@ class Worker:
 
     async def _claim(self) -> WorkOrder | None:
         for exhausted in await self.s.store.fail_exhausted():
+            self.s.metrics.leases_expired.inc()
             with work_order_context(exhausted):
                 log.warning("work order %s: failed: %s", exhausted.id, exhausted.error_message)
             self._reported_at = -self.config.report_every  # say it on the issue now
@@ -194,6 +195,7 @@ class Worker:
     def _abandon(self, run: Run, reason: Exception) -> WorkOrder:
         """Leave the work order to whoever holds (or next takes) its lease; nothing is recorded twice."""
         log.warning("work order %s: stopped here, left to its next lease holder (%s)", run.work_order.id, reason)
+        self.s.metrics.leases_lost.inc()
         return run.work_order
 
     async def _finish(self, run: Run, status: Status, error: str | None) -> WorkOrder:

@@ -41,6 +41,20 @@ class ListFilter:
 
 
 ALL_WORK_ORDERS = ListFilter()
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """The fleet's work orders as /metrics shows them, read at scrape time from indexes (bounded reads)."""
+
+    by_status: dict[str, int]  # every status, 0 where none
+    oldest_pending: datetime | None  # created_at of the longest-waiting pending work order
+    expired_leases: int  # running, but their lease expired: a stopped worker's, waiting to be claimed again
+
+    @classmethod
+    def of(cls, counts: dict[str, int], oldest_pending: datetime | None, expired_leases: int) -> QueueStats:
+        """Every status present, 0 where the store counted none."""
+        return cls({str(s): int(counts.get(str(s), 0)) for s in Status}, oldest_pending, int(expired_leases))
 # What an id of a row may look like (work orders, repositories): the API finds nothing for any other shape,
 # and a cursor holding any other is not one this API gave out (stores put its id in a query).
 ID_SHAPE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
@@ -167,6 +181,10 @@ class Store(Protocol):
 
     async def spent_since(self, repo_full_name: str | None, since: datetime) -> float:
         """Dollars the ledger recorded at or after `since`, for one repository or (None) for all (daily caps)."""
+        ...
+
+    async def queue_stats(self) -> QueueStats:
+        """Counts by status (a covering index), the oldest pending and the expired leases (partial indexes)."""
         ...
 
     async def add_step(self, step: Step) -> None: ...

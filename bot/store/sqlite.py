@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from bot.control import STOPPED, not_cancellable, not_retryable
 from bot.errors import Conflict, LeaseLost, NotFound, StoreUnavailable
 from bot.models import WORK_ORDER_MUTABLE, Delivery, Repository, Status, Step, WorkOrder, utcnow
-from bot.store import ALL_WORK_ORDERS, Cursor, ListFilter, Load, StoreHealth
+from bot.store import ALL_WORK_ORDERS, Cursor, ListFilter, Load, QueueStats, StoreHealth
 from bot.store.fast_insert import FastInserts
 from bot.store.queries import load
 from bot.store.remote import REPOSITORY_MUTABLE, checked
@@ -241,6 +241,15 @@ class SqliteStore:
             await self.get_work_order(work_order_id)
             raise LeaseLost(f"work order {work_order_id} is no longer leased by {owner}")
         return await self.get_work_order(work_order_id)
+
+    async def queue_stats(self) -> QueueStats:
+        def read(conn: sqlite3.Connection) -> QueueStats:
+            counts = {row["status"]: row["n"] for row in conn.execute(Q["status_counts"])}
+            head = conn.execute(Q["queue_head"], {"now": iso(utcnow())}).fetchone()
+            oldest = datetime.fromisoformat(head["oldest"]) if head["oldest"] else None
+            return QueueStats.of(counts, oldest, head["expired"])
+
+        return await self._run(read)
 
     async def claim(self, worker_id: str, lease_seconds: float) -> WorkOrder | None:
         now = utcnow()

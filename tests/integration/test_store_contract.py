@@ -541,3 +541,20 @@ async def test_only_a_failed_or_cancelled_work_order_can_be_retried(store: Store
         await store.retry_work_order("wo-0001", 3)
     with pytest.raises(NotFound):
         await store.retry_work_order("wo-9999", 3)
+
+
+# what /metrics reads at each scrape
+
+
+async def test_queue_stats_count_every_status_the_oldest_pending_and_expired_leases(store: Store) -> None:
+    empty = await store.queue_stats()
+    assert empty.by_status == {str(s): 0 for s in Status} and empty.oldest_pending is None
+    await create(store, order(1), order(2), order(3), order(4))
+    await store.claim("w1", 60)  # order 1: running, a live lease
+    await store.claim("w2", 0)  # order 2: running, its lease expired at once
+    await store.cancel_work_order("wo-0004")
+    await expire_leases()
+    stats = await store.queue_stats()
+    assert stats.by_status == {"pending": 1, "running": 2, "completed": 0, "failed": 0, "cancelled": 1}
+    assert stats.oldest_pending == BASE + timedelta(seconds=3)
+    assert stats.expired_leases == 1

@@ -144,3 +144,13 @@ SELECT archon_agent_work_order_cancel_requests(%(ids)s) AS ids
 
 -- name: retry
 SELECT * FROM archon_agent_work_order_retry(%(id)s, %(attempts)s)
+
+-- name: status_counts
+-- /metrics at every scrape: an index-only scan of idx_agent_work_orders_list_status (migration 009)
+SELECT status, count(*) AS n FROM archon_agent_work_orders GROUP BY status
+
+-- name: queue_head
+SELECT
+    (SELECT min(created_at) FROM archon_agent_work_orders WHERE status = 'pending') AS oldest,
+    (SELECT count(*) FROM archon_agent_work_orders WHERE status = 'running' AND lease_expires_at < now())
+        AS expired

@@ -297,3 +297,16 @@ SET status = 'pending', cancel_requested = 0, report_pending = 0, lease_owner = 
     completed_at = NULL, error_message = NULL, max_attempts = attempt + max(:attempts, 1),
     metadata = json_remove(metadata, '$.outcome', '$.answer'), updated_at = :now
 WHERE agent_work_order_id = :id AND status IN ('failed', 'cancelled')
+
+-- name: status_counts
+-- /metrics at every scrape: a walk of the covering (status, created_at, id) index, no table row read
+SELECT status, count(*) AS n FROM archon_agent_work_orders INDEXED BY idx_agent_work_orders_list_status
+GROUP BY status
+
+-- name: queue_head
+-- the oldest pending (one probe of the status index) and the running rows whose lease expired (the partial
+-- index of running rows: as many as run at once)
+SELECT
+    (SELECT min(created_at) FROM archon_agent_work_orders WHERE status = 'pending') AS oldest,
+    (SELECT count(*) FROM archon_agent_work_orders INDEXED BY idx_agent_work_orders_issue_leases
+     WHERE status = 'running' AND lease_expires_at < :now) AS expired

@@ -1,0 +1,77 @@
+"""GET /metrics: Prometheus' text format, behind the API token (it names repositories).
+
+Two sources. The process's counters (bot/metrics.py): deliveries, intake failures, step durations, leases, GitHub
+calls and its rate limit. And, read from the store at each scrape, what is true across a fleet of workers sharing
+it: work orders by status, the queue's depth and oldest wait, expired leases, and what each configured repository
+has spent (the spend ledger, summed on its (repository, time, cost) index). Those reads are index walks of bounded
+cost (benchmarks/api_scale.py measures a scrape at 100k work orders).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from bot.errors import StoreUnavailable
+from bot.models import utcnow
+from bot.store import QueueStats, Store
+from bot.web.api import guarded, problem
+from bot.web.context import runtime_of
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+PATH = "/metrics"
+
+
+class StoreReadings(Collector):
+    """One scrape's store-derived series, read before the exposition is written."""
+
+    def __init__(self, stats: QueueStats, spent: dict[str, float], now: datetime) -> None:
+        self.stats, self.spent, self.now = stats, spent, now
+
+    def collect(self) -> Iterator[Metric]:
+        by_status = GaugeMetricFamily("awo_work_orders", "Work orders in the store, by status", labels=["status"])
+        for status, count in self.stats.by_status.items():
+            by_status.add_metric([status], count)
+        yield by_status
+        yield GaugeMetricFamily("awo_queue_depth", "Pending work orders (waiting for a worker)",
+                                value=self.stats.by_status.get("pending", 0))
+        oldest = self.stats.oldest_pending
+        age = max(0.0, (self.now - oldest).total_seconds()) if oldest else 0.0
+        yield GaugeMetricFamily("awo_queue_oldest_age_seconds", "How long the oldest pending work order has waited "
+                                "(0 when none waits)", value=age)
+        yield GaugeMetricFamily("awo_leases_expired", "Running work orders whose lease expired (a stopped worker's, "
+                                "waiting to be claimed again)", value=self.stats.expired_leases)
+        spend = CounterMetricFamily("awo_spend_usd", "Dollars the agent spent, by configured repository (the spend "
+                                    "ledger)", labels=["repository"])
+        for repository, dollars in sorted(self.spent.items()):
+            spend.add_metric([repository], dollars)
+        yield spend
+
+
+async def read_store(store: Store) -> StoreReadings:
+    stats = await store.queue_stats()
+    names = sorted({repo.full_name for repo in await store.list_repositories()})
+    spent = {name: await store.spent_since(name, EPOCH) for name in names}
+    return StoreReadings(stats, spent, utcnow())
+
+
+async def metrics(request: Request) -> Response:
+    """The exposition; the API token is checked by the ApiToken middleware (/metrics is not public)."""
+    runtime = runtime_of(request)
+    readings = CollectorRegistry(auto_describe=False)
+    try:
+        readings.register(await read_store(runtime.store))
+    except StoreUnavailable:  # the process's own counters alone would read as an empty fleet: say it is down
+        return problem(503, "the store is unavailable: /health says why", {"Retry-After": "5"})
+    body = runtime.metrics.exposition() + generate_latest(readings)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+routes = [Route(PATH, guarded(metrics), methods=["GET"])]

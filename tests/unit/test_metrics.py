@@ -1,0 +1,110 @@
+"""/metrics: behind the token, store-derived gauges true to the rows, bounded labels for GitHub calls."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+import respx
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.testclient import TestClient
+
+from bot.github import GitHubClient
+from bot.metrics import Metrics, outcome_of, route_of
+from bot.models import Repository, Status, Step, WorkOrder, utcnow
+from bot.runtime import Runtime
+
+REPO = "octo/private-repo"
+URL = f"https://github.com/{REPO}"
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of an exposition, parsed with prometheus-client's own parser."""
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def seed(runtime: Runtime) -> None:
+    async def fill() -> None:
+        store = runtime.store
+        await store.add_repository(Repository(repository_url=URL))
+        old = utcnow() - timedelta(minutes=5)
+        await store.create_work_order(WorkOrder(repository_url=URL, repo_full_name=REPO, created_at=old))
+        await store.create_work_order(WorkOrder(repository_url=URL, repo_full_name=REPO))
+        done = await store.create_work_order(WorkOrder(repository_url=URL, repo_full_name=REPO))
+        await store.update_work_order(done.id, {"status": Status.COMPLETED})
+        await store.add_step(Step(agent_work_order_id=done.id, step="implement", agent_name="claude", success=True,
+                                  duration_seconds=3.0, executed_at=utcnow(), step_order=1, cost_usd=0.25))
+    asyncio.run(fill())
+
+
+def test_metrics_without_the_token_is_refused_and_names_no_repository(client: TestClient, runtime: Runtime) -> None:
+    seed(runtime)
+    for headers in ({"Authorization": ""}, {"Authorization": "Bearer wrong"}):
+        answer = client.get("/metrics", headers=headers)
+        assert answer.status_code == 401
+        assert REPO not in answer.text and "awo_" not in answer.text
+
+
+def test_store_derived_series_match_the_rows(client: TestClient, runtime: Runtime) -> None:
+    seed(runtime)
+    answer = client.get("/metrics")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
+    found = samples(answer.text)
+    assert found[("awo_work_orders", (("status", "pending"),))] == 2
+    assert found[("awo_work_orders", (("status", "completed"),))] == 1
+    assert found[("awo_work_orders", (("status", "cancelled"),))] == 0
+    assert found[("awo_queue_depth", ())] == 2
+    assert 290 < found[("awo_queue_oldest_age_seconds", ())] < 400
+    assert found[("awo_leases_expired", ())] == 0
+    assert found[("awo_spend_usd_total", (("repository", REPO),))] == pytest.approx(0.25)
+
+
+def test_an_empty_queue_waits_for_nothing(client: TestClient) -> None:
+    found = samples(client.get("/metrics").text)
+    assert found[("awo_queue_oldest_age_seconds", ())] == 0
+    assert found[("awo_queue_depth", ())] == 0
+
+
+@pytest.mark.parametrize(("path", "template"), [
+    ("/repos/octo/private-repo/issues/7/comments", "/repos/{owner}/{repo}/issues/{number}/comments"),
+    ("/api/v3/repos/octo/r/issues/comments/123456", "/repos/{owner}/{repo}/issues/comments/{comment_id}"),
+    ("/repos/octo/r/collaborators/mallory/permission", "/repos/{owner}/{repo}/collaborators/{username}/permission"),
+    ("/repos/octo/r/contents/.github/agent-work-orders.yml", "/repos/{owner}/{repo}/contents/{path}"),
+    ("/repos/octo/r/pulls/3/comments/99/replies", "/repos/{owner}/{repo}/pulls/{number}/comments/{comment_id}/replies"),
+    ("/graphql", "/graphql"),
+    ("/repos/octo/r/some/thing/new", "other"),
+    ("/anything-an-attacker-names/0123456789", "other"),
+])
+def test_github_paths_become_templates_without_names_or_ids(path: str, template: str) -> None:
+    assert route_of(path, "/api/v3" if path.startswith("/api/v3") else "") == template
+
+
+@pytest.mark.parametrize(("outcome", "word"), [
+    ("queued wo-1234abcd", "queued"), ("ignored: not a trigger (octo/r#7)", "ignored"), ("", "other"),
+    ("Évil label", "other"),
+])
+def test_a_delivery_outcome_is_counted_by_its_first_word(outcome: str, word: str) -> None:
+    assert outcome_of(outcome) == word
+
+
+@respx.mock
+async def test_github_answers_are_counted_by_route_and_the_rate_limit_kept() -> None:
+    metrics = Metrics()
+    respx.get("https://ghe.example/api/v3/repos/octo/private-repo").respond(200, json={
+        "full_name": REPO, "owner": {"login": "octo"}, "name": "private-repo", "default_branch": "main",
+        "clone_url": f"{URL}.git", "html_url": URL}, headers={"x-ratelimit-remaining": "4990",
+                                                               "x-ratelimit-resource": "core"})
+    respx.get("https://ghe.example/api/v3/repos/octo/private-repo/issues/7").respond(404, json={"message": "x"})
+    github = GitHubClient("t", "https://ghe.example/api/v3", metrics=metrics)
+    await github.get_repository(REPO)
+    with pytest.raises(Exception, match="404"):
+        await github.get_issue(REPO, 7)
+    found = samples(metrics.exposition().decode())
+    assert found[("awo_github_requests_total",
+                  (("method", "GET"), ("route", "/repos/{owner}/{repo}"), ("status", "2xx")))] == 1
+    assert found[("awo_github_requests_total",
+                  (("method", "GET"), ("route", "/repos/{owner}/{repo}/issues/{number}"), ("status", "4xx")))] == 1
+    assert found[("awo_github_rate_limit_remaining", (("resource", "core"),))] == 4990
+    assert "private-repo" not in metrics.exposition().decode()
