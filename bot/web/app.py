@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.runtime import Runtime
-from bot.web import api, control_api, deliveries, metrics
+from bot.web import api, control_api, deliveries, metrics, openapi
 from bot.web.guard import ApiToken
 from bot.web.health import health
 from bot.web.webhooks import PATH, Endpoint, Webhooks
@@ -51,6 +51,7 @@ def create_app(runtime: Runtime) -> Starlette:
             *api.routes,
             *control_api.routes,
             *metrics.routes,
+            *openapi.routes,
         ],
         middleware=[Middleware(Webhooks), Middleware(ApiToken, token=token)],
         exception_handlers={HTTPException: http_error, 500: server_error},
