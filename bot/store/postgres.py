@@ -269,6 +269,10 @@ class PostgresStore:
         head = _present(await self._one(Q["queue_head"]))
         return QueueStats.of(counts, head["oldest"], head["expired"])
 
+    async def spend_by_repository(self, names: list[str]) -> dict[str, float]:
+        found = await self._all(Q["spend_by_repository"], {"names": names})
+        return {name: 0.0 for name in names} | {row["repo_full_name"]: float(row["spent"]) for row in found}
+
     async def claim(self, worker_id: str, lease_seconds: float) -> WorkOrder | None:
         row = await self._one(Q["claim"], {"worker_id": worker_id, "lease_seconds": float(lease_seconds)})
         return from_row(WorkOrder, row) if row else None

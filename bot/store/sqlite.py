@@ -251,6 +251,13 @@ class SqliteStore:
 
         return await self._run(read)
 
+    async def spend_by_repository(self, names: list[str]) -> dict[str, float]:
+        def read(conn: sqlite3.Connection) -> dict[str, float]:
+            found = conn.execute(Q["spend_by_repository"], {"names": json.dumps(names)})
+            return {name: 0.0 for name in names} | {row["repo_full_name"]: float(row["spent"]) for row in found}
+
+        return await self._run(read)
+
     async def claim(self, worker_id: str, lease_seconds: float) -> WorkOrder | None:
         now = utcnow()
         params = {"now": iso(now), "worker_id": worker_id, "expires": iso(now + timedelta(seconds=lease_seconds))}

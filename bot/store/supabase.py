@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import httpx
@@ -186,6 +186,11 @@ class SupabaseStore:
         head = answers[-1]
         return QueueStats.of(counts, datetime.fromisoformat(head[0]["created_at"]) if head else None,
                              answers[-2].count or 0)
+
+    async def spend_by_repository(self, names: list[str]) -> dict[str, float]:
+        """PostgREST sums nothing without aggregates enabled: the daily caps' RPC, since the epoch, per repository."""
+        epoch = datetime.fromtimestamp(0, UTC)
+        return dict(zip(names, await asyncio.gather(*(self.spent_since(n, epoch) for n in names)), strict=True))
 
     async def claim(self, worker_id: str, lease_seconds: float) -> WorkOrder | None:
         params = {"p_worker_id": worker_id, "p_lease_seconds": float(lease_seconds)}

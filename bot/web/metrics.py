@@ -10,7 +10,7 @@ cost (benchmarks/api_scale.py measures a scrape at 100k work orders).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -25,7 +25,6 @@ from bot.store import QueueStats, Store
 from bot.web.api import guarded, problem
 from bot.web.context import runtime_of
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 PATH = "/metrics"
 
 
@@ -58,8 +57,7 @@ class StoreReadings(Collector):
 async def read_store(store: Store) -> StoreReadings:
     stats = await store.queue_stats()
     names = sorted({repo.full_name for repo in await store.list_repositories()})
-    spent = {name: await store.spent_since(name, EPOCH) for name in names}
-    return StoreReadings(stats, spent, utcnow())
+    return StoreReadings(stats, await store.spend_by_repository(names), utcnow())
 
 
 async def metrics(request: Request) -> Response:

@@ -558,3 +558,13 @@ async def test_queue_stats_count_every_status_the_oldest_pending_and_expired_lea
     assert stats.by_status == {"pending": 1, "running": 2, "completed": 0, "failed": 0, "cancelled": 1}
     assert stats.oldest_pending == BASE + timedelta(seconds=3)
     assert stats.expired_leases == 1
+
+
+async def test_spend_by_repository_sums_the_ledger_of_each_named_repository(store: Store) -> None:
+    other = order(2, repository_url="https://github.com/octo/other", repo_full_name="octo/other")
+    await create(store, order(1), other)
+    for n, (work_order, cost) in enumerate([(order(1), 0.25), (order(1), 0.5), (other, 2.0)], start=1):
+        await store.add_step(Step(agent_work_order_id=work_order.id, step="implement", agent_name="claude",
+                                  success=True, duration_seconds=1.0, executed_at=BASE, step_order=n, cost_usd=cost))
+    spent = await store.spend_by_repository(["octo/repo", "octo/none"])
+    assert spent == {"octo/repo": pytest.approx(0.75), "octo/none": 0.0}

@@ -149,6 +149,11 @@ SELECT * FROM archon_agent_work_order_retry(%(id)s, %(attempts)s)
 -- /metrics at every scrape: an index-only scan of idx_agent_work_orders_list_status (migration 009)
 SELECT status, count(*) AS n FROM archon_agent_work_orders GROUP BY status
 
+-- name: spend_by_repository
+-- /metrics: an index-only scan of idx_agent_work_order_spend_repo_at (its INCLUDE holds cost_usd)
+SELECT repo_full_name, sum(cost_usd) AS spent FROM archon_agent_work_order_spend
+WHERE repo_full_name = ANY(%(names)s) GROUP BY repo_full_name
+
 -- name: queue_head
 SELECT
     (SELECT min(created_at) FROM archon_agent_work_orders WHERE status = 'pending') AS oldest,

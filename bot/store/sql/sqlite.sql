@@ -303,6 +303,11 @@ WHERE agent_work_order_id = :id AND status IN ('failed', 'cancelled')
 SELECT status, count(*) AS n FROM archon_agent_work_orders INDEXED BY idx_agent_work_orders_list_status
 GROUP BY status
 
+-- name: spend_by_repository
+-- /metrics: one walk of idx_agent_work_order_spend_repo_at (repo_full_name, at, cost_usd), no table row read
+SELECT repo_full_name, sum(cost_usd) AS spent FROM archon_agent_work_order_spend
+WHERE repo_full_name IN (SELECT value FROM json_each(:names)) GROUP BY repo_full_name
+
 -- name: queue_head
 -- the oldest pending (one probe of the status index) and the running rows whose lease expired (the partial
 -- index of running rows: as many as run at once)
