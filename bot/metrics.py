@@ -52,6 +52,8 @@ CONTENTS = re.compile(r"^/repos/[^/]+/[^/]+/contents/")
 
 def route_of(path: str, base_path: str = "") -> str:
     """The template of a GitHub API path (GHES' `/api/v3` prefix removed); "other" for any we do not call."""
+    if path.endswith("/graphql"):  # GHES serves it at /api/graphql, beside (not under) /api/v3
+        return "/graphql"
     path = path.removeprefix(base_path.rstrip("/")) or "/"
     if CONTENTS.match(path):
         return "/repos/{owner}/{repo}/contents/{path}"
