@@ -10,10 +10,16 @@ repository name, so this registry alone may be served without the API token (AWO
 
 from __future__ import annotations
 
+import logging
 import re
+from wsgiref.simple_server import WSGIServer
 
 import httpx
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
+
+from bot.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 EVENTS = frozenset({
     "issues", "issue_comment", "pull_request", "pull_request_review", "pull_request_review_comment", "ping",
@@ -119,3 +125,12 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+    def serve(self, host: str, port: int) -> WSGIServer:
+        """This registry alone on host:port (a thread), for `awo worker`, which has no HTTP server of its own."""
+        try:
+            server, _ = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as exc:
+            raise ConfigError("AWO_METRICS_PORT", f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        log.info("metrics on http://%s:%d/metrics", host, port)
+        return server

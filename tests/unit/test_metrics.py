@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import httpx
 import pytest
 import respx
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
+from bot.errors import ConfigError
 from bot.github import GitHubClient
 from bot.metrics import Metrics, outcome_of, route_of
 from bot.models import Repository, Status, Step, WorkOrder, utcnow
@@ -109,3 +111,21 @@ async def test_github_answers_are_counted_by_route_and_the_rate_limit_kept() -> 
                   (("method", "GET"), ("route", "/repos/{owner}/{repo}/issues/{number}"), ("status", "4xx")))] == 1
     assert found[("awo_github_rate_limit_remaining", (("resource", "core"),))] == 4990
     assert "private-repo" not in metrics.exposition().decode()
+
+
+def test_a_worker_serves_its_own_counters_on_its_metrics_port() -> None:
+    metrics = Metrics()
+    metrics.step("implement", 2.0, True)
+    server = metrics.serve("127.0.0.1", 0)
+    try:
+        port = server.server_address[1]
+        answer = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+        assert answer.status_code == 200
+        found = samples(answer.text)
+        assert found[("awo_step_duration_seconds_count", (("step", "implement"), ("success", "true")))] == 1
+        assert not any(name.startswith("awo_work_orders") for name, _ in found)  # no store, no repository names
+        with pytest.raises(ConfigError, match="AWO_METRICS_PORT: cannot listen on 127.0.0.1"):
+            Metrics().serve("127.0.0.1", port)  # taken
+    finally:
+        server.shutdown()
+        server.server_close()
