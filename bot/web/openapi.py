@@ -80,14 +80,23 @@ class Operation:
     public: bool = False
     media_type: str = "application/json"
     overrides: dict[str, Schema] = field(default_factory=dict)  # query fields whose model type is not the wire's
+    examples: dict[str, Any] = field(default_factory=dict)  # a path parameter's example, and "body": the body's
 
     @property
     def key(self) -> tuple[str, str]:
         return self.method, self.path
 
 
-def id_path(name: str = "id") -> Schema:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+def id_path(name: str, example: Any = None) -> Schema:
+    described: Schema = {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+    return {**described, "example": example} if example is not None else described
+
+
+# The examples name one work order, repository and delivery; the contract test's store holds exactly these, so
+# schemathesis' explicit phase goes past the 404 (and a create past "not a configured repository").
+WORK_ORDER = {"id": "wo-0123abcd"}
+REPOSITORY = {"id": "00000000-0000-4000-8000-000000000001"}
+CREATE_EXAMPLE = {"body": {"repository_url": "octo/repo", "user_request": "Add a README", "github_issue_number": 7}}
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -102,26 +111,28 @@ OPERATIONS: tuple[Operation, ...] = (
               ok=[WorkOrder], query=ListQuery, errors=(422,),
               overrides={"cursor": {"type": "string"}, "status": {"enum": [str(s) for s in Status]}}),
     Operation("POST", f"{PREFIX}/", "Create a work order on a configured repository", ok=WorkOrderAnswer,
-              ok_status=201, body=CreateWorkOrder, errors=BODY_ERRORS),
-    Operation("GET", f"{PREFIX}/{{id}}", "One work order", ok=WorkOrder, errors=(404,)),
-    Operation("GET", f"{PREFIX}/{{id}}/steps", "A work order's executed steps", ok=StepsAnswer, errors=(404,)),
+              ok_status=201, body=CreateWorkOrder, errors=BODY_ERRORS, examples=CREATE_EXAMPLE),
+    Operation("GET", f"{PREFIX}/{{id}}", "One work order", ok=WorkOrder, errors=(404,), examples=WORK_ORDER),
+    Operation("GET", f"{PREFIX}/{{id}}/steps", "A work order's executed steps", ok=StepsAnswer, errors=(404,),
+              examples=WORK_ORDER),
     Operation("POST", f"{PREFIX}/{{id}}/cancel", "Stop a work order (202 while its worker ends it)",
-              ok=WorkOrderAnswer, errors=(404, 409, 502, 503)),
+              ok=WorkOrderAnswer, errors=(404, 409, 502, 503), examples=WORK_ORDER),
     Operation("POST", f"{PREFIX}/{{id}}/retry", "Queue a failed or cancelled work order again", ok=WorkOrderAnswer,
-              errors=(404, 409, 502, 503)),
+              errors=(404, 409, 502, 503), examples=WORK_ORDER),
     Operation("GET", f"{PREFIX}/repositories", "Configured repositories", ok=[Repository]),
     Operation("POST", f"{PREFIX}/repositories", "Configure a repository (verified on GitHub unless verify=false)",
               ok=Repository, ok_status=201, body=CreateRepository, errors=(*BODY_ERRORS, 404, 409, 502, 503)),
     Operation("PATCH", f"{PREFIX}/repositories/{{id}}", "Change a repository's defaults", ok=Repository,
-              body=UpdateRepository, errors=(*BODY_ERRORS, 404)),
+              body=UpdateRepository, errors=(*BODY_ERRORS, 404),
+              examples={**REPOSITORY, "body": {"default_branch": "main", "default_commands": ["plan", "implement"]}}),
     Operation("DELETE", f"{PREFIX}/repositories/{{id}}", "Remove a configured repository", ok_status=204,
               errors=(404,)),
     Operation("POST", f"{PREFIX}/repositories/{{id}}/verify", "Check a repository on GitHub again", ok=Repository,
-              errors=(404, 502, 503)),
+              errors=(404, 502, 503), examples=REPOSITORY),
     Operation("GET", f"{PREFIX}/deliveries", "Webhook deliveries, newest first, and what intake did with each",
               ok=[Delivery], errors=(422,)),
     Operation("GET", f"{PREFIX}/deliveries/{{delivery_id}}", "One delivery (its payload with ?payload=true)",
-              ok=Delivery, errors=(404,)),
+              ok=Delivery, errors=(404,), examples={"delivery_id": "72d3162e-cc78-11e3-81ab-4c9367dc0958"}),
 )
 
 
@@ -145,7 +156,7 @@ def describe(operations: tuple[Operation, ...] = OPERATIONS) -> Schema:
 
 
 def _operation(op: Operation, models: set[type[BaseModel]]) -> Schema:
-    parameters = [*_path_parameters(op.path), *_query_parameters(op)]
+    parameters = [*_path_parameters(op), *_query_parameters(op)]
     if op.path == "/webhooks/github":
         parameters += [{"name": h, "in": "header", "required": True, "schema": {"type": "string"}}
                        for h in GITHUB_HEADERS]
@@ -153,7 +164,10 @@ def _operation(op: Operation, models: set[type[BaseModel]]) -> Schema:
                          "responses": _responses(op, models)}
     if op.body is not None:
         models.add(op.body)
-        described["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(op.body)}}}
+        media: Schema = {"schema": _ref(op.body)}
+        if "body" in op.examples:
+            media["example"] = op.examples["body"]
+        described["requestBody"] = {"required": True, "content": {"application/json": media}}
     elif op.path == "/webhooks/github":
         described["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
     if op.public:
@@ -204,8 +218,9 @@ def _components(models: set[type[BaseModel]]) -> dict[str, Schema]:
     return schemas
 
 
-def _path_parameters(path: str) -> list[Schema]:
-    return [id_path(part[1:-1]) for part in path.split("/") if part.startswith("{")]
+def _path_parameters(op: Operation) -> list[Schema]:
+    names = [part[1:-1] for part in op.path.split("/") if part.startswith("{")]
+    return [id_path(name, op.examples.get(name)) for name in names]
 
 
 def _query_parameters(op: Operation) -> list[Schema]:
