@@ -129,3 +129,10 @@ def test_a_worker_serves_its_own_counters_on_its_metrics_port() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_store_that_cannot_be_read_is_a_503_not_an_empty_fleet(client: TestClient, runtime: Runtime) -> None:
+    asyncio.run(runtime.store.close())
+    answer = client.get("/metrics")
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "5"
+    assert answer.json() == {"detail": "the store is unavailable: /health says why"}
