@@ -8,7 +8,8 @@ a deep offset (50,000), and a `/metrics` scrape (the process's counters plus the
 the queue's head, expired leases, and each repository's spend). Target: under 100 ms each.
 
 Run with `python -m benchmarks.api_scale`; Postgres needs the shared server (AWO_TEST_DATABASE_URL, see
-tests/integration/conftest.py). `--quick` fills 10x fewer rows.
+tests/integration/conftest.py). `--quick` fills 10x fewer rows; `--rows=1000000` another count (how the scrape,
+which counts and sums history, grows).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ from tests.conftest import AUTH, make_settings
 from tests.integration.conftest import fresh_database
 
 SCALE = 10 if "--quick" in sys.argv else 1
-TOTAL, REPOS, TIMES = 100_000 // SCALE, 20, 30
+ROWS = next((int(a.split("=", 1)[1]) for a in sys.argv if a.startswith("--rows=")), 100_000)
+TOTAL, REPOS, TIMES = ROWS // SCALE, 20, 30
 SHARES = ((Status.COMPLETED, 0.9), (Status.FAILED, 0.05), (Status.CANCELLED, 0.02))
 RUNNING = 50 // SCALE or 1
 START = utcnow() - timedelta(days=30)

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
@@ -69,7 +70,7 @@ async def metrics(request: Request) -> Response:
     except StoreUnavailable:  # the process's own counters alone would read as an empty fleet: say it is down
         return problem(503, "the store is unavailable: /health says why", {"Retry-After": "5"})
     body = runtime.metrics.exposition() + generate_latest(readings)
-    return Response(body, media_type=CONTENT_TYPE_LATEST)
+    return Response(body, media_type=CONTENT_TYPE_PLAIN_0_0_4)  # what every Prometheus reads (names are all legacy)
 
 
 routes = [Route(PATH, guarded(metrics), methods=["GET"])]
