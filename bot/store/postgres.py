@@ -21,7 +21,7 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 from bot.control import not_cancellable, not_retryable
 from bot.errors import ConfigError, Conflict, LeaseLost, NotFound, StoreUnavailable
 from bot.models import WORK_ORDER_MUTABLE, Delivery, Repository, Status, Step, WorkOrder, utcnow
-from bot.store import ALL_WORK_ORDERS, Cursor, ListFilter, Load, QueueStats, StoreHealth
+from bot.store import ALL_WORK_ORDERS, EARLIEST, LATEST, Cursor, ListFilter, Load, QueueStats, StoreHealth
 from bot.store.batch import Batched
 from bot.store.queries import load
 from bot.store.remote import CHANNEL, MIGRATE_HINT, REPOSITORY_MUTABLE, checked, is_uuid, jsonable, repository_from
@@ -267,10 +267,13 @@ class PostgresStore:
     async def queue_stats(self) -> QueueStats:
         counts = {row["status"]: row["n"] for row in await self._all(Q["status_counts"])}
         head = _present(await self._one(Q["queue_head"]))
-        return QueueStats.of(counts, head["oldest"], head["expired"])
+        return QueueStats.of(counts, head["oldest"], head["expired"], head["clock"])
 
-    async def spend_by_repository(self, names: list[str]) -> dict[str, float]:
-        found = await self._all(Q["spend_by_repository"], {"names": names})
+    async def spend_by_repository(
+        self, names: list[str], since: datetime | None = None, until: datetime | None = None,
+    ) -> dict[str, float]:
+        bounds = {"since": since or EARLIEST, "until": until or LATEST}
+        found = await self._all(Q["spend_by_repository"], {"names": names, **bounds})
         return {name: 0.0 for name in names} | {row["repo_full_name"]: float(row["spent"]) for row in found}
 
     async def claim(self, worker_id: str, lease_seconds: float) -> WorkOrder | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
@@ -14,7 +14,7 @@ from supabase import AsyncClient, AsyncClientOptions, acreate_client
 from bot.control import not_cancellable, not_retryable
 from bot.errors import Conflict, LeaseLost, NotFound, StoreUnavailable
 from bot.models import WORK_ORDER_MUTABLE, Delivery, Repository, Status, Step, WorkOrder, utcnow
-from bot.store import ALL_WORK_ORDERS, Cursor, ListFilter, Load, QueueStats, StoreHealth
+from bot.store import ALL_WORK_ORDERS, EARLIEST, Cursor, ListFilter, Load, QueueStats, StoreHealth
 from bot.store.remote import MIGRATE_HINT, REPOSITORY_MUTABLE, checked, is_uuid, jsonable, repository_from
 from bot.store.rows import from_row
 
@@ -184,13 +184,20 @@ class SupabaseStore:
                                        _data(oldest.limit(1)))
         counts = {str(s): a.count or 0 for s, a in zip(Status, answers, strict=False)}
         head = answers[-1]
+        # PostgREST tells no time: this machine's clock (NTP keeps it within the metrics' minute of the database's)
         return QueueStats.of(counts, datetime.fromisoformat(head[0]["created_at"]) if head else None,
-                             answers[-2].count or 0)
+                             answers[-2].count or 0, utcnow())
 
-    async def spend_by_repository(self, names: list[str]) -> dict[str, float]:
-        """PostgREST sums nothing without aggregates enabled: the daily caps' RPC, since the epoch, per repository."""
-        epoch = datetime.fromtimestamp(0, UTC)
-        return dict(zip(names, await asyncio.gather(*(self.spent_since(n, epoch) for n in names)), strict=True))
+    async def spend_by_repository(
+        self, names: list[str], since: datetime | None = None, until: datetime | None = None,
+    ) -> dict[str, float]:
+        """PostgREST sums nothing without aggregates enabled: the daily caps' RPC (spend at or after a time), per
+        repository, and for an `until` the same again from there, taken off."""
+        async def spent(name: str) -> float:
+            total = await self.spent_since(name, since or EARLIEST)
+            return total - await self.spent_since(name, until) if until else total
+
+        return dict(zip(names, await asyncio.gather(*(spent(n) for n in names)), strict=True))
 
     async def claim(self, worker_id: str, lease_seconds: float) -> WorkOrder | None:
         params = {"p_worker_id": worker_id, "p_lease_seconds": float(lease_seconds)}

@@ -558,13 +558,24 @@ async def test_queue_stats_count_every_status_the_oldest_pending_and_expired_lea
     assert stats.by_status == {"pending": 1, "running": 2, "completed": 0, "failed": 0, "cancelled": 1}
     assert stats.oldest_pending == BASE + timedelta(seconds=3)
     assert stats.expired_leases == 1
+    assert abs(stats.clock - datetime.now(UTC)) < timedelta(seconds=5)  # the store's clock, which stamps the ledger
 
 
-async def test_spend_by_repository_sums_the_ledger_of_each_named_repository(store: Store) -> None:
+async def test_spend_by_repository_sums_the_ledger_of_each_named_repository_in_a_time_range(store: Store) -> None:
     other = order(2, repository_url="https://github.com/octo/other", repo_full_name="octo/other")
     await create(store, order(1), other)
-    for n, (work_order, cost) in enumerate([(order(1), 0.25), (order(1), 0.5), (other, 2.0)], start=1):
+
+    async def spend(work_order: WorkOrder, n: int, cost: float) -> None:
         await store.add_step(Step(agent_work_order_id=work_order.id, step="implement", agent_name="claude",
                                   success=True, duration_seconds=1.0, executed_at=BASE, step_order=n, cost_usd=cost))
-    spent = await store.spend_by_repository(["octo/repo", "octo/none"])
-    assert spent == {"octo/repo": pytest.approx(0.75), "octo/none": 0.0}
+
+    await spend(order(1), 1, 0.25)
+    await spend(other, 1, 2.0)
+    await asyncio.sleep(0.05)
+    middle = datetime.now(UTC)  # the ledger stamps its rows itself, with the database's clock (this machine's)
+    await asyncio.sleep(0.05)
+    await spend(order(1), 2, 0.5)
+    names = ["octo/repo", "octo/none"]
+    assert await store.spend_by_repository(names) == {"octo/repo": pytest.approx(0.75), "octo/none": 0.0}
+    assert await store.spend_by_repository(names, until=middle) == {"octo/repo": pytest.approx(0.25), "octo/none": 0}
+    assert await store.spend_by_repository(names, since=middle) == {"octo/repo": pytest.approx(0.5), "octo/none": 0}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,6 +17,9 @@ from bot.github import GitHubClient
 from bot.metrics import Metrics, outcome_of, route_of
 from bot.models import Repository, Status, Step, WorkOrder, utcnow
 from bot.runtime import Runtime
+from bot.store.sqlite import SqliteStore
+from bot.web import metrics as metrics_route
+from bot.web.metrics import SpendTotals
 
 REPO = "octo/private-repo"
 URL = f"https://github.com/{REPO}"
@@ -136,3 +140,38 @@ def test_a_store_that_cannot_be_read_is_a_503_not_an_empty_fleet(client: TestCli
     answer = client.get("/metrics")
     assert answer.status_code == 503 and answer.headers["retry-after"] == "5"
     assert answer.json() == {"detail": "the store is unavailable: /health says why"}
+
+
+@pytest.mark.parametrize("settle", [timedelta(0), timedelta(minutes=1)])
+async def test_spend_totals_count_each_ledger_row_once_and_a_new_repository_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settle: timedelta,
+) -> None:
+    """With a settle window of 0 every row is settled at once (read once, by range); with a minute, recent rows are
+    read again at each scrape until they settle. Either way each counts once."""
+    monkeypatch.setattr(metrics_route, "SETTLE", settle)
+    store = SqliteStore(tmp_path / "wo.db")
+    await store.open()
+    try:
+        totals = SpendTotals()
+
+        async def spend(repo: str, cost: float) -> None:
+            url = f"https://github.com/{repo}"
+            work_order = await store.create_work_order(WorkOrder(repository_url=url, repo_full_name=repo))
+            await store.add_step(Step(agent_work_order_id=work_order.id, step="plan", agent_name="claude",
+                                      success=True, duration_seconds=1.0, executed_at=utcnow(), step_order=1,
+                                      cost_usd=cost))
+
+        async def scrape(*names: str) -> dict[str, float]:
+            await asyncio.sleep(0.01)  # the ledger's clock has moved past the rows just written
+            return await totals.read(store, names, (await store.queue_stats()).clock)
+
+        await spend(REPO, 1.0)
+        assert await scrape(REPO) == {REPO: 1.0}
+        await spend(REPO, 0.5)
+        await spend("octo/later", 4.0)
+        assert await scrape(REPO) == {REPO: 1.5}
+        assert await scrape(REPO) == {REPO: 1.5}
+        assert await scrape("octo/later", REPO) == {REPO: 1.5, "octo/later": 4.0}
+        assert totals.settled == ({REPO: 1.5, "octo/later": 4.0} if not settle else {REPO: 0, "octo/later": 0})
+    finally:
+        await store.close()

@@ -150,12 +150,13 @@ SELECT * FROM archon_agent_work_order_retry(%(id)s, %(attempts)s)
 SELECT status, count(*) AS n FROM archon_agent_work_orders GROUP BY status
 
 -- name: spend_by_repository
--- /metrics: an index-only scan of idx_agent_work_order_spend_repo_at (its INCLUDE holds cost_usd)
+-- /metrics: per name, a range of idx_agent_work_order_spend_repo_at, index-only (its INCLUDE holds cost_usd)
 SELECT repo_full_name, sum(cost_usd) AS spent FROM archon_agent_work_order_spend
-WHERE repo_full_name = ANY(%(names)s) GROUP BY repo_full_name
+WHERE repo_full_name = ANY(%(names)s) AND at >= %(since)s AND at < %(until)s GROUP BY repo_full_name
 
 -- name: queue_head
 SELECT
     (SELECT min(created_at) FROM archon_agent_work_orders WHERE status = 'pending') AS oldest,
     (SELECT count(*) FROM archon_agent_work_orders WHERE status = 'running' AND lease_expires_at < now())
-        AS expired
+        AS expired,
+    now() AS clock

@@ -304,9 +304,10 @@ SELECT status, count(*) AS n FROM archon_agent_work_orders INDEXED BY idx_agent_
 GROUP BY status
 
 -- name: spend_by_repository
--- /metrics: one walk of idx_agent_work_order_spend_repo_at (repo_full_name, at, cost_usd), no table row read
+-- /metrics: per name, a range of idx_agent_work_order_spend_repo_at (repo_full_name, at, cost_usd), no table row
 SELECT repo_full_name, sum(cost_usd) AS spent FROM archon_agent_work_order_spend
-WHERE repo_full_name IN (SELECT value FROM json_each(:names)) GROUP BY repo_full_name
+WHERE repo_full_name IN (SELECT value FROM json_each(:names)) AND at >= :since AND at < :until
+GROUP BY repo_full_name
 
 -- name: queue_head
 -- the oldest pending (one probe of the status index) and the running rows whose lease expired (the partial
