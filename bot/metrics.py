@@ -15,7 +15,15 @@ import re
 from wsgiref.simple_server import WSGIServer
 
 import httpx
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    start_http_server,
+)
 
 from bot.errors import ConfigError
 
@@ -80,6 +88,7 @@ class Metrics:
     """The process's counters; `github_hooks` are httpx event hooks that count every GitHub answer."""
 
     def __init__(self) -> None:
+        disable_created_metrics()  # no `<name>_created` beside each series: the process start says as much
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.deliveries = Counter("awo_deliveries", "Webhook deliveries processed by intake, by event and outcome",

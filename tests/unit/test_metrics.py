@@ -115,6 +115,7 @@ async def test_github_answers_are_counted_by_route_and_the_rate_limit_kept() -> 
                   (("method", "GET"), ("route", "/repos/{owner}/{repo}/issues/{number}"), ("status", "4xx")))] == 1
     assert found[("awo_github_rate_limit_remaining", (("resource", "core"),))] == 4990
     assert "private-repo" not in metrics.exposition().decode()
+    assert "_created" not in metrics.exposition().decode()
 
 
 def test_a_worker_serves_its_own_counters_on_its_metrics_port() -> None:
