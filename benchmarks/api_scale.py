@@ -75,7 +75,7 @@ def ledger() -> Iterator[tuple[str, str, str, float, Any]]:
     """Two agent steps per ended work order, each with its cost, at its work order's time."""
     for n in range(TOTAL):
         if status_of(n) in (Status.COMPLETED, Status.FAILED, Status.CANCELLED):
-            at = START + timedelta(seconds=n * 20)
+            at = START + timedelta(days=29) * (n / TOTAL)  # spread over the past month, whatever the count
             for step in ("plan", "implement"):
                 yield f"acme/repo-{n % REPOS}", f"wo-{n:08d}", step, 0.25, at
 
