@@ -99,6 +99,9 @@ class Metrics:
                                ["step", "success"], buckets=STEP_BUCKETS, registry=r)
         self.leases_lost = Counter("awo_leases_lost", "Work orders this process stopped running because another "
                                    "worker took over their lease (or the store went away)", registry=r)
+        self.claims = Counter("awo_claims", "Work orders this process claimed: on their first attempt, or again (a "
+                              "lease that expired under a stopped worker, a graceful stop's release, or a retry)",
+                              ["attempt"], registry=r)
         self.leases_expired = Counter("awo_leases_expired_failed", "Work orders failed by the claim loop: their "
                                       "lease expired on their last allowed attempt", registry=r)
         self.github_calls = Counter("awo_github_requests", "GitHub API answers, by method, route template and "
@@ -108,6 +111,9 @@ class Metrics:
 
     def delivery(self, event: str, outcome: str) -> None:
         self.deliveries.labels(event_of(event), outcome_of(outcome)).inc()
+
+    def claimed(self, attempt: int) -> None:
+        self.claims.labels("first" if attempt <= 1 else "again").inc()
 
     def intake_failure(self, event: str) -> None:
         self.intake_failures.labels(event_of(event)).inc()

@@ -100,7 +100,10 @@ class Worker:
                 log.warning("work order %s: failed: %s", exhausted.id, exhausted.error_message)
             self._reported_at = -self.config.report_every  # say it on the issue now
         await self._deliver_reports()
-        return await self.s.store.claim(self.worker_id, self.config.lease_seconds)
+        claimed = await self.s.store.claim(self.worker_id, self.config.lease_seconds)
+        if claimed is not None:
+            self.s.metrics.claimed(claimed.attempt)
+        return claimed
 
     async def _deliver_reports(self) -> None:
         """Every few seconds, retry the final reports GitHub did not take (any worker may deliver any)."""

@@ -73,6 +73,7 @@ def test_the_counters_match_one_completed_work_order(stack: Stack) -> None:
     assert series(found, "awo_work_orders") == {(("status", "completed"),): 1}
     assert found[("awo_queue_depth", ())] == 0 and found[("awo_queue_oldest_age_seconds", ())] == 0
     assert series(found, "awo_leases_lost_total") == {} and found[("awo_leases_expired", ())] == 0
+    assert series(found, "awo_claims_total") == {(("attempt", "first"),): 1}
 
     stored = {s["step"]: s for s in stack.steps(order["agent_work_order_id"])}
     counts = series(found, "awo_step_duration_seconds_count")

@@ -176,3 +176,21 @@ async def test_spend_totals_count_each_ledger_row_once_and_a_new_repository_whol
         assert totals.settled == ({REPO: 1.5, "octo/later": 4.0} if not settle else {REPO: 0, "octo/later": 0})
     finally:
         await store.close()
+
+
+async def test_a_claim_after_an_expired_lease_counts_as_again(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "wo.db")
+    await store.open()
+    metrics = Metrics()
+    try:
+        await store.create_work_order(WorkOrder(repository_url=URL, repo_full_name=REPO))
+        for worker in ("w1", "w2"):  # w1's lease of 0 s has expired when w2 claims
+            claimed = await store.claim(worker, 0)
+            assert claimed is not None
+            metrics.claimed(claimed.attempt)
+            await asyncio.sleep(0.01)
+    finally:
+        await store.close()
+    found = samples(metrics.exposition().decode())
+    assert found[("awo_claims_total", (("attempt", "first"),))] == 1
+    assert found[("awo_claims_total", (("attempt", "again"),))] == 1
