@@ -84,6 +84,7 @@ bench: install
 	$(BIN)/python -m benchmarks.sandbox
 	$(BIN)/python -m benchmarks.checkout
 	$(BIN)/python -m benchmarks.queue
+	$(BIN)/python -m benchmarks.api_scale
 	$(BIN)/python -m benchmarks.action
 
 # Image size, cold and warm `docker build`, container start to healthy (needs the Docker engine of test-image).

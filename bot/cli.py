@@ -53,11 +53,16 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     async def main() -> None:
         runtime = build_runtime(settings, workers=args.concurrency or settings.worker_concurrency or 1)
         stopping = _on_signals(runtime.hurry)
+        port = settings.metrics_port  # the worker's own counters; the fleet's are any server's /metrics
+        exporter = runtime.metrics.serve(settings.metrics_host, port) if port else None
         await runtime.start()
         signum = await stopping
         log.info("%s received: stopping (running work orders get up to %g s; a second signal ends that)",
                  signal.Signals(signum).name, settings.shutdown_grace_seconds)
         await runtime.stop()
+        if exporter is not None:
+            exporter.shutdown()
+            exporter.server_close()
         log.info("worker stopped")
 
     asyncio.run(main())

@@ -31,6 +31,7 @@ from bot.github_data import (
     remark_of,
     repo_file_of,
 )
+from bot.metrics import Metrics
 
 __all__ = ["ChangedFile", "GitHubClient", "GitHubPort", "IssueInfo", "NodeState", "PullRequest", "Remark", "RepoFile",
            "RepoInfo"]
@@ -186,9 +187,10 @@ class GitHubClient:
     every installation, whose auth hook picks each request's token by the repository it names (bot/github_app.py)."""
 
     def __init__(self, token: str, base_url: str = "https://api.github.com", keep_connections: bool = False,
-                 *, app: tuple[str, str] | None = None) -> None:
+                 *, app: tuple[str, str] | None = None, metrics: Metrics | None = None) -> None:
         """`keep_connections` for a long-lived process, which then calls close(); a one-off command need not.
-        `app` (id, private key PEM) authenticates as that GitHub App instead of with `token`."""
+        `app` (id, private key PEM) authenticates as that GitHub App instead of with `token`; `metrics` counts
+        every answer (by route template) and keeps the rate limit GitHub reports."""
         self._token = token
         self._viewer: tuple[str | None] | None = None  # asked once: (login,) or (None,)
         self._connections = KeptConnections() if keep_connections else None
@@ -199,6 +201,7 @@ class GitHubClient:
             base_url=base_url, timeout=30, user_agent="agent-work-orders",
             http_cache=False,  # a cached GET could hide a PR or comment we just made
             async_transport=self._connections,
+            async_event_hooks=metrics.github_hooks(base_url) if metrics else None,  # type: ignore[arg-type]
         )
 
     async def git_token(self, full_name: str) -> str | None:

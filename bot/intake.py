@@ -12,6 +12,7 @@ from bot.commands import Commands
 from bot.errors import BotError, Conflict, GitHubError, StoreUnavailable
 from bot.github import GitHubPort, PullRequest, note_installation
 from bot.logs import fields
+from bot.metrics import Metrics
 from bot.models import Delivery, Ignored, Repository, Status, Trigger, WorkOrder
 from bot.repo_configs import RepoConfigs, admitted_config
 from bot.report import page_of, redact, render_comment
@@ -114,11 +115,13 @@ class Intake:
         retry_delays: tuple[float, ...] = RETRY_DELAYS, continue_pull_requests: bool = True,
         bot_login: str | None = None, configs: RepoConfigs | None = None,
         claimant: Callable[[WorkOrder], WorkOrder] | None = None, public_url: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.public_url = public_url  # AWO_PUBLIC_URL: comments link the work order's page
         # `awo action`: each work order is created already leased to the one process that runs it (no worker of a
         # shared store's fleet can take it); the server's intake leaves them pending for any worker
         self.claimant = claimant
+        self.metrics = metrics or Metrics()  # deliveries by event and outcome, intake failures
         self.configs = configs  # per-repository configuration (bot/repo_configs.py); None: the operator's only
         self.store = store
         self.bot_login = bot_login
@@ -213,6 +216,8 @@ class Intake:
             return
         self.queued.pop(delivery.delivery_id, None)
         self.state.failed += 1
+        self.metrics.delivery(delivery.event, "failed")
+        self.metrics.intake_failure(delivery.event)
         log.error("delivery %s (%s.%s) failed: %s", delivery.delivery_id, delivery.event, delivery.action, reason,
                   extra={"delivery_id": delivery.delivery_id, "repo": delivery.repo_full_name or None})
 
@@ -224,6 +229,7 @@ class Intake:
         """Route, admit and queue; record the outcome on the delivery."""
         outcome = await self._decide(delivery)
         await self.store.mark_delivery(delivery.delivery_id, outcome)
+        self.metrics.delivery(delivery.event, outcome)
         self.queued.pop(delivery.delivery_id, None)
         self.tries.pop(delivery.delivery_id, None)
         log.info("delivery %s (%s.%s): %s", delivery.delivery_id, delivery.event, delivery.action, outcome,

@@ -17,6 +17,7 @@ from bot.context import PullContext
 from bot.context_run import is_on_pull_request, on_pull_request, read_context, read_pull_request, start_reading
 from bot.errors import BotError, GitError, GitHubError, LeaseLost, StoreUnavailable
 from bot.github import GitHubPort, PullRequest, note_installation
+from bot.metrics import Metrics
 from bot.models import LogEntry, Step, WorkOrder, utcnow
 from bot.repo_config import configured, pr_mode, protected
 from bot.report import redact
@@ -55,6 +56,7 @@ class Services:
     local_remote: str | None = None  # `awo run` only: the path or URL its caller named, not a stored value
     author: Callable[[], Awaitable[Identity | None]] | None = None  # a GitHub App's bot user, asked when committing
     public_url: str | None = None  # AWO_PUBLIC_URL: the progress comment links the work order's page
+    metrics: Metrics = field(default_factory=Metrics)  # the process's counters (bot/metrics.py)
 
     log_observer: Callable[[LogEntry], None] | None = None  # `awo run`: its progress display
 
@@ -210,6 +212,7 @@ class Pipeline:
             step_order=run.order, cost_usd=outcome.cost_usd, num_turns=outcome.num_turns, attempt=wo.attempt,
         )
         await self.s.store.add_step(step)
+        self.s.metrics.step(spec.name, duration, step.success)
         run.shown.append(step)
         if outcome.cost_usd or outcome.num_turns:
             await self.update(run, {

@@ -16,6 +16,7 @@ from bot.checkout import Checkout, Identity
 from bot.errors import StoreUnavailable
 from bot.github import GitHubClient, GitHubPort
 from bot.intake import Intake
+from bot.metrics import Metrics
 from bot.pipeline import Limits, Services
 from bot.repo_configs import repo_configs_for
 from bot.retention import Retention
@@ -47,19 +48,23 @@ async def probe_tool(*argv: str) -> Tool:
     return Tool(result.returncode == 0, first[0] if first else None, path)
 
 
-def build_github(settings: Settings, keep_connections: bool = False) -> GitHubPort | None:
+def build_github(settings: Settings, keep_connections: bool = False,
+                 metrics: Metrics | None = None) -> GitHubPort | None:
     """The GitHub client; a long-lived runtime keeps its connections open between calls (and closes them)."""
     if settings.github_token is None:
-        return build_app_github(settings, keep_connections)
-    return GitHubClient(settings.github_token.get_secret_value(), settings.github_api_url, keep_connections)
+        return build_app_github(settings, keep_connections, metrics)
+    return GitHubClient(settings.github_token.get_secret_value(), settings.github_api_url, keep_connections,
+                        metrics=metrics)
 
 
-def build_app_github(settings: Settings, keep_connections: bool = False) -> GitHubPort | None:
+def build_app_github(settings: Settings, keep_connections: bool = False,
+                     metrics: Metrics | None = None) -> GitHubPort | None:
     """Authenticated as the GitHub App (an installation token per repository), when one is configured."""
     key = settings.app_private_key
     if settings.github_app_id is None or key is None:
         return None
-    return GitHubClient("", settings.github_api_url, keep_connections, app=(settings.github_app_id, key))
+    return GitHubClient("", settings.github_api_url, keep_connections, app=(settings.github_app_id, key),
+                        metrics=metrics)
 
 
 def bot_secrets(settings: Settings) -> tuple[str, ...]:
@@ -88,7 +93,8 @@ def admission_limits(settings: Settings) -> AdmissionLimits:
                            daily_usd_per_repo=settings.daily_usd_per_repo, daily_usd=settings.daily_usd)
 
 
-def build_services(settings: Settings, store: Store, github: GitHubPort | None) -> Services:
+def build_services(settings: Settings, store: Store, github: GitHubPort | None,
+                   metrics: Metrics | None = None) -> Services:
     base_env = {"PATH": settings.path_env, "HOME": settings.home}
     return Services(
         store=store,
@@ -103,6 +109,7 @@ def build_services(settings: Settings, store: Store, github: GitHubPort | None) 
         secrets=secret_values(settings),
         author=app_author(github),
         public_url=settings.public_url,
+        metrics=metrics or Metrics(),
     )
 
 
@@ -133,6 +140,7 @@ class Runtime:
     sandbox: SandboxStatus | None = None
     retention: Retention | None = None
     store_problem: str | None = None  # why the store is not ready, while it is not
+    metrics: Metrics = field(default_factory=Metrics)  # this process's counters, shared with its parts
     _store_open: bool = False
     _loop: asyncio.AbstractEventLoop | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -221,8 +229,9 @@ def build_runtime(
 ) -> Runtime:
     """The process's parts; tests pass fakes for the GitHub and agent ports."""
     store = build_store(settings)
-    github = github or build_github(settings, keep_connections=True)
-    services = build_services(settings, store, github)
+    metrics = Metrics()
+    github = github or build_github(settings, keep_connections=True, metrics=metrics)
+    services = build_services(settings, store, github, metrics)
     if agent is not None:
         services.agent = agent
     concurrency = settings.worker_concurrency if workers is None else workers
@@ -235,6 +244,6 @@ def build_runtime(
     intake = Intake(store, github, rules, settings.max_attempts, worker.notify if worker else lambda: None,
                     secrets=services.secrets, limits=admission_limits(settings),
                     continue_pull_requests=settings.continue_pull_requests, bot_login=settings.bot_login,
-                    configs=repo_configs_for(settings), public_url=settings.public_url)
+                    configs=repo_configs_for(settings), public_url=settings.public_url, metrics=metrics)
     retention = Retention(store, settings.data_dir, settings.delivery_retention_days, settings.sweep_seconds)
-    return Runtime(settings, store, github, services, intake, worker, retention=retention)
+    return Runtime(settings, store, github, services, intake, worker, retention=retention, metrics=metrics)

@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     # over, so a repository can narrow them further but never widen them.
     allowed_tools: Annotated[tuple[str, ...] | None, NoDecode] = Field(None, validation_alias="AWO_ALLOWED_TOOLS")
     pr_mode: Literal["none", "draft", "ready"] | None = Field(None, validation_alias="AWO_PR_MODE")
+    # `awo worker` (no HTTP server): where it serves its own counters for Prometheus, without a token (they name
+    # no repository; the store-derived series are any `awo serve`'s /metrics); unset: nowhere.
+    metrics_port: int | None = Field(None, validation_alias="AWO_METRICS_PORT", ge=1, le=65535)
+    metrics_host: str = Field("127.0.0.1", validation_alias="AWO_METRICS_HOST", min_length=1)
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod

@@ -95,12 +95,16 @@ class Worker:
 
     async def _claim(self) -> WorkOrder | None:
         for exhausted in await self.s.store.fail_exhausted():
+            self.s.metrics.leases_expired.inc()
             with work_order_context(exhausted):
                 log.warning("work order %s: failed: %s", exhausted.id, exhausted.error_message)
             await self.s.work_log.status(exhausted.id, Status.FAILED, exhausted.error_message or "")
             self._reported_at = -self.config.report_every  # say it on the issue now
         await self._deliver_reports()
-        return await self.s.store.claim(self.worker_id, self.config.lease_seconds)
+        claimed = await self.s.store.claim(self.worker_id, self.config.lease_seconds)
+        if claimed is not None:
+            self.s.metrics.claimed(claimed.attempt)
+        return claimed
 
     async def _deliver_reports(self) -> None:
         """Every few seconds, retry the final reports GitHub did not take (any worker may deliver any)."""
@@ -202,6 +206,7 @@ class Worker:
     def _abandon(self, run: Run, reason: Exception) -> WorkOrder:
         """Leave the work order to whoever holds (or next takes) its lease; nothing is recorded twice."""
         log.warning("work order %s: stopped here, left to its next lease holder (%s)", run.work_order.id, reason)
+        self.s.metrics.leases_lost.inc()
         return run.work_order
 
     async def _finish(self, run: Run, status: Status, error: str | None) -> WorkOrder:

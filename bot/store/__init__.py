@@ -41,6 +41,24 @@ class ListFilter:
 
 
 ALL_WORK_ORDERS = ListFilter()
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # the bounds of an unbounded time range, as stores compare times
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """The fleet's work orders as /metrics shows them, read at scrape time from indexes (bounded reads)."""
+
+    by_status: dict[str, int]  # every status, 0 where none
+    oldest_pending: datetime | None  # created_at of the longest-waiting pending work order
+    expired_leases: int  # running, but their lease expired: a stopped worker's, waiting to be claimed again
+    clock: datetime  # the store's own time (Postgres' now()), which stamps the spend ledger's rows
+
+    @classmethod
+    def of(cls, counts: dict[str, int], oldest_pending: datetime | None, expired_leases: int,
+           clock: datetime) -> QueueStats:
+        """Every status present, 0 where the store counted none."""
+        return cls({str(s): int(counts.get(str(s), 0)) for s in Status}, oldest_pending, int(expired_leases), clock)
 # What an id of a row may look like (work orders, repositories): the API finds nothing for any other shape,
 # and a cursor holding any other is not one this API gave out (stores put its id in a query).
 ID_SHAPE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
@@ -168,6 +186,17 @@ class Store(Protocol):
 
     async def spent_since(self, repo_full_name: str | None, since: datetime) -> float:
         """Dollars the ledger recorded at or after `since`, for one repository or (None) for all (daily caps)."""
+        ...
+
+    async def queue_stats(self) -> QueueStats:
+        """Counts by status (a covering index), the oldest pending and the expired leases (partial indexes)."""
+        ...
+
+    async def spend_by_repository(
+        self, names: list[str], since: datetime | None = None, until: datetime | None = None,
+    ) -> dict[str, float]:
+        """Each named repository's dollars in the spend ledger recorded in [since, until) (unset: unbounded): a
+        range of its (repository, time) index per name, so a short range reads only its own rows."""
         ...
 
     async def add_step(self, step: Step) -> None: ...

@@ -21,7 +21,7 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 from bot.control import not_cancellable, not_retryable
 from bot.errors import ConfigError, Conflict, LeaseLost, NotFound, StoreUnavailable
 from bot.models import WORK_ORDER_MUTABLE, Delivery, LogEntry, Repository, Status, Step, WorkOrder, utcnow
-from bot.store import ALL_WORK_ORDERS, Cursor, ListFilter, Load, StoreHealth
+from bot.store import ALL_WORK_ORDERS, EARLIEST, LATEST, Cursor, ListFilter, Load, QueueStats, StoreHealth
 from bot.store.batch import Batched
 from bot.store.log_watch import LogWatch
 from bot.store.queries import load
@@ -270,6 +270,18 @@ class PostgresStore:
             await self.get_work_order(work_order_id)
             raise LeaseLost(f"work order {work_order_id} is no longer leased by {owner}")
         return from_row(WorkOrder, row)
+
+    async def queue_stats(self) -> QueueStats:
+        counts = {row["status"]: row["n"] for row in await self._all(Q["status_counts"])}
+        head = _present(await self._one(Q["queue_head"]))
+        return QueueStats.of(counts, head["oldest"], head["expired"], head["clock"])
+
+    async def spend_by_repository(
+        self, names: list[str], since: datetime | None = None, until: datetime | None = None,
+    ) -> dict[str, float]:
+        bounds = {"since": since or EARLIEST, "until": until or LATEST}
+        found = await self._all(Q["spend_by_repository"], {"names": names, **bounds})
+        return {name: 0.0 for name in names} | {row["repo_full_name"]: float(row["spent"]) for row in found}
 
     async def claim(self, worker_id: str, lease_seconds: float) -> WorkOrder | None:
         row = await self._one(Q["claim"], {"worker_id": worker_id, "lease_seconds": float(lease_seconds)})

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from bot.control import STOPPED, not_cancellable, not_retryable
 from bot.errors import Conflict, LeaseLost, NotFound, StoreUnavailable
 from bot.models import WORK_ORDER_MUTABLE, Delivery, LogEntry, Repository, Status, Step, WorkOrder, utcnow
-from bot.store import ALL_WORK_ORDERS, Cursor, ListFilter, Load, StoreHealth
+from bot.store import ALL_WORK_ORDERS, EARLIEST, LATEST, Cursor, ListFilter, Load, QueueStats, StoreHealth
 from bot.store.fast_insert import FastInserts
 from bot.store.log_watch import poll_for_logs
 from bot.store.queries import load
@@ -243,6 +243,26 @@ class SqliteStore:
             await self.get_work_order(work_order_id)
             raise LeaseLost(f"work order {work_order_id} is no longer leased by {owner}")
         return await self.get_work_order(work_order_id)
+
+    async def queue_stats(self) -> QueueStats:
+        def read(conn: sqlite3.Connection) -> QueueStats:
+            counts = {row["status"]: row["n"] for row in conn.execute(Q["status_counts"])}
+            head = conn.execute(Q["queue_head"], {"now": iso(utcnow())}).fetchone()
+            oldest = datetime.fromisoformat(head["oldest"]) if head["oldest"] else None
+            return QueueStats.of(counts, oldest, head["expired"], utcnow())  # a file: this machine's clock
+
+        return await self._run(read)
+
+    async def spend_by_repository(
+        self, names: list[str], since: datetime | None = None, until: datetime | None = None,
+    ) -> dict[str, float]:
+        bounds = {"since": iso(since or EARLIEST), "until": iso(until or LATEST)}
+
+        def read(conn: sqlite3.Connection) -> dict[str, float]:
+            found = conn.execute(Q["spend_by_repository"], {"names": json.dumps(names), **bounds})
+            return {name: 0.0 for name in names} | {row["repo_full_name"]: float(row["spent"]) for row in found}
+
+        return await self._run(read)
 
     async def claim(self, worker_id: str, lease_seconds: float) -> WorkOrder | None:
         now = utcnow()

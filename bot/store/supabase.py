@@ -14,7 +14,7 @@ from supabase import AsyncClient, AsyncClientOptions, acreate_client
 from bot.control import not_cancellable, not_retryable
 from bot.errors import Conflict, LeaseLost, NotFound, StoreUnavailable
 from bot.models import WORK_ORDER_MUTABLE, Delivery, LogEntry, Repository, Status, Step, WorkOrder, utcnow
-from bot.store import ALL_WORK_ORDERS, Cursor, ListFilter, Load, StoreHealth
+from bot.store import ALL_WORK_ORDERS, EARLIEST, Cursor, ListFilter, Load, QueueStats, StoreHealth
 from bot.store.log_watch import poll_for_logs
 from bot.store.remote import MIGRATE_HINT, REPOSITORY_MUTABLE, checked, is_uuid, jsonable, repository_from
 from bot.store.rows import from_row
@@ -174,6 +174,33 @@ class SupabaseStore:
         if owner is not None:
             query = query.eq("lease_owner", owner).eq("status", str(Status.RUNNING))
         return await self._leased(await _data(query), work_order_id, owner)
+
+    async def queue_stats(self) -> QueueStats:
+        """The Postgres store's reads as PostgREST requests (counted with count=exact, no rows sent), at once."""
+        def counted(status: Status) -> Executable:
+            query = self.client.table(WORK_ORDERS).select("agent_work_order_id", count=CountMethod.exact, head=True)
+            return query.eq("status", str(status))
+
+        expired = counted(Status.RUNNING).lt("lease_expires_at", utcnow().isoformat())  # type: ignore[attr-defined]
+        oldest = self.client.table(WORK_ORDERS).select("created_at").eq("status", "pending").order("created_at")
+        answers = await asyncio.gather(*(_response(counted(s)) for s in Status), _response(expired),
+                                       _data(oldest.limit(1)))
+        counts = {str(s): a.count or 0 for s, a in zip(Status, answers, strict=False)}
+        head = answers[-1]
+        # PostgREST tells no time: this machine's clock (NTP keeps it within the metrics' minute of the database's)
+        return QueueStats.of(counts, datetime.fromisoformat(head[0]["created_at"]) if head else None,
+                             answers[-2].count or 0, utcnow())
+
+    async def spend_by_repository(
+        self, names: list[str], since: datetime | None = None, until: datetime | None = None,
+    ) -> dict[str, float]:
+        """PostgREST sums nothing without aggregates enabled: the daily caps' RPC (spend at or after a time), per
+        repository, and for an `until` the same again from there, taken off."""
+        async def spent(name: str) -> float:
+            total = await self.spent_since(name, since or EARLIEST)
+            return total - await self.spent_since(name, until) if until else total
+
+        return dict(zip(names, await asyncio.gather(*(spent(n) for n in names)), strict=True))
 
     async def claim(self, worker_id: str, lease_seconds: float) -> WorkOrder | None:
         params = {"p_worker_id": worker_id, "p_lease_seconds": float(lease_seconds)}

@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.runtime import Runtime
-from bot.web import api, archon_api, control_api, deliveries, logs_api, pages
+from bot.web import api, archon_api, control_api, deliveries, logs_api, metrics, openapi, pages
 from bot.web.guard import ApiToken
 from bot.web.health import health
 from bot.web.webhooks import PATH, Endpoint, Webhooks
@@ -53,6 +53,8 @@ def create_app(runtime: Runtime) -> Starlette:
             *control_api.routes,
             *pages.routes,
             *logs_api.routes,
+            *metrics.routes,
+            *openapi.routes,
         ],
         middleware=[Middleware(Webhooks), Middleware(ApiToken, token=token)],
         exception_handlers={HTTPException: http_error, 500: server_error},

@@ -13,6 +13,7 @@ from bot.web.body import CLOSE
 PUBLIC = {
     "/webhooks/github": frozenset({"POST"}),  # signed with GITHUB_WEBHOOK_SECRET instead
     "/health": frozenset({"GET", "HEAD"}),
+    "/openapi.json": frozenset({"GET", "HEAD"}),  # describes the API, holds no data
 }
 DISABLED = "the API is disabled: set AWO_API_TOKEN and send it as `Authorization: Bearer <token>`"
 

@@ -231,10 +231,12 @@ async def _record(incoming: Incoming, body: bytes) -> Answer:
         log.error("delivery %s not recorded: %s", delivery_id, exc)
         return problem(503, "the store is unavailable; GitHub may redeliver this later")
     if not new:
+        runtime.metrics.delivery(event, "duplicate")
         return Answer(200, {"status": "duplicate", "delivery_id": delivery_id})
     if outcome is None:
-        runtime.intake.submit(delivery)
+        runtime.intake.submit(delivery)  # intake counts it once it has decided
     else:
+        runtime.metrics.delivery(event, outcome)
         log.debug("delivery %s (%s.%s): %s", delivery_id, event, delivery.action, outcome,
                   extra={"delivery_id": delivery_id, "repo": delivery.repo_full_name or None})
     return Answer(202, {"status": "pong" if event == "ping" else "accepted", "delivery_id": delivery_id})

@@ -543,3 +543,41 @@ async def test_only_a_failed_or_cancelled_work_order_can_be_retried(store: Store
         await store.retry_work_order("wo-0001", 3)
     with pytest.raises(NotFound):
         await store.retry_work_order("wo-9999", 3)
+
+
+# what /metrics reads at each scrape
+
+
+async def test_queue_stats_count_every_status_the_oldest_pending_and_expired_leases(store: Store) -> None:
+    empty = await store.queue_stats()
+    assert empty.by_status == {str(s): 0 for s in Status} and empty.oldest_pending is None
+    await create(store, order(1), order(2), order(3), order(4))
+    await store.claim("w1", 60)  # order 1: running, a live lease
+    await store.claim("w2", 0)  # order 2: running, its lease expired at once
+    await store.cancel_work_order("wo-0004")
+    await expire_leases()
+    stats = await store.queue_stats()
+    assert stats.by_status == {"pending": 1, "running": 2, "completed": 0, "failed": 0, "cancelled": 1}
+    assert stats.oldest_pending == BASE + timedelta(seconds=3)
+    assert stats.expired_leases == 1
+    assert abs(stats.clock - datetime.now(UTC)) < timedelta(seconds=5)  # the store's clock, which stamps the ledger
+
+
+async def test_spend_by_repository_sums_the_ledger_of_each_named_repository_in_a_time_range(store: Store) -> None:
+    other = order(2, repository_url="https://github.com/octo/other", repo_full_name="octo/other")
+    await create(store, order(1), other)
+
+    async def spend(work_order: WorkOrder, n: int, cost: float) -> None:
+        await store.add_step(Step(agent_work_order_id=work_order.id, step="implement", agent_name="claude",
+                                  success=True, duration_seconds=1.0, executed_at=BASE, step_order=n, cost_usd=cost))
+
+    await spend(order(1), 1, 0.25)
+    await spend(other, 1, 2.0)
+    await asyncio.sleep(0.05)
+    middle = datetime.now(UTC)  # the ledger stamps its rows itself, with the database's clock (this machine's)
+    await asyncio.sleep(0.05)
+    await spend(order(1), 2, 0.5)
+    names = ["octo/repo", "octo/none"]
+    assert await store.spend_by_repository(names) == {"octo/repo": pytest.approx(0.75), "octo/none": 0.0}
+    assert await store.spend_by_repository(names, until=middle) == {"octo/repo": pytest.approx(0.25), "octo/none": 0}
+    assert await store.spend_by_repository(names, since=middle) == {"octo/repo": pytest.approx(0.5), "octo/none": 0}

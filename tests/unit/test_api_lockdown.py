@@ -31,6 +31,8 @@ EVERY_ROUTE = [
     ("GET", API), ("POST", API), ("GET", f"/{API}/"), ("GET", f"{API}//"), ("GET", "/API/agent-work-orders/"),
     ("HEAD", f"{API}/"), ("OPTIONS", f"{API}/"), ("PUT", f"{API}/"), ("GET", "/api/admin"), ("GET", "/"),
     ("POST", "/health"), ("GET", "/webhooks/github"), ("DELETE", "/webhooks/github"),
+    # /metrics names repositories: closed like the API; /openapi.json is public to GET only
+    ("GET", "/metrics"), ("HEAD", "/metrics"), ("GET", "/metrics/"), ("GET", "/METRICS"), ("POST", "/openapi.json"),
 ]
 
 

@@ -168,3 +168,19 @@ WHERE agent_work_order_id = %(id)s
 -- name: has_logs_after
 SELECT EXISTS (SELECT 1 FROM archon_agent_work_order_logs WHERE agent_work_order_id = %(id)s AND id > %(after)s)
     AS found
+
+-- name: status_counts
+-- /metrics at every scrape: an index-only scan of idx_agent_work_orders_list_status (migration 009)
+SELECT status, count(*) AS n FROM archon_agent_work_orders GROUP BY status
+
+-- name: spend_by_repository
+-- /metrics: per name, a range of idx_agent_work_order_spend_repo_at, index-only (its INCLUDE holds cost_usd)
+SELECT repo_full_name, sum(cost_usd) AS spent FROM archon_agent_work_order_spend
+WHERE repo_full_name = ANY(%(names)s) AND at >= %(since)s AND at < %(until)s GROUP BY repo_full_name
+
+-- name: queue_head
+SELECT
+    (SELECT min(created_at) FROM archon_agent_work_orders WHERE status = 'pending') AS oldest,
+    (SELECT count(*) FROM archon_agent_work_orders WHERE status = 'running' AND lease_expires_at < now())
+        AS expired,
+    now() AS clock

@@ -332,3 +332,22 @@ SELECT count(*) FROM archon_agent_work_order_logs WHERE agent_work_order_id = :i
 
 -- name: has_logs_after
 SELECT EXISTS (SELECT 1 FROM archon_agent_work_order_logs WHERE agent_work_order_id = :id AND id > :after)
+
+-- name: status_counts
+-- /metrics at every scrape: a walk of the covering (status, created_at, id) index, no table row read
+SELECT status, count(*) AS n FROM archon_agent_work_orders INDEXED BY idx_agent_work_orders_list_status
+GROUP BY status
+
+-- name: spend_by_repository
+-- /metrics: per name, a range of idx_agent_work_order_spend_repo_at (repo_full_name, at, cost_usd), no table row
+SELECT repo_full_name, sum(cost_usd) AS spent FROM archon_agent_work_order_spend
+WHERE repo_full_name IN (SELECT value FROM json_each(:names)) AND at >= :since AND at < :until
+GROUP BY repo_full_name
+
+-- name: queue_head
+-- the oldest pending (one probe of the status index) and the running rows whose lease expired (the partial
+-- index of running rows: as many as run at once)
+SELECT
+    (SELECT min(created_at) FROM archon_agent_work_orders WHERE status = 'pending') AS oldest,
+    (SELECT count(*) FROM archon_agent_work_orders INDEXED BY idx_agent_work_orders_issue_leases
+     WHERE status = 'running' AND lease_expires_at < :now) AS expired
