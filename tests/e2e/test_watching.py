@@ -4,40 +4,22 @@ as it starts and the tool in use, as plain lines when its output is not a termin
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.e2e.harness import CLAUDE, ROOT, Stack, script_for, wait_until
 from tests.e2e.test_cli import awo, local_repo
 from tests.support.fake_anthropic import FakeAnthropicServer
+from tests.support.sse import sse_events
 
 pytestmark = pytest.mark.e2e
 WRITE_HELLO = {"tool_use": {"name": "Write", "input": {"file_path": "hello.txt", "content": "hello\n"}}}
 SLOW_ANSWER = {"text": "Added hello.txt.", "sleep": 3}  # the step goes on for 3 s after its tool use
-
-
-def sse_events(response: httpx.Response) -> Any:
-    """(arrival time, event name, data) of each event."""
-    name, data = "message", ""
-    for line in response.iter_lines():
-        if line.startswith(":"):
-            continue
-        if not line:
-            if data:
-                yield time.monotonic(), name, json.loads(data)
-            name, data = "message", ""
-        elif line.startswith("event:"):
-            name = line.partition(":")[2].strip()
-        elif line.startswith("data:"):
-            data += line.partition(":")[2].strip()
 
 
 def test_an_sse_client_sees_the_tool_use_of_a_running_step_before_the_step_ends(stack: Stack) -> None:

@@ -3,9 +3,7 @@ the work order's log still gets each entry live, woken by NOTIFY through its one
 
 from __future__ import annotations
 
-import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ import pytest
 
 from tests.e2e.harness import wait_until
 from tests.fleet.harness import FAKE_CLAUDE, Fleet, configure_repository, fetch
+from tests.support.sse import sse_events
 
 pytestmark = pytest.mark.postgres
 ISSUE = 88
@@ -30,21 +29,6 @@ def lingering_cli(folder: Path, seconds: float) -> Path:
     return wrapper
 
 
-def events(response: httpx.Response) -> Any:
-    name, data = "message", ""
-    for line in response.iter_lines():
-        if line.startswith(":"):
-            continue
-        if not line:
-            if data:
-                yield time.monotonic(), name, json.loads(data)
-            name, data = "message", ""
-        elif line.startswith("event:"):
-            name = line.partition(":")[2].strip()
-        elif line.startswith("data:"):
-            data += line.partition(":")[2].strip()
-
-
 def test_the_receivers_stream_gets_a_worker_processs_entries_live(fleet: Fleet, tmp_path: Path) -> None:
     configure_repository(fleet.database_url, fleet.remote)
     receiver = fleet.start_receiver(AWO_API_TOKEN=API_TOKEN)  # receives only: the work runs in the worker
@@ -59,7 +43,7 @@ def test_the_receivers_stream_gets_a_worker_processs_entries_live(fleet: Fleet, 
     with httpx.Client(base_url=receiver.url, headers=AUTH, timeout=60) as client, \
             client.stream("GET", path) as response:
         assert response.status_code == 200
-        for at, name, data in events(response):
+        for at, name, data in sse_events(response):
             seen.append((at, name, data))
             if name == "log" and data["kind"] == "tool_use":
                 listeners = fetch(fleet.database_url, "SELECT pid FROM pg_stat_activity "
