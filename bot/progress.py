@@ -6,6 +6,7 @@ import sys
 from typing import TextIO
 
 from bot.models import LogEntry
+from bot.sanitize import without_invisible
 from bot.worklog import LogKind
 
 CLEAR = "\r\x1b[K"  # back to the line's start and erase it: the updating line on a terminal
@@ -14,7 +15,9 @@ WIDTH = 100
 
 def log_line(entry: LogEntry) -> str:
     """`12:00:01  implement  tool_use  Write hello.txt` (UTC), one line per entry."""
-    return f"{entry.at:%H:%M:%S}  {entry.step or '-':<12} {entry.kind:<13} {entry.message}"
+    # printed on a terminal: a row stored by an older version (or written past WorkLog) carries no escape sequence
+    message = " ".join(without_invisible(entry.message).split())
+    return f"{entry.at:%H:%M:%S}  {entry.step or '-':<12} {entry.kind:<13} {message}"
 
 
 class ProgressDisplay:

@@ -15,6 +15,7 @@ from typing import Any
 from bot.errors import BotError
 from bot.models import LogEntry, Status, WorkOrder
 from bot.report import redact
+from bot.sanitize import without_invisible
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ def is_final(entry: LogEntry) -> bool:
 
 def one_line(text: str, secrets: tuple[str, ...]) -> str:
     """Redacted first, then flattened and cut: a secret split by the cut could otherwise slip past."""
-    flat = " ".join(redact(text, secrets).split())
+    flat = " ".join(without_invisible(redact(text, secrets)).split())  # no escape sequence reaches a terminal
     return flat if len(flat) <= MESSAGE_CHARS else flat[: MESSAGE_CHARS - 1] + "…"
 
 

@@ -51,3 +51,16 @@ def test_an_error_is_its_own_line_and_a_long_tool_use_fits_the_terminal() -> Non
 def test_a_log_line_has_the_time_the_step_the_kind_and_the_message() -> None:
     line = log_line(entry("tool_use", "Write hello.txt"))
     assert line.split()[1:] == ["implement", "tool_use", "Write", "hello.txt"]
+
+
+def test_a_tool_use_carrying_terminal_escapes_is_stored_and_printed_without_them() -> None:
+    """The model chooses a tool's input (a file name, a command): it must not retitle or redraw the operator's
+    terminal through `awo logs` or `awo run`."""
+    from bot.worklog import one_line
+
+    hostile = "Bash echo \x1b]0;pwned\x07 \x1b[2J\x1b[31mred\u202e gnp.exe"
+    stored = one_line(hostile, ())
+    assert not any(c in stored for c in "\x1b\x07\u202e"), stored
+    assert "pwned" in stored and "red" in stored
+    old_row = entry("tool_use", hostile)  # a row written before the log was cleaned, or by another writer
+    assert not any(c in log_line(old_row) for c in "\x1b\x07\u202e")
