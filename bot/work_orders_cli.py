@@ -76,7 +76,7 @@ def details(order: dict[str, Any]) -> list[str]:
     fields = [("Request", plain(order.get("user_request"), 300)),
               ("Created", plain(order.get("created_at"), 40)), ("Started", plain(order.get("started_at"), 40)),
               ("Finished", plain(order.get("completed_at"), 40)),
-              ("Cost", f"{money(float(order.get('total_cost_usd') or 0))} · {int(order.get('num_turns') or 0)} turns"),
+              ("Cost", f"{money(float(order.get('total_cost_usd') or 0))} · {turns(int(order.get('num_turns') or 0))}"),
               ("Attempt", f"{order.get('attempt', 0)} of {order.get('max_attempts', '?')}"),
               ("Branch", plain(order.get("git_branch_name"), 200)), ("Pull request", plain(order.get("pr_url"), 300)),
               ("Issue", issue_link(order)), ("Error", plain(order.get("error_message"), 500))]
@@ -100,8 +100,12 @@ def step_lines(steps: list[dict[str, Any]]) -> list[str]:
         if step.get("cost_usd"):
             extra.append(money(float(step["cost_usd"])))
         if step.get("num_turns"):
-            extra.append(f"{int(step['num_turns'])} turns")
+            extra.append(turns(int(step["num_turns"])))
         error = f" — {plain(step.get('error_message'), 200)}" if step.get("error_message") else ""
         lines.append(f"    {int(step.get('attempt') or 1)}.{int(step.get('step_order') or 0):<3}"
                      f"{plain(step.get('step'), 30):<14}{mark:<7}{' · '.join(extra)}{error}")
     return lines
+
+
+def turns(count: int) -> str:
+    return f"{count} turn" if count == 1 else f"{count} turns"
