@@ -66,8 +66,10 @@ def ensure_engine() -> None:
         raise EngineUnavailable("the Docker engine does not answer and only root can start it here: "
                                 f"run `sudo {' '.join(DOCKERD)} &`, or add this user to the docker group")
     log = Path(tempfile.gettempdir()) / "awo-dockerd.log"
-    with log.open("ab") as out:
-        subprocess.Popen(DOCKERD, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    # Detached through a shell that exits at once: the engine outlives this test run (later runs reuse it), and no
+    # Popen of a still-running child is left to be collected mid-session (a ResourceWarning, an error here).
+    subprocess.run(["sh", "-c", 'nohup "$@" >>"$AWO_DOCKERD_LOG" 2>&1 </dev/null &', "start-dockerd", *DOCKERD],
+                   env={**os.environ, "AWO_DOCKERD_LOG": str(log)}, check=True, start_new_session=True, timeout=30)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if engine_answers():
