@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The bot finds this CLI by itself (relative to the project), however `awo` is started: nothing to export.
 CLAUDE := $(CURDIR)/node_modules/.bin/claude
 
-.PHONY: run test install bubblewrap lint typecheck bench postgres clean mutations lint-actions hadolint test-image bench-image
+.PHONY: run test install bubblewrap chromium lint typecheck bench postgres clean mutations lint-actions hadolint test-image bench-image
 
 run: install
 	@mkdir -p data
@@ -18,7 +18,7 @@ test: install postgres lint-actions hadolint
 	# the end-to-end suite again, against GitHub Enterprise Server's own API description (GHES 3.19)
 	AWO_E2E_GITHUB=ghes-3.19 $(BIN)/pytest -q tests/e2e --junitxml=reports/junit-ghes.xml
 
-install: $(VENV)/.installed node_modules/.installed tests/fixtures/node_modules/.installed bubblewrap
+install: $(VENV)/.installed node_modules/.installed tests/fixtures/node_modules/.installed bubblewrap chromium
 
 # The agent runs under bubblewrap (AWO_AGENT_SANDBOX=bwrap, the default): installed when missing if we can,
 # else the exact command is printed (work orders fail, with that reason, until it is there).
@@ -29,6 +29,16 @@ bubblewrap:
 	else \
 	  echo "bubblewrap (bwrap) is missing: run 'sudo apt-get install -y bubblewrap'" \
 	       "(or set AWO_AGENT_SANDBOX=none to run the agent unsandboxed; see SECURITY.md)"; \
+	fi
+
+# The dashboard's browser tests drive Debian's Chromium (Playwright's own browser download cannot work offline and
+# is never used): installed when missing if we can, else the exact command is printed (tests/browser fail until then).
+chromium:
+	@test -x /usr/bin/chromium && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; \
+	else \
+	  echo "chromium is missing (tests/browser need /usr/bin/chromium): run 'sudo apt-get install -y chromium'"; \
 	fi
 
 $(VENV)/.installed: pyproject.toml
