@@ -21,8 +21,8 @@ MISSING = (f"{CHROMIUM} is missing: run `make install` (or `sudo apt-get install
            "the browser tests use Debian's Chromium and never download one")
 
 
-def launch_args() -> dict[str, Any]:
+def launch_args(executable: Path = CHROMIUM) -> dict[str, Any]:
     """Playwright's launch options; fails (never skips) the test asking for them when Chromium is not installed."""
-    if not os.access(CHROMIUM, os.X_OK):
+    if not os.access(executable, os.X_OK):
         pytest.fail(MISSING, pytrace=False)
-    return {"executable_path": str(CHROMIUM), "headless": True, "args": FLAGS}
+    return {"executable_path": str(executable), "headless": True, "args": FLAGS}

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Page
 
 from tests.browser import axe
-from tests.browser.dashboard import log_in, wait_live
+from tests.browser.dashboard import log_in, row_ids, wait_live
 from tests.e2e.harness import REPO, Stack, script_for
 
 pytestmark = pytest.mark.browser
@@ -44,6 +45,33 @@ def test_the_page_is_accessible(page: Page, finished: dict[str, Any], path: str)
     if path in ("/", "/work-orders/{id}"):
         wait_live(page, "on" if path == "/" else "ended")
     assert_accessible(page)
+
+
+def filter_by(page: Page, **fields: str) -> dict[str, list[str]]:
+    """Fill the list's filter form as a user does and send it; the query the page was reloaded with."""
+    for name, value in fields.items():
+        if name == "status":
+            page.select_option("form#filters select[name=status]", value)
+        else:
+            page.fill(f"form#filters input[name={name}]", value)
+    with page.expect_navigation():
+        page.click("form#filters [type=submit]")
+    return parse_qs(urlsplit(page.url).query)
+
+
+def test_the_filters_narrow_the_list(page: Page, finished: dict[str, Any]) -> None:
+    work_order_id, day = finished["agent_work_order_id"], finished["created_at"][:10]
+    log_in(page, "/")
+    assert page.get_attribute("form#filters input[name=since]", "type") == "date"
+    assert page.get_attribute("form#filters input[name=until]", "type") == "date"
+    assert work_order_id in row_ids(page)
+
+    assert filter_by(page, status="failed")["status"] == ["failed"]
+    assert work_order_id not in row_ids(page)
+    query = filter_by(page, status="completed", repository=REPO, issue=str(finished["issue_number"]), since=day,
+                      until=day)
+    assert query["repository"] == [REPO] and query["since"] == [day]
+    assert row_ids(page) == [work_order_id]
 
 
 def test_the_costs_page_shows_the_work_orders_cost(page: Page, finished: dict[str, Any]) -> None:
