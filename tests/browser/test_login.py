@@ -20,8 +20,9 @@ def session_cookie(context: BrowserContext) -> dict[str, object] | None:
     return next((dict(c) for c in context.cookies() if c["name"] == "awo_session"), None)
 
 
-def test_a_wrong_token_shows_the_error_and_no_cookie(page: Page, context: BrowserContext, console: Console) -> None:
-    console.expect("status of 401")  # the browser logs the 401 answer itself
+def test_a_wrong_token_shows_the_error_and_no_cookie(page: Page, context: BrowserContext, console: Console,
+                                                     stack: Stack) -> None:
+    console.expect(f"status of 401 (Unauthorized) ({stack.url}/login)")  # the browser logs the answer itself
     page.goto("/login?next=/")
     page.fill("form#login input#token", "not-the-token")
     with page.expect_navigation() as answer:
