@@ -154,7 +154,7 @@ def test_the_seed_verification_queries_list_every_table_and_index(database: str)
     triggers = query(database, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname")
     assert [t for (t,) in triggers] == [
         "notify_agent_work_order_log", "notify_agent_work_order_pending", "notify_agent_work_order_released",
-        "record_agent_work_order_spend",
+        "order_agent_work_order_log", "record_agent_work_order_spend",
         "update_agent_work_orders_updated_at", "update_configured_repositories_updated_at"]
     secured = query(database, "SELECT relname FROM pg_class WHERE relname LIKE 'archon_%' AND relkind = 'r' "
                               "AND NOT relrowsecurity")
