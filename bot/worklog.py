@@ -86,9 +86,13 @@ class WorkLog:
         await self.write(work_order_id, LogKind.STEP_STARTED, f"{step} started", step=step,
                          data={"attempt": attempt})
 
-    async def tool_use(self, work_order_id: str, step: str, description: str) -> None:
-        tool = description.split(" ", 1)[0]
-        await self.write(work_order_id, LogKind.TOOL_USE, description, step=step, data={"tool": tool})
+    async def tool_use(self, work_order_id: str, step: str, description: str,
+                       cost_so_far: float | None = None) -> None:
+        """`cost_so_far`: the work order's dollars at this moment (earlier steps and this one's running count)."""
+        data: dict[str, Any] = {"tool": description.split(" ", 1)[0]}
+        if cost_so_far is not None:
+            data["cost_so_far_usd"] = round(cost_so_far, 6)
+        await self.write(work_order_id, LogKind.TOOL_USE, description, step=step, data=data)
 
     async def step_finished(self, work_order_id: str, step: str, *, error: str | None, duration: float,
                             cost_usd: float | None, num_turns: int | None) -> None:

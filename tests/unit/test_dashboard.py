@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from bot.models import Repository, Status, WorkOrder
+from bot.models import Status, WorkOrder
 from bot.runtime import Runtime, build_runtime
 from bot.testing import FakeAgent, FakeGitHub
 from bot.web.app import create_app
@@ -249,3 +249,28 @@ def test_the_work_orders_stream_sends_its_entries_its_state_and_an_end(
     assert events == ["log", "log", "log", "state", "end"], text
     assert '"can_retry": true' in text and '"cost": "$0.2500"' in text and "Write hello.txt" in text
     assert anonymous.get(f"/work-orders/{one.id}/events?after=-1").status_code == 422
+
+
+async def test_a_running_work_orders_cost_so_far_follows_its_tool_uses(tmp_path: Path) -> None:
+    """The row's total grows when a step ends; meanwhile each tool use carries the running count, which the page
+    shows (never less than the row's total)."""
+    from bot.store.sqlite import SqliteStore
+    from bot.web.dashboard.live import follow
+
+    store = SqliteStore(tmp_path / "wo.db")
+    await store.open()
+    try:
+        one = await store.create_work_order(order(status=Status.RUNNING, total_cost_usd=0.10))
+        log = WorkLog(store)
+        await log.step_started(one.id, "implement", 1)
+        await log.tool_use(one.id, "implement", "Read a.txt", 0.12)
+        events = follow(store, one, 0)
+        seen = [await anext(events) for _ in range(3)]
+        assert [e["event"] for e in seen] == ["log", "log", "state"]
+        assert '"cost": "$0.1200"' in seen[2]["data"] and '"step": "implement"' in seen[2]["data"]
+        await log.tool_use(one.id, "implement", "Write b.txt", 0.17)
+        more = [await anext(events) for _ in range(2)]
+        assert [e["event"] for e in more] == ["log", "state"] and '"cost": "$0.1700"' in more[1]["data"]
+        await events.aclose()
+    finally:
+        await store.close()

@@ -100,9 +100,11 @@ def entry_view(entry: LogEntry) -> dict[str, Any]:
             else ""}
 
 
-def state_view(order: WorkOrder, step: str | None, tool: str | None) -> dict[str, Any]:
+def state_view(order: WorkOrder, step: str | None, tool: str | None, cost_so_far: float = 0.0) -> dict[str, Any]:
+    """`cost_so_far`: the latest running count a tool use carried; the row's total only grows when a step ends."""
     return {
-        "status": str(order.status), "step": step or "", "tool": tool or "", "cost": money(order.total_cost_usd),
+        "status": str(order.status), "step": step or "", "tool": tool or "",
+        "cost": money(max(order.total_cost_usd, cost_so_far)),
         "turns": order.num_turns, "attempt": order.attempt, "pr_url": order.pr_url or "",
         "branch": order.git_branch_name or "", "error": order.error_message or "",
         "can_cancel": order.status.is_active, "can_retry": order.status in (Status.FAILED, Status.CANCELLED),
@@ -125,11 +127,28 @@ async def work_order_events(request: Request) -> Response:
     return EventSourceResponse(released(events, slots), ping=PING_SECONDS, headers=SSE_HEADERS)
 
 
+def cost_of(entry: LogEntry) -> float:
+    spent = entry.data.get("cost_so_far_usd") if entry.kind == LogKind.TOOL_USE else None
+    return float(spent) if isinstance(spent, int | float) else 0.0
+
+
+async def cost_seen(store: Store, order: WorkOrder, cursor: int) -> float:
+    """The largest running cost the entries up to `cursor` carried (a running work order's only: an ended one's row
+    has its total)."""
+    seen, after = 0.0, 0
+    running = order.status is Status.RUNNING
+    while running and after < cursor and (entries := await store.list_logs(order.id, after, 1000)):
+        after = entries[-1].id
+        seen = max([seen, *(cost_of(e) for e in entries if e.id <= cursor)])
+    return seen
+
+
 async def follow(store: Store, order: WorkOrder, cursor: int) -> AsyncIterator[dict[str, str]]:
     """New entries and state changes until the work order has ended and its final entry (or a quiet wait) is in."""
     now = await progress(store, order)
     step, tool = now["current_step"], now["current_tool_use"]
     shown: dict[str, Any] | None = None
+    cost_so_far = await cost_seen(store, order, cursor)
     while True:
         entries = await store.list_logs(order.id, cursor, 200)
         final = False
@@ -141,11 +160,12 @@ async def follow(store: Store, order: WorkOrder, cursor: int) -> AsyncIterator[d
                 step, tool = None, None
             elif entry.kind == LogKind.TOOL_USE and entry.step == step:
                 tool = entry.message
+            cost_so_far = max(cost_so_far, cost_of(entry))
             final = final or is_final(entry)
             yield {"id": str(entry.id), "event": "log", "data": json.dumps(entry_view(entry))}
         order = await store.get_work_order(order.id)
         state = state_view(order, step if order.status is Status.RUNNING else None,
-                           tool if order.status is Status.RUNNING else None)
+                           tool if order.status is Status.RUNNING else None, cost_so_far)
         if state != shown:
             shown = state
             yield {"event": "state", "data": json.dumps(state)}

