@@ -105,15 +105,16 @@ def cookie_of(headers: list[tuple[bytes, bytes]]) -> str | None:
 
 
 def same_origin(headers: dict[str, str], host: str) -> bool:
-    """A form POST from one of our own pages: Sec-Fetch-Site says so, or the Origin is this host. A request that
-    sends neither (an old browser, a script) is left to the CSRF token alone."""
+    """A form POST from one of our own pages. A browser says where a request comes from in Sec-Fetch-Site, which
+    no page can set: that decides. Without it (an older browser), the Origin must be this host (a browser sends
+    "null" under some referrer policies: refused). A request with neither (a script) is left to the CSRF token."""
     site = headers.get("sec-fetch-site")
-    if site is not None and site not in ("same-origin", "none"):
-        return False
+    if site is not None:
+        return site in ("same-origin", "none")
     origin = headers.get("origin")
-    if origin is None or origin == "null":
-        return origin is None
-    return urlsplit(origin).netloc.lower() == host.lower()
+    if origin is None:
+        return True
+    return origin != "null" and urlsplit(origin).netloc.lower() == host.lower()
 
 
 def safe_next(target: str | None) -> str:

@@ -25,7 +25,7 @@ from bot.store import Store
 from bot.web.api import Refused, path_id
 from bot.web.context import runtime_of
 from bot.web.dashboard.forms import ListFilters, filters_of
-from bot.web.dashboard.render import clock, fragment, money, seconds
+from bot.web.dashboard.render import clock, fragment, money
 from bot.web.logs_api import PING_SECONDS, released, slots_of
 from bot.worklog import ENDED, LogKind, is_final, progress
 
@@ -95,9 +95,7 @@ def entry_view(entry: LogEntry) -> dict[str, Any]:
         if isinstance(data.get("num_turns"), int):
             extra.append(f"{data['num_turns']} turns")
     return {"id": entry.id, "kind": entry.kind, "level": entry.level, "step": entry.step or "",
-            "at": clock(entry.at), "message": entry.message, "extra": " · ".join(extra),
-            "duration": seconds(data["duration_seconds"]) if isinstance(data.get("duration_seconds"), int | float)
-            else ""}
+            "at": clock(entry.at), "message": entry.message, "extra": " · ".join(extra)}
 
 
 def state_view(order: WorkOrder, step: str | None, tool: str | None, cost_so_far: float = 0.0) -> dict[str, Any]:

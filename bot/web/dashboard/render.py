@@ -19,7 +19,8 @@ STATIC = HERE / "static"
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 HEADERS = {
-    "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",  # our own pages only: a link out (GitHub) gets no address of ours
     "Cache-Control": "no-store", "X-Frame-Options": "DENY",
 }
 

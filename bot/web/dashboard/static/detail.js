@@ -30,8 +30,7 @@
     li.append(time, " ", span("kind", entry.kind.replace(/_/g, " ")));
     if (entry.step) { li.append(" ", span("step", entry.step)); }
     li.append(" ", span("message", entry.message));
-    var extra = [entry.duration, entry.extra].filter(Boolean).join(" · ");
-    if (extra) { li.append(" ", span("extra", extra)); }
+    if (entry.extra) { li.append(" ", span("extra", entry.extra)); }
     timeline.appendChild(li);
     if (entry.kind === "step_finished") { $("steps-stale").hidden = false; }
   }
