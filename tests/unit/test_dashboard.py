@@ -274,3 +274,18 @@ async def test_a_running_work_orders_cost_so_far_follows_its_tool_uses(tmp_path:
         await events.aclose()
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize(("headers", "allowed"), [
+    ({"sec-fetch-site": "same-origin", "origin": "null"}, True),  # Chrome under some referrer policies
+    ({"sec-fetch-site": "same-origin", "origin": "http://awo.test"}, True),
+    ({"sec-fetch-site": "none"}, True),
+    ({"sec-fetch-site": "same-site", "origin": "http://other.awo.test"}, False),
+    ({"sec-fetch-site": "cross-site", "origin": "http://awo.test"}, False),  # the header browsers set wins
+    ({"origin": "http://awo.test"}, True), ({"origin": "null"}, False), ({"origin": "http://evil.example"}, False),
+    ({}, True),  # a script: the CSRF token alone decides
+])
+def test_where_a_form_comes_from_is_judged_by_what_no_page_can_set(headers: dict[str, str], allowed: bool) -> None:
+    from bot.web.session import same_origin
+
+    assert same_origin(headers, "awo.test") is allowed
