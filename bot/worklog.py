@@ -1,6 +1,7 @@
 """The work order log's writer: each event as it happens, redacted and bounded; a write never fails a work order.
 
-Readers (the API's /logs routes, `awo logs`, the dashboard) use the Store's list_logs and wait_for_logs.
+Readers (the API's /logs routes, and through them `awo logs` and the dashboard) use the Store's list_logs and
+wait_for_logs.
 """
 
 from __future__ import annotations
@@ -125,21 +126,19 @@ PAGE = 200
 QUIET_SECONDS = 5.0  # how often a quiet follower looks whether its work order ended without a final entry
 
 
-async def tail(store: Store, work_order_id: str, after: int = 0, *, follow: bool = True) -> AsyncIterator[LogEntry]:
-    """The entries after `after`; following, then each new one as the store has it, until the work order's final
-    status entry (or, without one, until it has ended and a quiet wait brought nothing more)."""
+async def tail(store: Store, work_order_id: str, after: int = 0) -> AsyncIterator[LogEntry]:
+    """The entries after `after`, then each new one as the store has it, until the work order's final status entry
+    (or, without one, until it has ended and a quiet wait brought nothing more)."""
     cursor = after
     while True:
         entries = await store.list_logs(work_order_id, cursor, PAGE)
         for entry in entries:
             cursor = entry.id
             yield entry
-            if follow and is_final(entry):
+            if is_final(entry):
                 return
         if len(entries) == PAGE:
             continue
-        if not follow:
-            return
         if not await store.wait_for_logs(work_order_id, cursor, QUIET_SECONDS) and await _ended_quietly(
                 store, work_order_id, cursor):
             return

@@ -233,6 +233,7 @@ ATTACKS = [
     "DELETE FROM archon_configured_repositories",
     "INSERT INTO archon_agent_work_order_deliveries (delivery_id, event) VALUES ('forged', 'issues')",
     "SELECT agent_work_order_id FROM archon_agent_work_order_claim('w1', 60)",
+    "SELECT reclaimed_from FROM archon_agent_work_order_claim_lease('w1', 60)",
     "SELECT archon_agent_work_order_heartbeat('wo-1', 'w1', 60)",
     "SELECT * FROM archon_agent_work_order_finish('wo-1', 'w1', 'completed', '{}')",
     "SELECT * FROM archon_agent_work_order_fail_exhausted()",
