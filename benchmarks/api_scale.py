@@ -2,7 +2,8 @@
 
 The store holds 100k work orders over 20 configured repositories (90k completed, 5k failed, 2k cancelled, 2,950
 pending, 50 running of which 10 with an expired lease) and a spend ledger of two steps per ended work order
-(~194k rows). Timed, through the real app in process (httpx's ASGI transport, so no network in the figure):
+(~194k rows). The dashboard's pages are timed too (`page …`: rendered HTML of 50 rows, one work order, the costs).
+Timed, through the real app in process (httpx's ASGI transport, so no network in the figure):
 `GET /api/agent-work-orders/?limit=50`, with a status filter, a repository filter, a repository + status filter,
 a deep offset (50,000), and a `/metrics` scrape (the process's counters plus the store's reads: counts by status,
 the queue's head, expired leases, and each repository's spend since the previous scrape; the first scrape of a
@@ -30,11 +31,12 @@ import httpx
 import psycopg
 
 from benchmarks.common import summary
+from benchmarks.queue import START as CREATED
 from benchmarks.queue import fill_postgres, fill_sqlite, order
 from bot.migrate import apply_migrations
-from bot.models import Repository, Status, utcnow
+from bot.models import Repository, Status, WorkOrder, utcnow
 from bot.runtime import build_runtime
-from bot.store import Store
+from bot.store import Cursor, Store
 from bot.store.postgres import PostgresStore
 from bot.store.sqlite import SqliteStore
 from bot.testing import FakeGitHub
@@ -146,13 +148,26 @@ CASES: dict[str, str] = {
     f"GET ?limit=50&offset={TOTAL // 2}": f"/api/agent-work-orders/?limit=50&offset={TOTAL // 2}",
     "GET /metrics": "/metrics",
 }
+# The dashboard's pages (Accept: text/html): the list (50 rows, rendered), filtered, a deep page by its cursor, one
+# work order's page, the costs of the last 30 days.
+MIDDLE = f"wo-{TOTAL // 2:08d}"
+PAGES: dict[str, str] = {
+    "page /": "/",
+    "page /?status=failed": "/?status=failed",
+    "page /?repository=acme/repo-7&status=failed": "/?repository=acme/repo-7&status=failed",
+    "page /?since=…&until=… (one day)": "/?since={day}&until={day}",
+    "page / (older, by cursor at the middle)": "/?cursor={cursor}",
+    f"page /work-orders/{MIDDLE}": f"/work-orders/{MIDDLE}",
+    "page /costs (30 days)": "/costs",
+}
 
 
-async def timed(client: httpx.AsyncClient, path: str, check: Callable[[httpx.Response], None]) -> list[float]:
+async def timed(client: httpx.AsyncClient, path: str, check: Callable[[httpx.Response], None],
+                headers: dict[str, str] | None = None) -> list[float]:
     took = []
     for _ in range(TIMES):
         started = time.perf_counter()
-        response = await client.get(path)
+        response = await client.get(path, headers=headers)
         took.append(time.perf_counter() - started)
         check(response)
     return took
@@ -172,6 +187,18 @@ async def read_spend(store: Store) -> None:
     await store.spend_by_repository(names)
 
 
+def page_ok(response: httpx.Response) -> None:
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html"), response.text
+    assert response.request.url.path != "/" or response.text.count("<tr data-id=") == 50, response.text[-2000:]
+
+
+def page_paths() -> dict[str, str]:
+    middle = CREATED + timedelta(seconds=TOTAL // 2)  # rows are 1 s apart from the queue benchmark's start
+    cursor = Cursor.after(WorkOrder(agent_work_order_id=MIDDLE, repository_url="x", created_at=middle)).encode()
+    day = middle.date().isoformat()
+    return {case: path.format(cursor=cursor, day=day) for case, path in PAGES.items()}
+
+
 def ok(response: httpx.Response) -> None:
     assert response.status_code == 200, response.text
     if response.request.url.path != "/metrics":
@@ -189,6 +216,9 @@ async def backend(name: str, make: Callable[[], Any]) -> None:
                 await client.get("/metrics")  # warm: the first query plans and pages in the indexes
                 for case, path in CASES.items():
                     print(summary(f"  {name} {case}", await timed(client, path, ok)), flush=True)
+                for case, path in page_paths().items():
+                    took = await timed(client, path, page_ok, headers={"Accept": "text/html"})
+                    print(summary(f"  {name} {case}", took), flush=True)
                 print(summary(f"  {name}   of which queue_stats()", await repeat(store.queue_stats)))
                 print(summary(f"  {name}   (a first scrape's extra: the whole ledger of {REPOS} repositories)",
                               await repeat(lambda: read_spend(store))))

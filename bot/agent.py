@@ -187,6 +187,8 @@ class ClaudeCli:
             running.absorb(event)
             if event.get("type") == "assistant" and over_cap(request.budget, running.total):
                 return True
+            if not result.got_result:
+                result.cost_usd = round(running.total, 6)  # so far, for progress; the result line's figure wins
             if absorb(result, event) and on_progress is not None:
                 await on_progress(result)
             return result.got_result

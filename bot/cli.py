@@ -215,9 +215,11 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("id", help="the work order's id (wo-...)")
     show.add_argument("--json", action="store_true", help="the API's JSON, for scripts")
     show.set_defaults(func=cmd_show)
-    logs = sub.add_parser("logs", help="a work order's log: steps, tool uses, status changes")
+    logs = sub.add_parser("logs", help="a work order's log from the server (AWO_URL, AWO_API_TOKEN): steps, "
+                          "tool uses, status changes")
     logs.add_argument("id", help="the work order's id (wo-...)")
-    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new entries until it ends")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new entries until it ends (the "
+                      "live stream, resumed if the connection drops)")
     logs.add_argument("--after", type=int, default=0, help="only entries after this id")
     logs.set_defaults(func=cmd_logs)
     doctor = sub.add_parser("doctor", help="check the CLI, git, the store and GitHub settings")

@@ -26,6 +26,7 @@ from prometheus_client import (
 )
 
 from bot.errors import ConfigError
+from bot.models import WorkOrder
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,9 @@ class Metrics:
         self.claims = Counter("awo_claims", "Work orders this process claimed: on their first attempt, or again (a "
                               "lease that expired under a stopped worker, a graceful stop's release, or a retry)",
                               ["attempt"], registry=r)
+        self.lease_reclaims = Counter("awo_lease_reclaims", "Work orders this process claimed from another worker "
+                                      "whose lease had expired (a crashed or stalled worker's work taken over)",
+                                      registry=r)
         self.leases_expired = Counter("awo_leases_expired_failed", "Work orders failed by the claim loop: their "
                                       "lease expired on their last allowed attempt", registry=r)
         self.github_calls = Counter("awo_github_requests", "GitHub API answers, by method, route template and "
@@ -112,8 +116,10 @@ class Metrics:
     def delivery(self, event: str, outcome: str) -> None:
         self.deliveries.labels(event_of(event), outcome_of(outcome)).inc()
 
-    def claimed(self, attempt: int) -> None:
-        self.claims.labels("first" if attempt <= 1 else "again").inc()
+    def claimed(self, work_order: WorkOrder) -> None:
+        self.claims.labels("first" if work_order.attempt <= 1 else "again").inc()
+        if work_order.reclaimed_from is not None:
+            self.lease_reclaims.inc()
 
     def intake_failure(self, event: str) -> None:
         self.intake_failures.labels(event_of(event)).inc()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from bot.remotes import strip_userinfo
 
@@ -180,6 +180,9 @@ class WorkOrder(BaseModel):
     report_pending: bool = False  # ended, but its final comment is not on GitHub yet (the outbox)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    # Not a column: the claim that returned this row took it over from this worker's expired lease (a crashed or
+    # stalled worker's work picked up again); None for a pending row's claim and on every other read.
+    _reclaimed_from: str | None = PrivateAttr(default=None)
 
     @field_validator("repository_url")
     @classmethod
@@ -194,6 +197,15 @@ class WorkOrder(BaseModel):
     @property
     def short_id(self) -> str:
         return self.agent_work_order_id.removeprefix("wo-")[:8]
+
+    @property
+    def reclaimed_from(self) -> str | None:
+        return self._reclaimed_from
+
+    def claimed_from(self, previous_owner: str | None) -> WorkOrder:
+        """This row as a claim returns it: taken over from `previous_owner`'s expired lease, or (None) not."""
+        self._reclaimed_from = previous_owner
+        return self
 
 
 class Step(BaseModel):

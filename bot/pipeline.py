@@ -250,8 +250,9 @@ class Pipeline:
         async def progress(result: AgentResult) -> None:
             nonlocal logged
             last = within(run.tree.path, result.tool_uses[-1]) if run.tree and result.tool_uses else ""
+            so_far = run.work_order.total_cost_usd + result.cost_usd  # earlier steps, and this one's so far
             for use in result.tool_uses[logged:]:  # each as it happens, also on another machine than the API's
-                await self.s.work_log.tool_use(run.work_order.id, spec.name, within(tree.path, use))
+                await self.s.work_log.tool_use(run.work_order.id, spec.name, within(tree.path, use), so_far)
             logged = len(result.tool_uses)
             await self._catch_up_comment(run)
             await run.reporter.show(run.work_order, run.shown, running=f"{spec.name} · {last}" if last else spec.name)

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     home: str = Field("/tmp", validation_alias="HOME")
     agent_env: dict[str, str] = Field(default_factory=dict, exclude=True)
     api_token: SecretStr | None = Field(None, validation_alias="AWO_API_TOKEN")
-    # `awo list|show`: the server they ask (default: this machine's AGENT_WORK_ORDERS_PORT on loopback)
+    # `awo list|show|logs`: the server they ask (default: this machine's AGENT_WORK_ORDERS_PORT on loopback)
     server_url: str | None = Field(None, validation_alias="AWO_URL")
     # The bot's address as people reach it: progress comments link {AWO_PUBLIC_URL}/work-orders/{id}
     public_url: str | None = Field(None, validation_alias="AWO_PUBLIC_URL")
@@ -234,7 +234,7 @@ class Settings(BaseSettings):
 
     @property
     def api_url(self) -> str:
-        """Where `awo list|show` reach the REST API: AWO_URL, else this machine's server on loopback."""
+        """Where `awo list|show|logs` reach the REST API: AWO_URL, else this machine's server on loopback."""
         return self.server_url or f"http://127.0.0.1:{self.port}"
 
     @property

@@ -103,7 +103,7 @@ class Worker:
         await self._deliver_reports()
         claimed = await self.s.store.claim(self.worker_id, self.config.lease_seconds)
         if claimed is not None:
-            self.s.metrics.claimed(claimed.attempt)
+            self.s.metrics.claimed(claimed)
         return claimed
 
     async def _deliver_reports(self) -> None:
@@ -183,8 +183,9 @@ class Worker:
     async def _log_claim(self, run: Run) -> None:
         """Inside the work order's try: a stop arriving during this write still hands the work order back."""
         wo = run.work_order
-        await self.s.work_log.status(wo.id, Status.RUNNING, f"claimed by {self.worker_id}", attempt=wo.attempt,
-                                     worker=self.worker_id)
+        taken = f", taking over from {wo.reclaimed_from}, whose lease expired" if wo.reclaimed_from is not None else ""
+        await self.s.work_log.status(wo.id, Status.RUNNING, f"claimed by {self.worker_id}{taken}", attempt=wo.attempt,
+                                     worker=self.worker_id, reclaimed_from=wo.reclaimed_from)
 
     async def _find_comment(self, run: Run, at_claim: bool = False) -> None:
         """Before the first report: the comment a receiver posted but did not link is found by its marker. At the

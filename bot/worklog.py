@@ -1,6 +1,7 @@
 """The work order log's writer: each event as it happens, redacted and bounded; a write never fails a work order.
 
-Readers (the API's /logs routes, `awo logs`, the dashboard) use the Store's list_logs and wait_for_logs.
+Readers (the API's /logs routes, and through them `awo logs` and the dashboard) use the Store's list_logs and
+wait_for_logs.
 """
 
 from __future__ import annotations
@@ -86,9 +87,13 @@ class WorkLog:
         await self.write(work_order_id, LogKind.STEP_STARTED, f"{step} started", step=step,
                          data={"attempt": attempt})
 
-    async def tool_use(self, work_order_id: str, step: str, description: str) -> None:
-        tool = description.split(" ", 1)[0]
-        await self.write(work_order_id, LogKind.TOOL_USE, description, step=step, data={"tool": tool})
+    async def tool_use(self, work_order_id: str, step: str, description: str,
+                       cost_so_far: float | None = None) -> None:
+        """`cost_so_far`: the work order's dollars at this moment (earlier steps and this one's running count)."""
+        data: dict[str, Any] = {"tool": description.split(" ", 1)[0]}
+        if cost_so_far is not None:
+            data["cost_so_far_usd"] = round(cost_so_far, 6)
+        await self.write(work_order_id, LogKind.TOOL_USE, description, step=step, data=data)
 
     async def step_finished(self, work_order_id: str, step: str, *, error: str | None, duration: float,
                             cost_usd: float | None, num_turns: int | None) -> None:
@@ -121,21 +126,19 @@ PAGE = 200
 QUIET_SECONDS = 5.0  # how often a quiet follower looks whether its work order ended without a final entry
 
 
-async def tail(store: Store, work_order_id: str, after: int = 0, *, follow: bool = True) -> AsyncIterator[LogEntry]:
-    """The entries after `after`; following, then each new one as the store has it, until the work order's final
-    status entry (or, without one, until it has ended and a quiet wait brought nothing more)."""
+async def tail(store: Store, work_order_id: str, after: int = 0) -> AsyncIterator[LogEntry]:
+    """The entries after `after`, then each new one as the store has it, until the work order's final status entry
+    (or, without one, until it has ended and a quiet wait brought nothing more)."""
     cursor = after
     while True:
         entries = await store.list_logs(work_order_id, cursor, PAGE)
         for entry in entries:
             cursor = entry.id
             yield entry
-            if follow and is_final(entry):
+            if is_final(entry):
                 return
         if len(entries) == PAGE:
             continue
-        if not follow:
-            return
         if not await store.wait_for_logs(work_order_id, cursor, QUIET_SECONDS) and await _ended_quietly(
                 store, work_order_id, cursor):
             return

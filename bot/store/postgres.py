@@ -285,7 +285,7 @@ class PostgresStore:
 
     async def claim(self, worker_id: str, lease_seconds: float) -> WorkOrder | None:
         row = await self._one(Q["claim"], {"worker_id": worker_id, "lease_seconds": float(lease_seconds)})
-        return from_row(WorkOrder, row) if row else None
+        return from_row(WorkOrder, row).claimed_from(row["reclaimed_from"]) if row else None
 
     async def heartbeat(self, work_order_id: str, worker_id: str, lease_seconds: float) -> bool:
         params = {"id": work_order_id, "worker_id": worker_id, "lease_seconds": float(lease_seconds)}

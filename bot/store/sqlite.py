@@ -268,15 +268,17 @@ class SqliteStore:
         now = utcnow()
         params = {"now": iso(now), "worker_id": worker_id, "expires": iso(now + timedelta(seconds=lease_seconds))}
 
-        def claim_one(conn: sqlite3.Connection) -> str | None:
+        def claim_one(conn: sqlite3.Connection) -> sqlite3.Row | None:
             with self._transaction(conn):
                 row = conn.execute(Q["claim_candidate"], params).fetchone()
                 if row is not None:
                     conn.execute(Q["take_lease"], {**params, "id": row[0]})
-            return row[0] if row else None
+            return row
 
         claimed = await self._run(claim_one)
-        return await self.get_work_order(claimed) if claimed else None
+        if claimed is None:
+            return None
+        return (await self.get_work_order(claimed[0])).claimed_from(claimed["reclaimed_from"])
 
     async def heartbeat(self, work_order_id: str, worker_id: str, lease_seconds: float) -> bool:
         now = utcnow()

@@ -204,8 +204,8 @@ class SupabaseStore:
 
     async def claim(self, worker_id: str, lease_seconds: float) -> WorkOrder | None:
         params = {"p_worker_id": worker_id, "p_lease_seconds": float(lease_seconds)}
-        rows = await _data(self.client.rpc("archon_agent_work_order_claim", params))
-        return from_row(WorkOrder, rows[0]) if rows else None
+        rows = await _data(self.client.rpc("archon_agent_work_order_claim_lease", params))
+        return from_row(WorkOrder, rows[0]["work_order"]).claimed_from(rows[0]["reclaimed_from"]) if rows else None
 
     async def heartbeat(self, work_order_id: str, worker_id: str, lease_seconds: float) -> bool:
         params = {"p_work_order_id": work_order_id, "p_worker_id": worker_id, "p_lease_seconds": float(lease_seconds)}

@@ -14,9 +14,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.runtime import Runtime
-from bot.web import api, archon_api, control_api, deliveries, logs_api, metrics, openapi, pages
+from bot.web import api, archon_api, control_api, dashboard, deliveries, logs_api, metrics, openapi
 from bot.web.guard import ApiToken
 from bot.web.health import health
+from bot.web.session import Sessions
 from bot.web.webhooks import PATH, Endpoint, Webhooks
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ def create_app(runtime: Runtime) -> Starlette:
             await runtime.stop()
 
     token = runtime.settings.api_token.get_secret_value() if runtime.settings.api_token else None
+    sessions = Sessions(token) if token else None  # the dashboard's logins: none without a token to log in with
     app = Starlette(
         routes=[
             Route(PATH, Endpoint(), methods=["POST"]),
@@ -51,14 +53,15 @@ def create_app(runtime: Runtime) -> Starlette:
             *archon_api.routes,  # likewise for "github"
             *api.routes,
             *control_api.routes,
-            *pages.routes,
             *logs_api.routes,
             *metrics.routes,
             *openapi.routes,
+            *dashboard.routes,  # the pages: /, /work-orders/{id}, /repositories, /costs, /login
         ],
-        middleware=[Middleware(Webhooks), Middleware(ApiToken, token=token)],
+        middleware=[Middleware(Webhooks), Middleware(ApiToken, token=token, sessions=sessions)],
         exception_handlers={HTTPException: http_error, 500: server_error},
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.sessions = sessions
     return app

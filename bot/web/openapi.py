@@ -25,6 +25,7 @@ from bot import __version__
 from bot.models import Delivery, Repository, Status, Step, WorkOrder
 from bot.web.api import PREFIX, CreateRepository, CreateWorkOrder, ListQuery, UpdateRepository
 from bot.web.archon_api import VerifyRepository
+from bot.web.dashboard.forms import CostFilters, ListFilters
 from bot.web.logs_api import LogQuery
 
 PATH = "/openapi.json"
@@ -100,6 +101,24 @@ VERIFIED: Schema = {
         "error_message": {"type": ["string", "null"]},
     },
 }
+HTML: Schema = {"type": "string", "description": "An HTML page of the dashboard"}
+EVENTS: Schema = {"type": "string", "description": "Server-Sent Events for a dashboard page"}
+
+
+class LoginForm(BaseModel):
+    token: str
+    next: str = "/"
+
+
+class CsrfForm(BaseModel):
+    csrf: str = ""
+
+
+class RepositoryForm(CsrfForm):
+    repository_url: str
+    verify: str = ""
+
+
 GITHUB_HEADERS = ("X-GitHub-Event", "X-GitHub-Delivery", "X-Hub-Signature-256")
 GUARDED_ERRORS = (401, 403)  # no token sent or a wrong one; the API disabled (AWO_API_TOKEN unset)
 BODY_ERRORS = (408, 413, 415, 422)  # slow, too large, not JSON, not the model
@@ -117,6 +136,7 @@ class Operation:
     errors: tuple[int, ...] = ()
     public: bool = False
     media_type: str = "application/json"
+    form: type[BaseModel] | None = None  # a dashboard form's fields (application/x-www-form-urlencoded)
     overrides: dict[str, Schema] = field(default_factory=dict)  # query fields whose model type is not the wire's
     examples: dict[str, Any] = field(default_factory=dict)  # a path parameter's example, and "body": the body's
 
@@ -178,8 +198,35 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", f"{PREFIX}/github/verify-repository", "Archon's check of a repository on the bot's GitHub",
               ok=VERIFIED, body=VerifyRepository, errors=(*BODY_ERRORS, 503),
               examples={"body": {"repository_url": "octo/repo"}}),
-    Operation("GET", "/work-orders/{id}", "The work order's page (its JSON until the dashboard serves it)",
+    Operation("GET", "/work-orders/{id}", "The work order's page (to `Accept: text/html`; else its JSON)",
               ok=WorkOrder, errors=(404,), examples=WORK_ORDER),
+    # The dashboard: pages take the token or the login's session cookie; a page without either redirects (303)
+    # to /login; forms answer with a redirect (303) to the page they changed.
+    Operation("GET", "/", "The dashboard: work orders, filtered, newest first", ok=HTML, query=ListFilters,
+              errors=(422,), media_type="text/html", overrides={"status": {"enum": [str(s) for s in Status]}}),
+    Operation("GET", "/events", "The list's rows, live (the dashboard's stream)", ok=EVENTS, query=ListFilters,
+              errors=(422, 503), media_type="text/event-stream"),
+    Operation("GET", "/work-orders/{id}/events", "A work order's log entries and state, live (the dashboard's)",
+              ok=EVENTS, errors=(404, 422, 503), media_type="text/event-stream", examples=WORK_ORDER),
+    Operation("POST", "/work-orders/{id}/cancel", "Cancel from the dashboard", ok_status=303, form=CsrfForm,
+              errors=(403, 404, 409, 415), media_type="text/html", examples=WORK_ORDER),
+    Operation("POST", "/work-orders/{id}/retry", "Retry from the dashboard", ok_status=303, form=CsrfForm,
+              errors=(403, 404, 409, 415), media_type="text/html", examples=WORK_ORDER),
+    Operation("GET", "/repositories", "The dashboard's repositories page", ok=HTML, media_type="text/html"),
+    Operation("POST", "/repositories", "Add a repository from the dashboard", ok_status=303, form=RepositoryForm,
+              errors=(403, 409, 415, 422, 502, 503), media_type="text/html"),
+    Operation("POST", "/repositories/{id}/verify", "Verify a repository from the dashboard", ok_status=303,
+              form=CsrfForm, errors=(403, 404, 415, 502, 503), media_type="text/html", examples=REPOSITORY),
+    Operation("POST", "/repositories/{id}/remove", "Remove a repository from the dashboard", ok_status=303,
+              form=CsrfForm, errors=(403, 404, 415), media_type="text/html", examples=REPOSITORY),
+    Operation("GET", "/costs", "The dashboard's costs per repository per day", ok=HTML, query=CostFilters,
+              errors=(422,), media_type="text/html"),
+    Operation("GET", "/login", "The dashboard's login form", ok=HTML, errors=(403,), public=True,
+              media_type="text/html"),
+    Operation("POST", "/login", "Log in with the API token: sets the session cookie", ok_status=303, form=LoginForm,
+              errors=(401, 403, 415, 429), public=True, media_type="text/html"),
+    Operation("POST", "/logout", "Log out: clears the session cookie", ok_status=303, form=CsrfForm,
+              errors=(403, 415), media_type="text/html"),
     Operation("GET", f"{PREFIX}/deliveries", "Webhook deliveries, newest first, and what intake did with each",
               ok=[Delivery], errors=(422,)),
     Operation("GET", f"{PREFIX}/deliveries/{{delivery_id}}", "One delivery (its payload with ?payload=true)",
@@ -219,6 +266,10 @@ def _operation(op: Operation, models: set[type[BaseModel]]) -> Schema:
         if "body" in op.examples:
             media["example"] = op.examples["body"]
         described["requestBody"] = {"required": True, "content": {"application/json": media}}
+    elif op.form is not None:
+        models.add(op.form)
+        described["requestBody"] = {"required": True,
+                                    "content": {"application/x-www-form-urlencoded": {"schema": _ref(op.form)}}}
     elif op.path == "/webhooks/github":
         described["requestBody"] = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
     if op.public:
@@ -230,6 +281,8 @@ def _responses(op: Operation, models: set[type[BaseModel]]) -> Schema:
     answers: Schema = {}
     if op.ok_status == 204:
         answers["204"] = {"description": "Done"}
+    elif op.ok_status == 303:
+        answers["303"] = {"description": "Done: on to the page it changed (Location)"}
     else:
         answers[str(op.ok_status)] = {"description": "OK",
                                       "content": {op.media_type: {"schema": _schema_of(op.ok, models)}}}
@@ -237,9 +290,12 @@ def _responses(op: Operation, models: set[type[BaseModel]]) -> Schema:
         answers["202"] = {"description": "Stop requested",
                           "content": {"application/json": {"schema": _schema_of(op.ok, models)}}}
     statuses = sorted({*op.errors, *(() if op.public else GUARDED_ERRORS)})
+    page = op.media_type == "text/html"
     for status in statuses:
+        problem: Schema = {"$ref": REF.format(model="Problem")}
+        media = "text/html" if page and status not in GUARDED_ERRORS else "application/json"
         answers[str(status)] = {"description": "A problem",
-                                "content": {"application/json": {"schema": {"$ref": REF.format(model="Problem")}}}}
+                                "content": {media: {"schema": HTML if media == "text/html" else problem}}}
     return answers
 
 
@@ -294,6 +350,7 @@ def _plain(schema: Schema) -> Schema:
 
 def _operation_id(op: Operation) -> str:
     words = [w for w in op.path.replace(PREFIX, "work_orders").split("/") if w and not w.startswith("{")]
+    words = words or ["dashboard"]
     return "_".join([op.method.lower(), *words, *(["one"] if op.path.endswith("}") else [])]).replace(".", "_")
 
 

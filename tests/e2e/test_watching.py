@@ -1,17 +1,24 @@
 """Watching a work order as an operator does: the real server and CLI with the scripted model slowed down; an SSE
-client sees a tool use while its step still runs; `awo logs --follow` prints it live; `awo run` shows each step
-as it starts and the tool in use, as plain lines when its output is not a terminal."""
+client sees a tool use while its step still runs; `awo logs --follow` prints it live (through `awo serve`'s API, on
+the same SQLite file as `awo run`); `awo run` shows each step as it starts and the tool in use, as plain lines when
+its output is not a terminal."""
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from tests.conftest import API_TOKEN
 from tests.e2e.harness import CLAUDE, ROOT, Stack, script_for, wait_until
 from tests.e2e.test_cli import awo, local_repo
 from tests.support.fake_anthropic import FakeAnthropicServer
@@ -64,25 +71,15 @@ def test_awo_run_prints_each_step_and_tool_use_and_awo_logs_follows_it_live(tmp_
         env = {"CLAUDE_CLI_PATH": str(CLAUDE), "ANTHROPIC_BASE_URL": model.url, "ANTHROPIC_API_KEY": "sk-test",
                "SQLITE_PATH": str(tmp_path / "db.sqlite"), "AWO_DATA_DIR": str(tmp_path / "data")}
         full_env = {"PATH": sys_path(), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT), **env}
-        run = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--repo", str(repo), "--prompt", "notes"],
-                               cwd=tmp_path, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert run.stdout is not None
-        first = run.stdout.readline()
-        work_order_id = first.split()[2]
-        follow = subprocess.Popen([sys.executable, "-m", "bot.cli", "logs", work_order_id, "--follow"],
-                                  cwd=tmp_path, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True)
-        assert follow.stdout is not None
-        followed: list[str] = []
-        for line in follow.stdout:
-            followed.append(line)
-            if "tool_use" in line:
-                assert run.poll() is None, "the tool use showed only after the run ended"
-        assert follow.wait(timeout=30) == 0
-        follow.stdout.close()
-        assert follow.stderr is not None
-        follow.stderr.close()
-        out, err = run.communicate(timeout=60)
+        with api_server(tmp_path, full_env) as api_env:
+            run = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--repo", str(repo), "--prompt", "notes"],
+                                   cwd=tmp_path, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+            assert run.stdout is not None
+            first = run.stdout.readline()
+            work_order_id = first.split()[2]
+            followed, printed_again, missing = follow_run(run, work_order_id, tmp_path, {**env, **api_env})
+            out, err = run.communicate(timeout=60)
         assert run.returncode == 0, out + err
     printed = (first + out).splitlines()
     started = printed.index("▶ implement started")
@@ -93,11 +90,57 @@ def test_awo_run_prints_each_step_and_tool_use_and_awo_logs_follows_it_live(tmp_
     kinds = [line.split()[2] for line in followed]
     assert kinds[0] == "status" and kinds[-1] == "status" and "completed" in followed[-1]
     assert any("implement" in line and "Write NOTES.md" in line for line in followed)
-    printed_again = awo("logs", work_order_id, cwd=tmp_path, env=env)
     assert printed_again.returncode == 0
     assert printed_again.stdout.splitlines() == [line.rstrip("\n") for line in followed]
-    missing = awo("logs", "wo-nothere", cwd=tmp_path, env=env)
-    assert missing.returncode == 1 and "not found" in missing.stdout
+    assert missing.returncode == 1 and "no work order wo-nothere" in missing.stderr
+
+
+@contextmanager
+def api_server(tmp_path: Path, env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """`awo serve --workers 0` on the run's SQLite file: what `awo logs` asks (AWO_URL, AWO_API_TOKEN)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    api_env = {"AWO_URL": f"http://127.0.0.1:{port}", "AWO_API_TOKEN": API_TOKEN}
+    server_env = {**env, **api_env, "AGENT_WORK_ORDERS_HOST": "127.0.0.1", "AGENT_WORK_ORDERS_PORT": str(port),
+                  "GITHUB_WEBHOOK_SECRET": "whsec-test"}
+    with (tmp_path / "server.log").open("ab") as log:
+        server = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--workers", "0"], cwd=tmp_path,
+                                  env=server_env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until(lambda: up(api_env["AWO_URL"]), timeout=30)
+        yield api_env
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=20)
+
+
+def up(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=1).status_code in (200, 503)
+    except httpx.TransportError:
+        return False
+
+
+def follow_run(run: subprocess.Popen[str], work_order_id: str, tmp_path: Path, env: dict[str, str]
+               ) -> tuple[list[str], subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    """`awo logs --follow` while the run goes on (each tool use shown before the run ends), then `awo logs` of
+    the ended work order and of an unknown id."""
+    full_env = {"PATH": sys_path(), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT), **env}
+    follow = subprocess.Popen([sys.executable, "-m", "bot.cli", "logs", work_order_id, "--follow"],
+                              cwd=tmp_path, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert follow.stdout is not None
+    followed: list[str] = []
+    for line in follow.stdout:
+        followed.append(line)
+        if "tool_use" in line:
+            assert run.poll() is None, "the tool use showed only after the run ended"
+    assert follow.stderr is not None
+    assert follow.wait(timeout=30) == 0, follow.stderr.read()
+    follow.stdout.close()
+    follow.stderr.close()
+    return followed, awo("logs", work_order_id, cwd=tmp_path, env=env), awo("logs", "wo-nothere", cwd=tmp_path,
+                                                                           env=env)
 
 
 def sys_path() -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.harness import wait_until
+from tests.e2e.harness import free_port, wait_until
 from tests.fleet.harness import REPO, Fleet, Row, agent_file, agent_text, configure_repository, fetch, git_branches
 from tests.gitrepo import show
 
@@ -40,7 +42,8 @@ def test_a_killed_workers_work_order_is_finished_by_another_with_one_pr_and_one_
     running = wait_until(lambda: (row := the_work_order(fleet))["progress_comment_id"] == ack["id"] and row)
     assert (running["status"], running["lease_owner"], running["attempt"]) == ("running", a_id, 1)
 
-    worker_b = fleet.start_worker("worker-b")
+    metrics_port = free_port()
+    worker_b = fleet.start_worker("worker-b", AWO_METRICS_PORT=str(metrics_port))
     b_id = worker_b.worker_id()
     worker_a.kill()
     killed = time.monotonic()
@@ -74,3 +77,15 @@ def test_a_killed_workers_work_order_is_finished_by_another_with_one_pr_and_one_
         ("checkout", 1), ("checkout", 2), ("implement", 2), ("commit", 2), ("push", 2), ("pull-request", 2)]
     assert all(s["success"] for s in steps)
     assert steps[1]["executed_at"] >= orphaned["lease_expires_at"], "B started before A's lease ran out"
+    counted = worker_metrics(metrics_port)
+    assert (counted["awo_lease_reclaims_total"], counted["awo_claims_total"]) == (1, 1), counted  # B's one claim
+
+
+def worker_metrics(port: int) -> dict[str, float]:
+    """`awo worker`'s own /metrics (AWO_METRICS_PORT), parsed with prometheus-client's parser: name → sum."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    sums: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            sums[sample.name] = sums.get(sample.name, 0.0) + sample.value
+    return sums

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 
-from tests.e2e.harness import API_KEY, REPO, SECRET, TOKEN, script_for, wait_until
+from tests.e2e.harness import API_KEY, API_TOKEN, REPO, SECRET, TOKEN, script_for, wait_until
 from tests.image.harness import ContainerStack, host_git
 
 pytestmark = pytest.mark.e2e
@@ -56,6 +57,14 @@ def test_labelled_issue_becomes_a_pr_from_the_container(stack: ContainerStack) -
     for secret in (TOKEN, SECRET):
         assert secret not in seen, "a GitHub credential reached the model"
     assert TOKEN not in stack.log() and API_KEY not in stack.log()
+
+    # the dashboard is in the image: its login, its assets, and the work order's page behind a login
+    with httpx.Client(base_url=stack.url, timeout=10, follow_redirects=False) as browser:
+        assert browser.get("/static/dashboard.css").status_code == 200
+        assert browser.get(f"/work-orders/{order['agent_work_order_id']}").status_code == 303
+        assert browser.post("/login", data={"token": API_TOKEN, "next": "/"}).status_code == 303
+        page = browser.get(f"/work-orders/{order['agent_work_order_id']}", headers={"Accept": "text/html"})
+        assert page.status_code == 200 and 'id="timeline"' in page.text and pull["html_url"] in page.text
 
 
 # What a compromised CLI could run where the agent runs: the bot's own bubblewrap command, in the container.

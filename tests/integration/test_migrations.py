@@ -154,7 +154,7 @@ def test_the_seed_verification_queries_list_every_table_and_index(database: str)
     triggers = query(database, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname")
     assert [t for (t,) in triggers] == [
         "notify_agent_work_order_log", "notify_agent_work_order_pending", "notify_agent_work_order_released",
-        "record_agent_work_order_spend",
+        "order_agent_work_order_log", "record_agent_work_order_spend",
         "update_agent_work_orders_updated_at", "update_configured_repositories_updated_at"]
     secured = query(database, "SELECT relname FROM pg_class WHERE relname LIKE 'archon_%' AND relkind = 'r' "
                               "AND NOT relrowsecurity")
@@ -233,6 +233,7 @@ ATTACKS = [
     "DELETE FROM archon_configured_repositories",
     "INSERT INTO archon_agent_work_order_deliveries (delivery_id, event) VALUES ('forged', 'issues')",
     "SELECT agent_work_order_id FROM archon_agent_work_order_claim('w1', 60)",
+    "SELECT reclaimed_from FROM archon_agent_work_order_claim_lease('w1', 60)",
     "SELECT archon_agent_work_order_heartbeat('wo-1', 'w1', 60)",
     "SELECT * FROM archon_agent_work_order_finish('wo-1', 'w1', 'completed', '{}')",
     "SELECT * FROM archon_agent_work_order_fail_exhausted()",

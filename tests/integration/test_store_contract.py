@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bot.errors import Conflict, LeaseLost, NotFound
+from bot.metrics import Metrics
 from bot.models import Delivery, Repository, Status, Step, WorkOrder
 from bot.store import Store
 
@@ -217,6 +218,40 @@ async def test_an_expired_lease_is_claimed_again_with_the_next_attempt(store: St
     assert again is not None
     assert (again.id, again.lease_owner, again.attempt) == ("wo-0001", "w2", 2)
     assert await store.claim("w3", 60) is None
+
+
+def reclaims(*claims: WorkOrder | None) -> float:
+    """awo_lease_reclaims_total after a worker counted these claims."""
+    metrics = Metrics()
+    for claimed in claims:
+        assert claimed is not None
+        metrics.claimed(claimed)
+    return metrics.registry.get_sample_value("awo_lease_reclaims_total") or 0.0
+
+
+async def test_a_claim_says_whose_expired_lease_it_took_over_and_a_fresh_claim_does_not(store: Store) -> None:
+    await create(store, order(1, issue=7))
+    fresh = await store.claim("w1", 0)
+    assert fresh is not None and fresh.reclaimed_from is None
+    assert reclaims(fresh) == 0
+    await expire_leases()
+    taken = await store.claim("w2", 60)
+    assert taken is not None and (taken.id, taken.attempt, taken.reclaimed_from) == ("wo-0001", 2, "w1")
+    assert reclaims(fresh, taken) == 1
+    assert (await store.get_work_order("wo-0001")).reclaimed_from is None  # the claim's news, not a column
+
+
+async def test_a_released_or_retried_work_order_claimed_again_is_no_reclaim(store: Store) -> None:
+    await create(store, order(1, issue=7))
+    first = await store.claim("w1", 60)
+    assert await store.release("wo-0001", "w1")
+    after_release = await store.claim("w2", 60)
+    assert after_release is not None and after_release.reclaimed_from is None
+    await store.finish("wo-0001", "w2", Status.FAILED, {})
+    await store.retry_work_order("wo-0001", 1)
+    after_retry = await store.claim("w3", 60)
+    assert after_retry is not None and (after_retry.attempt, after_retry.reclaimed_from) == (3, None)
+    assert reclaims(first, after_release, after_retry) == 0
 
 
 async def test_a_released_work_order_goes_back_to_the_queue_without_using_up_an_attempt(store: Store) -> None:

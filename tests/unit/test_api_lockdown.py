@@ -29,7 +29,7 @@ EVERY_ROUTE = [
     ("PATCH", f"{API}/repositories/{REPO_ID}"), ("DELETE", f"{API}/repositories/{REPO_ID}"),
     ("POST", f"{API}/repositories/{REPO_ID}/verify"), ("POST", f"{API}/wo-1/cancel"), ("POST", f"{API}/wo-1/retry"),
     ("GET", API), ("POST", API), ("GET", f"/{API}/"), ("GET", f"{API}//"), ("GET", "/API/agent-work-orders/"),
-    ("HEAD", f"{API}/"), ("OPTIONS", f"{API}/"), ("PUT", f"{API}/"), ("GET", "/api/admin"), ("GET", "/"),
+    ("HEAD", f"{API}/"), ("OPTIONS", f"{API}/"), ("PUT", f"{API}/"), ("GET", "/api/admin"),
     ("POST", "/health"), ("GET", "/webhooks/github"), ("DELETE", "/webhooks/github"),
     # /metrics names repositories: closed like the API; /openapi.json is public to GET only
     ("GET", "/metrics"), ("HEAD", "/metrics"), ("GET", "/metrics/"), ("GET", "/METRICS"), ("POST", "/openapi.json"),
@@ -80,6 +80,35 @@ def test_without_a_configured_token_every_api_route_is_forbidden(
     if method != "HEAD":
         assert "the API is disabled: set AWO_API_TOKEN" in response.json()["detail"]
     assert store_is_untouched(runtime, client)
+
+
+# The dashboard: a page sends the anonymous to the login, a form or a stream is refused, and nothing changes.
+DASHBOARD = [
+    ("GET", "/"), ("GET", "/?status=failed"), ("GET", "/work-orders/wo-1"), ("GET", "/work-orders/wo-1/events"),
+    ("GET", "/events"), ("GET", "/repositories"), ("GET", "/costs"), ("HEAD", "/"),
+    ("POST", "/work-orders/wo-1/cancel"), ("POST", "/work-orders/wo-1/retry"), ("POST", "/repositories"),
+    ("POST", f"/repositories/{REPO_ID}/verify"), ("POST", f"/repositories/{REPO_ID}/remove"), ("POST", "/logout"),
+]
+
+
+@pytest.mark.parametrize("token", [API_TOKEN, None])
+@pytest.mark.parametrize(("method", "path"), DASHBOARD)
+def test_a_dashboard_page_without_a_login_shows_nothing_and_changes_nothing(
+    tmp_path: Path, github: FakeGitHub, token: str | None, method: str, path: str
+) -> None:
+    runtime, client = open_app(tmp_path, github, token)
+    try:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Cookie": "awo_session=v1.1.x.y"}):
+            body = "csrf=x&repository_url=octo%2Fnew" if method == "POST" else None
+            response = client.request(method, path, content=body, follow_redirects=False, headers={
+                "Content-Type": "application/x-www-form-urlencoded", **headers})
+            if method in ("GET", "HEAD"):
+                assert response.status_code == 303 and response.headers["location"].startswith("/login?next=")
+            else:
+                assert response.status_code == 401
+        assert store_is_untouched(runtime, client)
+    finally:
+        client.__exit__(None, None, None)
 
 
 def test_without_a_token_webhooks_and_health_still_work(no_token: tuple[Runtime, TestClient]) -> None:

@@ -187,7 +187,7 @@ async def test_a_claim_after_an_expired_lease_counts_as_again(tmp_path: Path) ->
         for worker in ("w1", "w2"):  # w1's lease of 0 s has expired when w2 claims
             claimed = await store.claim(worker, 0)
             assert claimed is not None
-            metrics.claimed(claimed.attempt)
+            metrics.claimed(claimed)
             await asyncio.sleep(0.01)
     finally:
         await store.close()

@@ -1,5 +1,5 @@
 """AWO_PUBLIC_URL: the progress comment links {AWO_PUBLIC_URL}/work-orders/{id}, never a link when unset; that
-address answers the work order (behind the API token) until the dashboard's page takes it over."""
+address is the work order's dashboard page (its JSON to a script with the API token)."""
 
 from __future__ import annotations
 
@@ -78,6 +78,7 @@ def test_the_linked_address_answers_the_work_order_behind_the_token(tmp_path: Pa
         page = client.get(f"/work-orders/{ORDER.id}", headers=AUTH)
         assert page.status_code == 200 and page.json()["agent_work_order_id"] == ORDER.id
         assert page.json()["current_phase"] == "planning"
-        refused = client.get(f"/work-orders/{ORDER.id}")
-        assert refused.status_code == 401 and "user_request" not in refused.text
+        refused = client.get(f"/work-orders/{ORDER.id}", follow_redirects=False)
+        assert refused.status_code == 303 and "user_request" not in refused.text
+        assert refused.headers["location"] == f"/login?next=%2Fwork-orders%2F{ORDER.id}"
         assert client.get("/work-orders/wo-unknown", headers=AUTH).status_code == 404

@@ -69,9 +69,11 @@ def params(route: respx.Route, call: int = 0) -> dict[str, str]:
 
 
 async def test_claim_calls_the_claim_function_with_the_service_key(store: SupabaseStore, api: respx.MockRouter) -> None:
-    route = api.post("/rpc/archon_agent_work_order_claim").respond(200, json=[WORK_ORDER_ROW])
+    route = api.post("/rpc/archon_agent_work_order_claim_lease").respond(
+        200, json=[{"work_order": WORK_ORDER_ROW, "reclaimed_from": None}])
     claimed = await store.claim("w1", 60)
     assert claimed is not None and (claimed.id, claimed.status, claimed.attempt) == ("wo-1", Status.RUNNING, 1)
+    assert claimed.reclaimed_from is None
     assert body(route) == {"p_worker_id": "w1", "p_lease_seconds": 60.0}
     request = route.calls[0].request
     assert (request.headers["apikey"], request.headers["authorization"]) == (KEY, f"Bearer {KEY}")
@@ -80,8 +82,15 @@ async def test_claim_calls_the_claim_function_with_the_service_key(store: Supaba
 async def test_claim_returns_nothing_when_no_work_order_is_runnable(
     store: SupabaseStore, api: respx.MockRouter
 ) -> None:
-    api.post("/rpc/archon_agent_work_order_claim").respond(200, json=[])
+    api.post("/rpc/archon_agent_work_order_claim_lease").respond(200, json=[])
     assert await store.claim("w1", 60) is None
+
+
+async def test_a_claim_that_took_over_an_expired_lease_says_whose(store: SupabaseStore, api: respx.MockRouter) -> None:
+    api.post("/rpc/archon_agent_work_order_claim_lease").respond(
+        200, json=[{"work_order": WORK_ORDER_ROW, "reclaimed_from": "w-crashed"}])
+    claimed = await store.claim("w1", 60)
+    assert claimed is not None and claimed.reclaimed_from == "w-crashed"
 
 
 async def test_heartbeat_returns_what_the_function_answers(store: SupabaseStore, api: respx.MockRouter) -> None:

@@ -29,6 +29,7 @@ SELECT to_regclass('archon_configured_repositories') IS NOT NULL
    AND to_regclass('archon_agent_work_order_deliveries') IS NOT NULL
    AND to_regclass('archon_agent_work_order_logs') IS NOT NULL
    AND to_regprocedure('archon_agent_work_order_claim(text, double precision)') IS NOT NULL
+   AND to_regprocedure('archon_agent_work_order_claim_lease(text, double precision)') IS NOT NULL
    AND to_regprocedure('archon_agent_work_order_admission_load(text, integer, text, timestamptz)') IS NOT NULL
    AND to_regprocedure('archon_agent_work_order_release(text, text)') IS NOT NULL
    AS ready
@@ -105,7 +106,9 @@ ORDER BY created_at DESC, agent_work_order_id DESC
 LIMIT %(limit)s OFFSET %(offset)s
 
 -- name: claim
-SELECT * FROM archon_agent_work_order_claim(%(worker_id)s, %(lease_seconds)s)
+-- the claimed row's columns and reclaimed_from (migration 014): whose expired lease it took over, if any
+SELECT (c.work_order).*, c.reclaimed_from
+FROM archon_agent_work_order_claim_lease(%(worker_id)s, %(lease_seconds)s) AS c
 
 -- name: heartbeat
 SELECT archon_agent_work_order_heartbeat(%(id)s, %(worker_id)s, %(lease_seconds)s) AS renewed

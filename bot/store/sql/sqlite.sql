@@ -150,7 +150,9 @@ LIMIT :limit OFFSET :offset
 -- passes over only what cannot run: live leases, and the work orders queued behind them on their issue
 -- (admission keeps that to a few per issue). `status IN (...)` is spelled as in the partial indexes, so
 -- SQLite may use them.
-SELECT w.agent_work_order_id FROM archon_agent_work_orders AS w INDEXED BY idx_agent_work_orders_runnable
+-- reclaimed_from: the worker whose expired lease this takes over (NULL: the work order was pending).
+SELECT w.agent_work_order_id, CASE WHEN w.status = 'running' THEN COALESCE(w.lease_owner, '') END AS reclaimed_from
+FROM archon_agent_work_orders AS w INDEXED BY idx_agent_work_orders_runnable
 WHERE w.status IN ('pending', 'running')
   AND (w.status = 'pending' OR w.lease_expires_at < :now)
   AND w.attempt < w.max_attempts

@@ -1,0 +1,176 @@
+"""The dashboard's live streams (Server-Sent Events, read from the store, so the worker may be another machine).
+
+- `/events?<the list's filters>`: the list's rows, re-rendered whenever they change. The first page of a filter is
+  read at most once per LIST_SECONDS per process however many browsers watch it (a shared, short-lived answer).
+- `/work-orders/{id}/events?after=N`: the work order's new log entries (`log`), its state when it changes
+  (`state`: status, step, tool use, cost, turns, links, which buttons apply), and `end` once it has ended.
+  On Postgres a NOTIFY wakes it at once; elsewhere the store is polled (bot/store/log_watch.py).
+Both count against the log streams' per-process limit (bot/web/logs_api.py: a 503 past it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from sse_starlette import EventSourceResponse
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bot.models import LogEntry, Status, WorkOrder
+from bot.store import Store
+from bot.web.api import Refused, path_id
+from bot.web.context import runtime_of
+from bot.web.dashboard.forms import ListFilters, filters_of
+from bot.web.dashboard.render import clock, fragment, money
+from bot.web.logs_api import PING_SECONDS, released, slots_of
+from bot.worklog import ENDED, LogKind, is_final, progress
+
+LIST_SECONDS = 0.4  # how fresh a watched list is: a new work order shows within this and a render
+WAIT_SECONDS = 1.0  # a watched work order's row is read again at least this often (cost, turns, PR)
+ENDING_SECONDS = 2.0  # an ended work order's final entry (written just after its row) is awaited this long
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+class SharedReads:
+    """One read per key per LIST_SECONDS, however many streams ask: the answer is kept that long and shared."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, tuple[float, asyncio.Task[str]]] = {}
+
+    def get(self, key: str, read: Callable[[], Awaitable[str]]) -> Awaitable[str]:
+        now = time.monotonic()
+        kept = self._kept.get(key)
+        if kept is None or now - kept[0] >= LIST_SECONDS or (kept[1].done() and kept[1].exception()):
+            if len(self._kept) > 1000:  # filters nobody watches any more
+                self._kept = {k: v for k, v in self._kept.items() if now - v[0] < LIST_SECONDS}
+            kept = (now, asyncio.ensure_future(read()))
+            self._kept[key] = kept
+        return asyncio.shield(kept[1])
+
+
+def shared_of(request: Request) -> SharedReads:
+    state = request.app.state
+    if not hasattr(state, "dashboard_reads"):
+        state.dashboard_reads = SharedReads()
+    return state.dashboard_reads  # type: ignore[no-any-return]
+
+
+async def list_events(request: Request) -> Response:
+    from bot.web.dashboard.views import list_rows
+
+    filters, wrong = filters_of(request, ListFilters)
+    if wrong:
+        raise Refused(422, wrong)
+    filters = filters.model_copy(update={"cursor": None})
+    key = json.dumps(filters.query(), sort_keys=True)
+
+    async def render() -> str:
+        return fragment("rows.html", await list_rows(request, filters))
+
+    async def events() -> AsyncIterator[dict[str, str]]:
+        shown = None
+        while True:
+            rows = await shared_of(request).get(key, render)
+            if rows != shown:
+                shown = rows
+                yield {"event": "rows", "data": rows}
+            await asyncio.sleep(LIST_SECONDS)
+
+    slots = slots_of(request)
+    slots.take()
+    return EventSourceResponse(released(events(), slots), ping=PING_SECONDS, headers=SSE_HEADERS)
+
+
+def entry_view(entry: LogEntry) -> dict[str, Any]:
+    """What the timeline shows of an entry: text only (the page puts it in with textContent, never as HTML)."""
+    data = entry.data
+    extra = []
+    if entry.kind == LogKind.STEP_FINISHED:
+        if isinstance(data.get("cost_usd"), int | float):
+            extra.append(money(data["cost_usd"]))
+        if isinstance(data.get("num_turns"), int):
+            extra.append(f"{data['num_turns']} turns")
+    return {"id": entry.id, "kind": entry.kind, "level": entry.level, "step": entry.step or "",
+            "at": clock(entry.at), "message": entry.message, "extra": " · ".join(extra)}
+
+
+def state_view(order: WorkOrder, step: str | None, tool: str | None, cost_so_far: float = 0.0) -> dict[str, Any]:
+    """`cost_so_far`: the latest running count a tool use carried; the row's total only grows when a step ends."""
+    return {
+        "status": str(order.status), "step": step or "", "tool": tool or "",
+        "cost": money(max(order.total_cost_usd, cost_so_far)),
+        "turns": order.num_turns, "attempt": order.attempt, "pr_url": order.pr_url or "",
+        "branch": order.git_branch_name or "", "error": order.error_message or "",
+        "can_cancel": order.status.is_active, "can_retry": order.status in (Status.FAILED, Status.CANCELLED),
+        "ended": order.status in ENDED,
+    }
+
+
+async def work_order_events(request: Request) -> Response:
+    store = runtime_of(request).store
+    work_order_id = path_id(request)
+    order = await store.get_work_order(work_order_id)
+    after = request.query_params.get("after", "0")
+    header = request.headers.get("last-event-id")
+    cursor_text = header if header is not None else after
+    if not cursor_text.isdecimal() or len(cursor_text) > 19:
+        raise Refused(422, "after: the id of a log entry")
+    slots = slots_of(request)
+    slots.take()
+    events = follow(store, order, int(cursor_text))
+    return EventSourceResponse(released(events, slots), ping=PING_SECONDS, headers=SSE_HEADERS)
+
+
+def cost_of(entry: LogEntry) -> float:
+    spent = entry.data.get("cost_so_far_usd") if entry.kind == LogKind.TOOL_USE else None
+    return float(spent) if isinstance(spent, int | float) else 0.0
+
+
+async def cost_seen(store: Store, order: WorkOrder, cursor: int) -> float:
+    """The largest running cost the entries up to `cursor` carried (a running work order's only: an ended one's row
+    has its total)."""
+    seen, after = 0.0, 0
+    running = order.status is Status.RUNNING
+    while running and after < cursor and (entries := await store.list_logs(order.id, after, 1000)):
+        after = entries[-1].id
+        seen = max([seen, *(cost_of(e) for e in entries if e.id <= cursor)])
+    return seen
+
+
+async def follow(store: Store, order: WorkOrder, cursor: int) -> AsyncIterator[dict[str, str]]:
+    """New entries and state changes until the work order has ended and its final entry (or a quiet wait) is in."""
+    now = await progress(store, order)
+    step, tool = now["current_step"], now["current_tool_use"]
+    shown: dict[str, Any] | None = None
+    cost_so_far = await cost_seen(store, order, cursor)
+    while True:
+        entries = await store.list_logs(order.id, cursor, 200)
+        final = False
+        for entry in entries:
+            cursor = entry.id
+            if entry.kind == LogKind.STEP_STARTED:
+                step, tool = entry.step, None
+            elif entry.kind in (LogKind.STEP_FINISHED, LogKind.STATUS):
+                step, tool = None, None
+            elif entry.kind == LogKind.TOOL_USE and entry.step == step:
+                tool = entry.message
+            cost_so_far = max(cost_so_far, cost_of(entry))
+            final = final or is_final(entry)
+            yield {"id": str(entry.id), "event": "log", "data": json.dumps(entry_view(entry))}
+        order = await store.get_work_order(order.id)
+        state = state_view(order, step if order.status is Status.RUNNING else None,
+                           tool if order.status is Status.RUNNING else None, cost_so_far)
+        if state != shown:
+            shown = state
+            yield {"event": "state", "data": json.dumps(state)}
+        if len(entries) == 200:
+            continue
+        if state["ended"] and (final or not await store.wait_for_logs(order.id, cursor, ENDING_SECONDS)):
+            yield {"event": "end", "data": json.dumps({"status": state["status"]})}
+            return
+        if not state["ended"]:
+            await store.wait_for_logs(order.id, cursor, WAIT_SECONDS)

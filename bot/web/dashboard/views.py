@@ -1,0 +1,269 @@
+"""The dashboard's pages: login, the work orders (filtered, paged, live), one work order's live timeline with
+cancel and retry, the configured repositories, and the costs per repository per day.
+
+Pages are rendered on the server (Jinja2, autoescaped); two small scripts keep them live over Server-Sent Events
+(bot/web/dashboard/live.py). Forms are plain POSTs with a CSRF token, answered with a redirect (303).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from bot.errors import Conflict, GitHubError, NotFound
+from bot.models import Repository, Status, full_name_of
+from bot.repositories import normalise_url, verify_repository
+from bot.store import Cursor
+from bot.web.api import Refused, get_work_order, path_id
+from bot.web.context import runtime_of
+from bot.web.control_api import outlet_of
+from bot.web.dashboard.forms import PAGE_ROWS, CostFilters, ListFilters, filters_of, form_of
+from bot.web.dashboard.live import cost_of
+from bot.web.dashboard.render import page, sessions_of
+from bot.web.session import COOKIE, cookie_header, safe_next
+from bot.worklog import progress
+
+log = logging.getLogger(__name__)
+STATUSES = [str(s) for s in Status]
+NOTICES = {  # a redirect names one of these, never free text (a link cannot make the page say anything else)
+    "cancelled": "Work order cancelled.",
+    "stop-requested": "Stop requested: the worker running it ends it within seconds.",
+    "retried": "Work order queued again.",
+    "added": "Repository added.",
+    "verified": "Repository verified on GitHub.",
+    "removed": "Repository removed.",
+}
+LOG_ROWS = 1000  # a page shows this many log entries at most; the stream adds the newer ones
+
+
+def secure(request: Request) -> bool:
+    public = runtime_of(request).settings.public_url or ""
+    return request.url.scheme == "https" or public.startswith("https://")
+
+
+def notice_of(request: Request) -> str | None:
+    return NOTICES.get(request.query_params.get("notice", ""))
+
+
+def back(path: str, notice: str) -> RedirectResponse:
+    return RedirectResponse(f"{path}?{urlencode({'notice': notice})}", status_code=303)
+
+
+async def refused(request: Request, exc: Refused) -> Response:
+    return page(request, "error.html", {"title": "Not done", "message": str(exc.detail)}, exc.status)
+
+
+# ---- login ------------------------------------------------------------------------------------------------------
+
+async def login_form(request: Request) -> Response:
+    sessions = sessions_of(request)
+    target = safe_next(request.query_params.get("next"))
+    if sessions is None:
+        return page(request, "login.html", {"disabled": True, "next": target}, 403)
+    if sessions.check(request.cookies.get(COOKIE)) is not None:
+        return RedirectResponse(target, status_code=303)
+    return page(request, "login.html", {"next": target})
+
+
+async def login(request: Request) -> Response:
+    sessions = sessions_of(request)
+    if sessions is None:
+        return page(request, "login.html", {"disabled": True, "next": "/"}, 403)
+    try:
+        fields = await form_of(request)
+    except Refused as exc:
+        return page(request, "login.html", {"error": str(exc.detail), "next": "/"}, exc.status)
+    target = safe_next(fields.get("next"))
+    if not sessions.login_allowed():
+        return page(request, "login.html", {"error": "Too many wrong tokens: wait a minute.", "next": target}, 429)
+    if not sessions.token_ok(fields.get("token", "")):
+        sessions.failed_login()
+        log.warning("dashboard: a login with a wrong token from %s", request.client.host if request.client else "?")
+        return page(request, "login.html", {"error": "That is not the API token (AWO_API_TOKEN).", "next": target},
+                    401)
+    answer = RedirectResponse(target, status_code=303)
+    answer.headers.append("Set-Cookie", cookie_header(sessions.issue(), secure=secure(request)))
+    return answer
+
+
+async def logout(request: Request) -> Response:
+    try:
+        await form_of(request)
+    except Refused as exc:
+        return await refused(request, exc)
+    answer = RedirectResponse("/login", status_code=303)
+    answer.headers.append("Set-Cookie", cookie_header("", secure=secure(request), max_age=0))
+    return answer
+
+
+# ---- work orders ------------------------------------------------------------------------------------------------
+
+async def list_rows(request: Request, filters: ListFilters) -> dict[str, Any]:
+    """The rows of one page and the link to the next (a keyset cursor: as fast at row 100,000 as at row 1)."""
+    store = runtime_of(request).store
+    cursor = Cursor.decode(filters.cursor) if filters.cursor else None
+    orders = await store.list_work_orders(filters.status, PAGE_ROWS, where=filters.where(), cursor=cursor)
+    following = None
+    if len(orders) == PAGE_ROWS:
+        following = "/?" + urlencode(filters.query(cursor=Cursor.after(orders[-1]).encode()))
+    return {"orders": orders, "next_page": following}
+
+
+async def work_orders(request: Request) -> Response:
+    filters, wrong = filters_of(request, ListFilters)
+    rows = await list_rows(request, filters)
+    live = "/events?" + urlencode(filters.query(cursor=None)) if not filters.cursor else ""
+    first = "/?" + urlencode(filters.query(cursor=None)) if filters.cursor else None
+    return page(request, "list.html", {"title": "Work orders", "filters": filters, "statuses": STATUSES,
+                                       "wrong": wrong, "live": live, "first_page": first, **rows},
+                422 if wrong else 200)
+
+
+async def work_order(request: Request) -> Response:
+    """The page; a client that does not ask for HTML (a script with the token) gets the work order's JSON."""
+    if "text/html" not in request.headers.get("accept", ""):
+        return await get_work_order(request)  # type: ignore[no-any-return]
+    store = runtime_of(request).store
+    try:
+        order = await store.get_work_order(path_id(request))
+    except NotFound as exc:
+        return page(request, "error.html", {"title": "Not found", "message": str(exc)}, 404)
+    steps = await store.list_steps(order.id)
+    entries = await store.list_logs(order.id, 0, LOG_ROWS)
+    now = await progress(store, order)
+    running = max([0.0, *(cost_of(e) for e in entries)]) if order.status is Status.RUNNING else 0.0
+    return page(request, "detail.html", {
+        "cost": max(order.total_cost_usd, running),
+        "title": f"Work order {order.short_id}", "order": order, "steps": steps, "entries": entries,
+        "current": now, "notice": notice_of(request), "after": entries[-1].id if entries else 0,
+        "issue_url": issue_url(order.repository_url, order.issue_number),
+    })
+
+
+def issue_url(repository_url: str, number: int | None) -> str | None:
+    return f"{repository_url.rstrip('/')}/issues/{number}" if number and repository_url.startswith("http") else None
+
+
+async def cancel(request: Request) -> Response:
+    from bot.commands import cancel as cancel_order
+
+    try:
+        await form_of(request)
+        runtime = runtime_of(request)
+        order = await cancel_order(runtime.store, outlet_of(runtime), path_id(request))
+    except Refused as exc:
+        return await refused(request, exc)
+    except (Conflict, NotFound) as exc:
+        return page(request, "error.html", {"title": "Not cancelled", "message": str(exc)},
+                    409 if isinstance(exc, Conflict) else 404)
+    return back(f"/work-orders/{order.id}", "cancelled" if order.status is Status.CANCELLED else "stop-requested")
+
+
+async def retry(request: Request) -> Response:
+    from bot.commands import retry as retry_order
+
+    try:
+        await form_of(request)
+        runtime = runtime_of(request)
+        notify = runtime.worker.notify if runtime.worker is not None else (lambda: None)
+        order = await retry_order(runtime.store, outlet_of(runtime), path_id(request),
+                                  runtime.settings.max_attempts, notify)
+    except Refused as exc:
+        return await refused(request, exc)
+    except (Conflict, NotFound) as exc:
+        return page(request, "error.html", {"title": "Not retried", "message": str(exc)},
+                    409 if isinstance(exc, Conflict) else 404)
+    return back(f"/work-orders/{order.id}", "retried")
+
+
+# ---- repositories -----------------------------------------------------------------------------------------------
+
+async def repositories(request: Request, error: str | None = None, status: int = 200) -> Response:
+    repos = await runtime_of(request).store.list_repositories()
+    return page(request, "repositories.html", {"title": "Repositories", "repositories": repos, "error": error,
+                                               "notice": notice_of(request)}, status)
+
+
+async def add_repository(request: Request) -> Response:
+    runtime = runtime_of(request)
+    try:
+        fields = await form_of(request)
+        text = fields.get("repository_url", "").strip()
+        if not text or len(text) > 500 or "@" in text.partition("://")[2].partition("/")[0]:
+            raise Refused(422, "name a repository as owner/name or its https URL (no credentials in it)")
+        try:
+            url = normalise_url(text, runtime.settings.github_web_origin)
+        except ValueError as exc:
+            raise Refused(422, str(exc)) from None
+        repo = Repository(repository_url=url, owner=full_name_of(url).split("/")[0])
+        if fields.get("verify"):
+            repo = await verify_repository(repo, runtime.github, runtime.settings.remote_policy,
+                                           runtime.settings.github_web_origin)
+        await runtime.store.add_repository(repo)
+    except Refused as exc:
+        return await repositories(request, str(exc.detail), exc.status)
+    except Conflict as exc:
+        return await repositories(request, str(exc), 409)
+    except GitHubError as exc:
+        return await repositories(request, f"GitHub: {exc}", 502)
+    return back("/repositories", "added")
+
+
+async def verify(request: Request) -> Response:
+    runtime = runtime_of(request)
+    try:
+        await form_of(request)
+        repo = await runtime.store.get_repository(path_id(request))
+        checked = await verify_repository(repo, runtime.github, runtime.settings.remote_policy,
+                                          runtime.settings.github_web_origin)
+        fields = ("display_name", "owner", "default_branch", "clone_url", "is_verified", "last_verified_at")
+        await runtime.store.update_repository(repo.id, {f: getattr(checked, f) for f in fields})
+    except Refused as exc:
+        return await repositories(request, str(exc.detail), exc.status)
+    except NotFound as exc:
+        return await repositories(request, str(exc), 404)
+    except GitHubError as exc:
+        return await repositories(request, f"GitHub: {exc}", 502)
+    return back("/repositories", "verified")
+
+
+async def remove(request: Request) -> Response:
+    try:
+        await form_of(request)
+        await runtime_of(request).store.delete_repository(path_id(request))
+    except Refused as exc:
+        return await repositories(request, str(exc.detail), exc.status)
+    except NotFound as exc:
+        return await repositories(request, str(exc), 404)
+    return back("/repositories", "removed")
+
+
+async def repositories_page(request: Request) -> Response:
+    return await repositories(request)
+
+
+# ---- costs ------------------------------------------------------------------------------------------------------
+
+async def costs(request: Request) -> Response:
+    filters, wrong = filters_of(request, CostFilters)
+    today = datetime.now(UTC).date()
+    first, last = filters.bounds(today)
+    if not wrong and (last < first or (last - first).days > 365):
+        wrong = "pick at most a year, the first day before the last"
+        first, last = CostFilters.model_validate({}).bounds(today)
+    since = datetime.combine(first, time(), UTC)
+    until = datetime.combine(last + timedelta(days=1), time(), UTC)
+    days = await runtime_of(request).store.daily_spend(since, until, filters.repository)
+    totals: dict[str, float] = {}
+    for day in days:
+        totals[day.repo_full_name] = totals.get(day.repo_full_name, 0.0) + day.cost_usd
+    return page(request, "costs.html", {
+        "title": "Costs", "days": days, "totals": sorted(totals.items(), key=lambda kv: -kv[1]),
+        "total": sum(totals.values()), "first": first, "last": last, "filters": filters, "wrong": wrong,
+    }, 422 if wrong else 200)
+
