@@ -36,6 +36,12 @@ def kinds(page: Page) -> list[str]:
     return [str(k) for k in found]
 
 
+def dollars(shown: str) -> float:
+    """The amount a page shows as "$0.0123"."""
+    assert re.fullmatch(r"\$\d+(\.\d+)?", shown), shown
+    return float(shown[1:])
+
+
 def order_of(stack: Stack, issue: int) -> dict[str, Any]:
     [order] = wait_until(lambda: stack.work_orders(issue), timeout=10)
     return order
@@ -87,6 +93,7 @@ def test_the_detail_timeline_grows_live_and_ends_completed_with_the_pr(page: Pag
     page.wait_for_function("() => document.querySelectorAll('ol#timeline > li[data-kind=tool_use]').length >= 1",
                            timeout=60_000)
     while_running = text(page, "#wo-status"), text(page, "#wo-step")
+    cost_while_running = dollars(text(page, "#wo-cost"))
     page.wait_for_function("() => document.querySelector('#wo-status').textContent.trim() === 'completed'",
                            timeout=90_000)
     wait_live(page, "ended")
@@ -103,7 +110,8 @@ def test_the_detail_timeline_grows_live_and_ends_completed_with_the_pr(page: Pag
     assert page.get_attribute("a#issue-link", "href", timeout=1000) and str(issue) in str(
         page.get_attribute("a#issue-link", "href"))
     assert text(page, "#wo-branch") == order["git_branch_name"]
-    assert re.fullmatch(r"\$\d+\.\d{2,}", text(page, "#wo-cost")), text(page, "#wo-cost")
+    assert 0 < cost_while_running < dollars(text(page, "#wo-cost"))  # the cost so far moved with the agent
+    assert dollars(text(page, "#wo-cost")) == pytest.approx(order["total_cost_usd"], abs=0.0001)
     assert "Write one.txt" in text(page, "ol#timeline")
     screenshot(page, "detail")
 
