@@ -372,5 +372,5 @@ GROUP BY day, repo_full_name ORDER BY day DESC, repo_full_name
 SELECT substr(at, 1, 10) AS day, repo_full_name, sum(cost_usd) AS cost_usd, count(*) AS steps,
        count(DISTINCT agent_work_order_id) AS work_orders
 FROM archon_agent_work_order_spend INDEXED BY idx_agent_work_order_spend_repo_at
-WHERE repo_full_name = :repo AND at >= :since AND at < :until
+WHERE at >= :since AND at < :until AND repo_full_name = :repo
 GROUP BY day, repo_full_name ORDER BY day DESC, repo_full_name
