@@ -59,6 +59,8 @@ class QueueStats:
            clock: datetime) -> QueueStats:
         """Every status present, 0 where the store counted none."""
         return cls({str(s): int(counts.get(str(s), 0)) for s in Status}, oldest_pending, int(expired_leases), clock)
+
+
 MAX_SPEND_DAYS = 366  # the longest range daily_spend reads: a year of days, whatever the ledger holds
 
 
