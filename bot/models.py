@@ -224,6 +224,7 @@ class Step(BaseModel):
     cost_usd: float | None = None
     num_turns: int | None = None
     attempt: int = 1
+    prompt: str | None = None  # what the agent was asked (agent steps), redacted and bounded (migration 013)
 
 
 # Columns a caller may change with Store.update_work_order.

@@ -26,7 +26,7 @@ from bot.secret_scan import scan_diff
 from bot.spend import Budget, dollars, run_cap
 from bot.steps import COMMIT, IMPLEMENT, PLAN, PULL_REQUEST, PUSH, Kind, StepSpec, sequence
 from bot.store import Store, repository_for
-from bot.texts import TOOL_LOG, branch_name, commit_message, pr_body, title_of, with_tool_log, within
+from bot.texts import TOOL_LOG, branch_name, commit_message, pr_body, stored_prompt, title_of, with_tool_log, within
 from bot.worklog import WorkLog
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ class StepOutcome:
     session_id: str | None = None
     cost_usd: float | None = None
     num_turns: int | None = None
+    prompt: str | None = None  # what an agent step asked the agent, whole (redacted and cut when recorded)
 
 
 @dataclass
@@ -210,6 +211,7 @@ class Pipeline:
             error_message=redact(outcome.error, self.s.secrets) if outcome.error else None,
             duration_seconds=round(duration, 3), session_id=outcome.session_id, executed_at=executed_at,
             step_order=run.order, cost_usd=outcome.cost_usd, num_turns=outcome.num_turns, attempt=wo.attempt,
+            prompt=stored_prompt(outcome.prompt, self.s.secrets) if outcome.prompt is not None else None,
         )
         await self.s.store.add_step(step)
         self.s.metrics.step(spec.name, duration, step.success)
@@ -261,7 +263,7 @@ class Pipeline:
         return StepOutcome(
             output=with_tool_log(result.result_text, [within(run.tree.path, use) for use in result.tool_uses]),
             error=result.error, session_id=result.session_id,
-            cost_usd=result.cost_usd, num_turns=result.num_turns,
+            cost_usd=result.cost_usd, num_turns=result.num_turns, prompt=request.prompt,
         )
 
     async def _budget(self, run: Run) -> Budget | None:

@@ -1,14 +1,26 @@
 """What the bot writes in git and on GitHub for a work order: branch name, commit message, PR title and body,
-and a step's output with its tool log (the worktree's path taken out)."""
+a step's output with its tool log (the worktree's path taken out), and a step's prompt as stored."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from bot.models import WorkOrder
-from bot.report import strip_trailers
+from bot.report import redact, strip_trailers
 
 TOOL_LOG = "\n\n--- tool log ---\n"
+PROMPT_LIMIT = 32_000  # characters of a step's prompt that are stored (a pull request's context can be 60,000)
+
+
+def stored_prompt(prompt: str, secrets: Iterable[str]) -> str:
+    """What the steps API and the dashboard show of a prompt: redacted as the report is, then (so no secret is cut
+    in two and missed) cut to at most PROMPT_LIMIT characters, ending with a line that says how much was left out."""
+    text = redact(prompt, secrets)
+    if len(text) <= PROMPT_LIMIT:
+        return text
+    kept = PROMPT_LIMIT - 100  # room for the note
+    return f"{text[:kept]}\n\n[{len(text) - kept:,} more characters of the prompt were not stored]"
 
 
 def within(worktree: Path, tool_use: str) -> str:

@@ -6,7 +6,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from bot.hosts import same_host
@@ -59,6 +59,39 @@ class QueueStats:
            clock: datetime) -> QueueStats:
         """Every status present, 0 where the store counted none."""
         return cls({str(s): int(counts.get(str(s), 0)) for s in Status}, oldest_pending, int(expired_leases), clock)
+
+
+MAX_SPEND_DAYS = 366  # the longest range daily_spend reads: a year of days, whatever the ledger holds
+
+
+@dataclass(frozen=True)
+class DailySpend:
+    """One repository's spend on one UTC day, from the spend ledger (a row per step that recorded a cost)."""
+
+    day: date
+    repo_full_name: str
+    cost_usd: float
+    steps: int
+    work_orders: int
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> DailySpend:
+        """From a row of any backend: the day as a date or its ISO text, sums as numbers or numeric text."""
+        day = row["day"] if isinstance(row["day"], date) else date.fromisoformat(str(row["day"])[:10])
+        return cls(day, str(row["repo_full_name"]), round(float(row["cost_usd"]), 6), int(row["steps"]),
+                   int(row["work_orders"]))
+
+
+def spend_range(since: datetime, until: datetime) -> tuple[datetime, datetime]:
+    """The range in UTC (a time without a zone is UTC); ValueError unless since < until within MAX_SPEND_DAYS."""
+    since, until = (t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC) for t in (since, until))
+    if until <= since:
+        raise ValueError("until must be after since")
+    if until - since > timedelta(days=MAX_SPEND_DAYS):
+        raise ValueError(f"the range is longer than {MAX_SPEND_DAYS} days: ask for a shorter one")
+    return since, until
+
+
 # What an id of a row may look like (work orders, repositories): the API finds nothing for any other shape,
 # and a cursor holding any other is not one this API gave out (stores put its id in a query).
 ID_SHAPE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
@@ -197,6 +230,13 @@ class Store(Protocol):
     ) -> dict[str, float]:
         """Each named repository's dollars in the spend ledger recorded in [since, until) (unset: unbounded): a
         range of its (repository, time) index per name, so a short range reads only its own rows."""
+        ...
+
+    async def daily_spend(
+        self, since: datetime, until: datetime, repository: str | None = None,
+    ) -> list[DailySpend]:
+        """The ledger's rows recorded in [since, until), summed per UTC day and repository, newest day first, then
+        by repository name; one repository's only if named. ValueError for a range spend_range refuses."""
         ...
 
     async def add_step(self, step: Step) -> None: ...

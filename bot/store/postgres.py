@@ -21,7 +21,18 @@ from psycopg_pool import AsyncConnectionPool, PoolClosed, PoolTimeout
 from bot.control import not_cancellable, not_retryable
 from bot.errors import ConfigError, Conflict, LeaseLost, NotFound, StoreUnavailable
 from bot.models import WORK_ORDER_MUTABLE, Delivery, LogEntry, Repository, Status, Step, WorkOrder, utcnow
-from bot.store import ALL_WORK_ORDERS, EARLIEST, LATEST, Cursor, ListFilter, Load, QueueStats, StoreHealth
+from bot.store import (
+    ALL_WORK_ORDERS,
+    EARLIEST,
+    LATEST,
+    Cursor,
+    DailySpend,
+    ListFilter,
+    Load,
+    QueueStats,
+    StoreHealth,
+    spend_range,
+)
 from bot.store.batch import Batched
 from bot.store.log_watch import LogWatch
 from bot.store.queries import load
@@ -282,6 +293,13 @@ class PostgresStore:
         bounds = {"since": since or EARLIEST, "until": until or LATEST}
         found = await self._all(Q["spend_by_repository"], {"names": names, **bounds})
         return {name: 0.0 for name in names} | {row["repo_full_name"]: float(row["spent"]) for row in found}
+
+    async def daily_spend(
+        self, since: datetime, until: datetime, repository: str | None = None,
+    ) -> list[DailySpend]:
+        since, until = spend_range(since, until)
+        rows = await self._all(Q["daily_spend"], {"since": since, "until": until, "repo": repository})
+        return [DailySpend.of(r) for r in rows]
 
     async def claim(self, worker_id: str, lease_seconds: float) -> WorkOrder | None:
         row = await self._one(Q["claim"], {"worker_id": worker_id, "lease_seconds": float(lease_seconds)})

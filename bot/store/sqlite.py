@@ -17,7 +17,18 @@ from typing import Any, TypeVar
 from bot.control import STOPPED, not_cancellable, not_retryable
 from bot.errors import Conflict, LeaseLost, NotFound, StoreUnavailable
 from bot.models import WORK_ORDER_MUTABLE, Delivery, LogEntry, Repository, Status, Step, WorkOrder, utcnow
-from bot.store import ALL_WORK_ORDERS, EARLIEST, LATEST, Cursor, ListFilter, Load, QueueStats, StoreHealth
+from bot.store import (
+    ALL_WORK_ORDERS,
+    EARLIEST,
+    LATEST,
+    Cursor,
+    DailySpend,
+    ListFilter,
+    Load,
+    QueueStats,
+    StoreHealth,
+    spend_range,
+)
 from bot.store.fast_insert import FastInserts
 from bot.store.log_watch import poll_for_logs
 from bot.store.queries import load
@@ -76,6 +87,7 @@ class SqliteStore:
         _add_missing_column(conn, Q["add_clone_url"])
         _add_missing_column(conn, Q["add_report_pending"])
         _add_missing_column(conn, Q["add_cancel_requested"])
+        _add_missing_column(conn, Q["add_step_prompt"])
         conn.executescript(Q["security_indexes"])
         conn.executescript(Q["report_pending_index"])
         conn.executescript(Q["queue_indexes"])
@@ -263,6 +275,15 @@ class SqliteStore:
             return {name: 0.0 for name in names} | {row["repo_full_name"]: float(row["spent"]) for row in found}
 
         return await self._run(read)
+
+    async def daily_spend(
+        self, since: datetime, until: datetime, repository: str | None = None,
+    ) -> list[DailySpend]:
+        since, until = spend_range(since, until)
+        params = {"since": iso(since), "until": iso(until), "repo": repository}
+        query = Q["daily_spend_all"] if repository is None else Q["daily_spend_repo"]
+        rows = await self._run(lambda c: c.execute(query, params).fetchall())
+        return [DailySpend.of(dict(r)) for r in rows]
 
     async def claim(self, worker_id: str, lease_seconds: float) -> WorkOrder | None:
         now = utcnow()

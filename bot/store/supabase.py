@@ -14,7 +14,17 @@ from supabase import AsyncClient, AsyncClientOptions, acreate_client
 from bot.control import not_cancellable, not_retryable
 from bot.errors import Conflict, LeaseLost, NotFound, StoreUnavailable
 from bot.models import WORK_ORDER_MUTABLE, Delivery, LogEntry, Repository, Status, Step, WorkOrder, utcnow
-from bot.store import ALL_WORK_ORDERS, EARLIEST, Cursor, ListFilter, Load, QueueStats, StoreHealth
+from bot.store import (
+    ALL_WORK_ORDERS,
+    EARLIEST,
+    Cursor,
+    DailySpend,
+    ListFilter,
+    Load,
+    QueueStats,
+    StoreHealth,
+    spend_range,
+)
 from bot.store.log_watch import poll_for_logs
 from bot.store.remote import MIGRATE_HINT, REPOSITORY_MUTABLE, checked, is_uuid, jsonable, repository_from
 from bot.store.rows import from_row
@@ -26,6 +36,7 @@ DELIVERIES = "archon_agent_work_order_deliveries"
 LOGS = "archon_agent_work_order_logs"
 TABLES = (REPOSITORIES, WORK_ORDERS, STEPS, DELIVERIES)
 Row = dict[str, Any]
+PAGE = 1000  # rows of one RPC answer: Supabase's default max-rows, so a longer answer is read in pages
 # PostgREST reports a missing table or function with these codes (its own, or Postgres's).
 NOT_MIGRATED = frozenset({"PGRST205", "PGRST202", "42P01", "42883"})
 
@@ -201,6 +212,23 @@ class SupabaseStore:
             return total - await self.spent_since(name, until) if until else total
 
         return dict(zip(names, await asyncio.gather(*(spent(n) for n in names)), strict=True))
+
+    async def daily_spend(
+        self, since: datetime, until: datetime, repository: str | None = None,
+    ) -> list[DailySpend]:
+        """Migration 013's function (PostgREST sums nothing), in pages: a year of days for many repositories is more
+        rows than the project's max-rows lets one answer carry; ordered on (day, repository), which no two rows share,
+        so the pages are exact."""
+        since, until = spend_range(since, until)
+        params = {"p_since": since.isoformat(), "p_until": until.isoformat(), "p_repo": repository}
+        rows: list[Row] = []
+        while True:
+            query = self.client.rpc("archon_agent_work_order_daily_spend", params)
+            query = query.order("day", desc=True).order("repo_full_name").range(len(rows), len(rows) + PAGE - 1)
+            page = await _data(query)
+            rows += page
+            if len(page) < PAGE:
+                return [DailySpend.of(r) for r in rows]
 
     async def claim(self, worker_id: str, lease_seconds: float) -> WorkOrder | None:
         params = {"p_worker_id": worker_id, "p_lease_seconds": float(lease_seconds)}

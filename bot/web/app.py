@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from bot.runtime import Runtime
-from bot.web import api, archon_api, control_api, dashboard, deliveries, logs_api, metrics, openapi
+from bot.web import api, archon_api, control_api, costs_api, dashboard, deliveries, logs_api, metrics, openapi
 from bot.web.guard import ApiToken
 from bot.web.health import health
 from bot.web.session import Sessions
@@ -51,6 +51,7 @@ def create_app(runtime: Runtime) -> Starlette:
             Route("/health", health, methods=["GET"]),
             *deliveries.routes,  # before api.routes, whose /{id} would take "deliveries" for an id
             *archon_api.routes,  # likewise for "github"
+            *costs_api.routes,  # and for "costs"
             *api.routes,
             *control_api.routes,
             *logs_api.routes,

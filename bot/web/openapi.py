@@ -25,6 +25,7 @@ from bot import __version__
 from bot.models import Delivery, Repository, Status, Step, WorkOrder
 from bot.web.api import PREFIX, CreateRepository, CreateWorkOrder, ListQuery, UpdateRepository
 from bot.web.archon_api import VerifyRepository
+from bot.web.costs_api import CostQuery
 from bot.web.dashboard.forms import CostFilters, ListFilters
 from bot.web.logs_api import LogQuery
 
@@ -99,6 +100,18 @@ VERIFIED: Schema = {
         "is_accessible": {"type": "boolean"}, "repository_name": {"type": ["string", "null"]},
         "repository_owner": {"type": ["string", "null"]}, "default_branch": {"type": ["string", "null"]},
         "error_message": {"type": ["string", "null"]},
+    },
+}
+COSTS: Schema = {
+    "type": "object", "required": ["since", "until", "days", "total_usd"],
+    "properties": {
+        "since": {"type": "string", "format": "date-time"}, "until": {"type": "string", "format": "date-time"},
+        "days": {"type": "array", "description": "newest day first, then by repository", "items": {
+            "type": "object", "required": ["day", "repository", "cost_usd", "steps", "work_orders"],
+            "properties": {"day": {"type": "string", "format": "date", "description": "a UTC day"},
+                           "repository": {"type": "string"}, "cost_usd": {"type": "number"},
+                           "steps": {"type": "integer"}, "work_orders": {"type": "integer"}}}},
+        "total_usd": {"type": "number"},
     },
 }
 HTML: Schema = {"type": "string", "description": "An HTML page of the dashboard"}
@@ -198,6 +211,10 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", f"{PREFIX}/github/verify-repository", "Archon's check of a repository on the bot's GitHub",
               ok=VERIFIED, body=VerifyRepository, errors=(*BODY_ERRORS, 503),
               examples={"body": {"repository_url": "octo/repo"}}),
+    Operation("GET", f"{PREFIX}/costs", "Dollars spent per repository per UTC day in [since, until) (default: the "
+              "last 30 days; at most 366)", ok=COSTS, query=CostQuery, errors=(422,),
+              overrides={"since": {"type": "string", "format": "date-time"},
+                         "until": {"type": "string", "format": "date-time"}}),
     Operation("GET", "/work-orders/{id}", "The work order's page (to `Accept: text/html`; else its JSON)",
               ok=WorkOrder, errors=(404,), examples=WORK_ORDER),
     # The dashboard: pages take the token or the login's session cookie; a page without either redirects (303)

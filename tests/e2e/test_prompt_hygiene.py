@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.e2e.harness import REPO, Stack, script_for
+from tests.e2e.harness import API_KEY, REPO, TOKEN, Stack, script_for
 from tests.support.fake_anthropic import FakeAnthropicServer
 
 pytestmark = pytest.mark.e2e
@@ -35,3 +35,25 @@ def test_the_model_never_sees_hidden_text_and_the_title_is_fenced(stack: Stack) 
         assert HIDDEN not in first and "\u200b" not in first and "\u202e" not in first and "<!--" not in first
         assert re.search(r"^```\nTypo in README\n```$", first, re.MULTILINE), first
         assert "fix the typo" in first
+
+
+def test_each_agent_step_stores_the_prompt_it_got_with_the_issue_text_and_no_secret(stack: Stack) -> None:
+    """The steps API shows each agent step's prompt (the dashboard's timeline does too): the issue as the model read
+    it, with the bot's own token and model key, pasted into the issue, replaced."""
+    issue = stack.new_issue()
+    body = f"Greet the reader. Our CI printed GITHUB_TOKEN={TOKEN} and ANTHROPIC_API_KEY={API_KEY} (oops)."
+    stack.script(script_for(issue, [{"text": "Plan: greet."}], [{"text": "Nothing to change."}]))
+    payload = stack.issue_payload(issue, "Say hello")
+    payload["issue"]["body"] = body
+    assert stack.deliver("issues", payload).status_code == 202
+    order = stack.finished(issue)
+    assert order["status"] == "completed", order["error_message"]
+
+    stored = {s["step"]: s["prompt"] for s in stack.steps(order["agent_work_order_id"])}
+    assert stored["checkout"] is None
+    for step in ("plan", "implement"):
+        prompt = stored[step]
+        assert f"{REPO}#{issue} — step: {step}" in prompt and "Greet the reader." in prompt and "Say hello" in prompt
+        assert TOKEN not in prompt and API_KEY not in prompt and "GITHUB_TOKEN=***" in prompt
+        [sent, *_] = prompts(stack.model, f"{REPO}#{issue} — step: {step}")
+        assert prompt.split("Greet the reader.")[0] in sent  # what the model got, up to the redacted text

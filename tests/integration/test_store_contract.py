@@ -441,6 +441,16 @@ async def test_steps_are_listed_in_step_order(store: Store) -> None:
     assert await store.list_steps("wo-missing") == []
 
 
+async def test_a_step_keeps_its_prompt_whole_and_a_step_without_one_has_none(store: Store) -> None:
+    await create(store, order(1))
+    prompt = "Plan the change.\n\n" + "Ünïcode and `code`\n" * 1600  # 30,418 characters, kept whole
+    await store.add_step(Step(agent_work_order_id="wo-0001", step="plan", agent_name="claude", success=True,
+                              step_order=1, prompt=prompt))
+    await store.add_step(Step(agent_work_order_id="wo-0001", step="commit", agent_name="bot", success=True,
+                              step_order=2))
+    assert [s.prompt for s in await store.list_steps("wo-0001")] == [prompt, None]
+
+
 async def test_one_work_order_per_delivery(store: Store) -> None:
     await store.create_work_order(order(1, issue=5, delivery_id="delivery-1"))
     with pytest.raises(Conflict):

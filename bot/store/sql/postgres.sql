@@ -32,6 +32,7 @@ SELECT to_regclass('archon_configured_repositories') IS NOT NULL
    AND to_regprocedure('archon_agent_work_order_claim_lease(text, double precision)') IS NOT NULL
    AND to_regprocedure('archon_agent_work_order_admission_load(text, integer, text, timestamptz)') IS NOT NULL
    AND to_regprocedure('archon_agent_work_order_release(text, text)') IS NOT NULL
+   AND to_regprocedure('archon_agent_work_order_daily_spend(timestamptz, timestamptz, text)') IS NOT NULL
    AS ready
 
 -- name: listen
@@ -187,3 +188,8 @@ SELECT
     (SELECT count(*) FROM archon_agent_work_orders WHERE status = 'running' AND lease_expires_at < now())
         AS expired,
     now() AS clock
+
+-- name: daily_spend
+-- migration 013's function: one range of the ledger's `at` index (or, for one repository, its (repository, at)
+-- index), summed per UTC day and repository
+SELECT * FROM archon_agent_work_order_daily_spend(%(since)s, %(until)s, %(repo)s)

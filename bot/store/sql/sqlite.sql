@@ -353,3 +353,24 @@ SELECT
     (SELECT min(created_at) FROM archon_agent_work_orders WHERE status = 'pending') AS oldest,
     (SELECT count(*) FROM archon_agent_work_orders INDEXED BY idx_agent_work_orders_issue_leases
      WHERE status = 'running' AND lease_expires_at < :now) AS expired
+
+-- name: add_step_prompt
+-- What the agent was asked in the step, redacted and bounded (migration 013 on Postgres).
+ALTER TABLE archon_agent_work_order_steps ADD COLUMN prompt TEXT
+
+-- name: daily_spend_all
+-- The costs page: a range of idx_agent_work_order_spend_at; `at` is UTC ISO text, so its first 10 characters are
+-- the UTC day.
+SELECT substr(at, 1, 10) AS day, repo_full_name, sum(cost_usd) AS cost_usd, count(*) AS steps,
+       count(DISTINCT agent_work_order_id) AS work_orders
+FROM archon_agent_work_order_spend INDEXED BY idx_agent_work_order_spend_at
+WHERE at >= :since AND at < :until
+GROUP BY day, repo_full_name ORDER BY day DESC, repo_full_name
+
+-- name: daily_spend_repo
+-- One repository's: a range of idx_agent_work_order_spend_repo_at.
+SELECT substr(at, 1, 10) AS day, repo_full_name, sum(cost_usd) AS cost_usd, count(*) AS steps,
+       count(DISTINCT agent_work_order_id) AS work_orders
+FROM archon_agent_work_order_spend INDEXED BY idx_agent_work_order_spend_repo_at
+WHERE at >= :since AND at < :until AND repo_full_name = :repo
+GROUP BY day, repo_full_name ORDER BY day DESC, repo_full_name
