@@ -20,6 +20,7 @@ PUBLIC = {
     "/health": frozenset({"GET", "HEAD"}),
     "/openapi.json": frozenset({"GET", "HEAD"}),  # describes the API, holds no data
     "/login": frozenset({"GET", "HEAD", "POST"}),  # the dashboard's login form (checks the token itself)
+    "/favicon.ico": frozenset({"GET", "HEAD"}),  # what a browser asks for on any page, JSON ones included
 }
 STATIC = "/static/"  # the dashboard's stylesheet and scripts: no data
 # The dashboard's pages and their live streams and forms: the token or the session cookie.

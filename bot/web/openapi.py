@@ -238,6 +238,8 @@ OPERATIONS: tuple[Operation, ...] = (
               form=CsrfForm, errors=(403, 404, 415), media_type="text/html", examples=REPOSITORY),
     Operation("GET", "/costs", "The dashboard's costs per repository per day", ok=HTML, query=CostFilters,
               errors=(422,), media_type="text/html"),
+    Operation("GET", "/favicon.ico", "The dashboard's icon", ok={"type": "string"}, public=True,
+              media_type="image/svg+xml"),
     Operation("GET", "/login", "The dashboard's login form", ok=HTML, errors=(403,), public=True,
               media_type="text/html"),
     Operation("POST", "/login", "Log in with the API token: sets the session cookie", ok_status=303, form=LoginForm,
@@ -310,7 +312,7 @@ def _responses(op: Operation, models: set[type[BaseModel]]) -> Schema:
     page = op.media_type == "text/html"
     for status in statuses:
         problem: Schema = {"$ref": REF.format(model="Problem")}
-        media = "text/html" if page and status not in GUARDED_ERRORS else "application/json"
+        media = "text/html" if page and (op.public or status not in GUARDED_ERRORS) else "application/json"
         answers[str(status)] = {"description": "A problem",
                                 "content": {media: {"schema": HTML if media == "text/html" else problem}}}
     return answers

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -9,7 +11,13 @@ from bot.web.api import guarded
 from bot.web.dashboard import live, views
 from bot.web.dashboard.render import STATIC
 
+
+async def favicon(request: Request) -> Response:
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"})
+
+
 routes = [
+    Route("/favicon.ico", favicon, methods=["GET"]),
     Route("/", views.work_orders, methods=["GET"]),
     Route("/login", views.login_form, methods=["GET"]),
     Route("/login", views.login, methods=["POST"]),

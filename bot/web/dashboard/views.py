@@ -210,7 +210,7 @@ async def add_repository(request: Request) -> Response:
     except Conflict as exc:
         return await repositories(request, str(exc), 409)
     except GitHubError as exc:
-        return await repositories(request, f"GitHub: {exc}", 502)
+        return await repositories(request, f"GitHub: {exc}", exc.status if exc.status in (404, 503) else 502)
     return back("/repositories", "added")
 
 
@@ -228,7 +228,7 @@ async def verify(request: Request) -> Response:
     except NotFound as exc:
         return await repositories(request, str(exc), 404)
     except GitHubError as exc:
-        return await repositories(request, f"GitHub: {exc}", 502)
+        return await repositories(request, f"GitHub: {exc}", exc.status if exc.status in (404, 503) else 502)
     return back("/repositories", "verified")
 
 
