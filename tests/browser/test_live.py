@@ -140,3 +140,27 @@ def test_cancel_from_the_page_shows_cancelled_live_and_the_api_agrees(page: Page
     assert stack.http.get(f"/api/agent-work-orders/{work_order_id}").json()["status"] == "cancelled"
     page.wait_for_selector("form#retry-form button#retry", timeout=5000)
     assert not page.is_visible("button#cancel")
+
+
+HOSTILE = "<img src=x onerror=\"window.__pwned=1\">"
+
+
+def test_markup_from_the_issue_and_the_model_is_shown_as_text_live_and_never_runs(page: Page, stack: Stack) -> None:
+    """The model's tool call (its output: anyone's issue can steer it) names a file `<img onerror=…>`; the issue's
+    title carries the same. Both reach the page, live and rendered, as text: no element is made, nothing runs."""
+    issue = stack.new_issue()
+    stack.script(script_for(issue, [slow({"text": "Plan: one file."}, 1)],
+                            [slow(write(f"{HOSTILE}.txt"), 1), slow({"text": "Done."}, 1)]))
+    log_in(page, "/")
+    assert stack.deliver("issues", stack.issue_payload(issue, f"Title {HOSTILE}")).status_code == 202
+    work_order_id = order_of(stack, issue)["agent_work_order_id"]
+    page.goto(f"/work-orders/{work_order_id}")
+    wait_live(page)
+    page.wait_for_function("() => [...document.querySelectorAll('ol#timeline > li[data-kind=tool_use]')]"
+                           ".some(li => li.textContent.includes('onerror'))", timeout=60_000)
+    assert page.locator("main img").count() == 0
+    assert page.evaluate("() => window.__pwned") is None
+    assert HOSTILE in text(page, "ol#timeline")
+    page.goto("/")  # the list's rows, rendered by the server and put in by the live stream
+    wait_live(page)
+    assert page.locator("main img").count() == 0 and page.evaluate("() => window.__pwned") is None
