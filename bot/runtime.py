@@ -18,6 +18,7 @@ from bot.github import GitHubClient, GitHubPort
 from bot.intake import Intake
 from bot.metrics import Metrics
 from bot.pipeline import Limits, Services
+from bot.pulse import Pulse
 from bot.repo_configs import repo_configs_for
 from bot.retention import Retention
 from bot.sandbox import SandboxStatus, build_sandbox, probe_sandbox
@@ -26,6 +27,7 @@ from bot.store import Store
 from bot.store.factory import build_store
 from bot.triggers import TriggerRules
 from bot.worker import Worker, WorkerConfig
+from bot.worklog import LogKind
 
 log = logging.getLogger(__name__)
 STORE_RETRY_MAX = 5.0  # seconds between attempts to reach a store that was not ready at start-up
@@ -141,6 +143,7 @@ class Runtime:
     retention: Retention | None = None
     store_problem: str | None = None  # why the store is not ready, while it is not
     metrics: Metrics = field(default_factory=Metrics)  # this process's counters, shared with its parts
+    changes: Pulse = field(default_factory=Pulse)  # a work order queued or a status written here (the dashboard)
     _store_open: bool = False
     _loop: asyncio.AbstractEventLoop | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -240,10 +243,19 @@ def build_runtime(
         config = WorkerConfig(concurrency, settings.lease_seconds, settings.poll_seconds,
                               grace_seconds=settings.shutdown_grace_seconds)
         worker = Worker(services, config)
+    changes = Pulse()
+    services.log_observer = lambda entry: changes.fire() if entry.kind == LogKind.STATUS else None
+    wake = worker.notify if worker else (lambda: None)
+
+    def queued() -> None:
+        wake()
+        changes.fire()
+
     rules = TriggerRules(settings.trigger_phrase, settings.trigger_label, settings.repo_triggers)
-    intake = Intake(store, github, rules, settings.max_attempts, worker.notify if worker else lambda: None,
+    intake = Intake(store, github, rules, settings.max_attempts, queued,
                     secrets=services.secrets, limits=admission_limits(settings),
                     continue_pull_requests=settings.continue_pull_requests, bot_login=settings.bot_login,
                     configs=repo_configs_for(settings), public_url=settings.public_url, metrics=metrics)
     retention = Retention(store, settings.data_dir, settings.delivery_retention_days, settings.sweep_seconds)
-    return Runtime(settings, store, github, services, intake, worker, retention=retention, metrics=metrics)
+    return Runtime(settings, store, github, services, intake, worker, retention=retention, metrics=metrics,
+                   changes=changes)

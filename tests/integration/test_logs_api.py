@@ -193,3 +193,29 @@ async def test_a_work_order_that_ended_without_a_final_entry_ends_its_stream(ser
             assert [name async for name, _, _ in events(response)] == ["log", "end"]
         shown = (await client.get(f"{PREFIX}/wo-1")).json()
         assert (shown["status"], shown["current_step"], shown["current_tool_use"]) == ("completed", None, None)
+
+
+async def test_the_dashboards_list_stream_shows_a_work_order_this_process_queued_at_once(
+    served: tuple[str, Runtime],
+) -> None:
+    """Intake's "queued" fires the runtime's pulse: a watching list re-reads without waiting for its poll (which
+    is kept long here, so only the pulse can be in time)."""
+    from bot.web.dashboard import live
+
+    url, runtime = served
+    live.LIST_SECONDS, before = 30.0, live.LIST_SECONDS
+    try:
+        async with httpx.AsyncClient(base_url=url, headers=AUTH, timeout=10) as client, \
+                client.stream("GET", "/events") as answer:
+            lines = answer.aiter_lines()
+            assert await anext(lines) == "event: rows"
+            await runtime.store.create_work_order(WorkOrder(agent_work_order_id="wo-2", repository_url="https://github.com/o/r"))
+            started = asyncio.get_running_loop().time()
+            runtime.changes.fire()
+            async with asyncio.timeout(5):
+                async for line in lines:
+                    if 'data-id="wo-2"' in line:
+                        break
+            assert asyncio.get_running_loop().time() - started < 1.0
+    finally:
+        live.LIST_SECONDS = before

@@ -289,3 +289,19 @@ def test_where_a_form_comes_from_is_judged_by_what_no_page_can_set(headers: dict
     from bot.web.session import same_origin
 
     assert same_origin(headers, "awo.test") is allowed
+
+
+async def test_a_pulse_wakes_its_waiters_at_once_and_counts_what_nobody_waited_for() -> None:
+    from bot.pulse import Pulse
+
+    pulse = Pulse()
+    pulse.fire()  # nobody waits: only the generation moves
+    assert pulse.generation == 1
+    waiters = [asyncio.ensure_future(pulse.wait(5)) for _ in range(3)]
+    await asyncio.sleep(0)
+    started = asyncio.get_running_loop().time()
+    pulse.fire()
+    assert await asyncio.gather(*waiters) == [True, True, True]
+    assert asyncio.get_running_loop().time() - started < 0.5 and pulse.generation == 2
+    assert await pulse.wait(0.05) is False
+

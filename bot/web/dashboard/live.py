@@ -1,7 +1,8 @@
 """The dashboard's live streams (Server-Sent Events, read from the store, so the worker may be another machine).
 
-- `/events?<the list's filters>`: the list's rows, re-rendered whenever they change. The first page of a filter is
-  read at most once per LIST_SECONDS per process however many browsers watch it (a shared, short-lived answer).
+- `/events?<the list's filters>`: the list's rows, re-rendered whenever they change: at once when this process
+  queued a work order or wrote a status, else within LIST_SECONDS. The first page of a filter is read at most once
+  per change or LIST_SECONDS per process however many browsers watch it (a shared, short-lived answer).
 - `/work-orders/{id}/events?after=N`: the work order's new log entries (`log`), its state when it changes
   (`state`: status, step, tool use, cost, turns, links, which buttons apply), and `end` once it has ended.
   On Postgres a NOTIFY wakes it at once; elsewhere the store is polled (bot/store/log_watch.py).
@@ -29,27 +30,29 @@ from bot.web.dashboard.render import clock, fragment, money
 from bot.web.logs_api import PING_SECONDS, released, slots_of
 from bot.worklog import ENDED, LogKind, is_final, progress
 
-LIST_SECONDS = 0.4  # how fresh a watched list is: a new work order shows within this and a render
+LIST_SECONDS = 0.4  # how fresh a watched list is for changes made by other processes (this one's: at once)
 WAIT_SECONDS = 1.0  # a watched work order's row is read again at least this often (cost, turns, PR)
 ENDING_SECONDS = 2.0  # an ended work order's final entry (written just after its row) is awaited this long
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 class SharedReads:
-    """One read per key per LIST_SECONDS, however many streams ask: the answer is kept that long and shared."""
+    """One read per key per LIST_SECONDS, however many streams ask: the answer is kept that long and shared, unless
+    this process changed something since (the pulse's generation)."""
 
     def __init__(self) -> None:
-        self._kept: dict[str, tuple[float, asyncio.Task[str]]] = {}
+        self._kept: dict[str, tuple[float, int, asyncio.Task[str]]] = {}
 
-    def get(self, key: str, read: Callable[[], Awaitable[str]]) -> Awaitable[str]:
+    def get(self, key: str, read: Callable[[], Awaitable[str]], generation: int = 0) -> Awaitable[str]:
         now = time.monotonic()
         kept = self._kept.get(key)
-        if kept is None or now - kept[0] >= LIST_SECONDS or (kept[1].done() and kept[1].exception()):
+        if (kept is None or now - kept[0] >= LIST_SECONDS or kept[1] != generation
+                or (kept[2].done() and kept[2].exception())):
             if len(self._kept) > 1000:  # filters nobody watches any more
                 self._kept = {k: v for k, v in self._kept.items() if now - v[0] < LIST_SECONDS}
-            kept = (now, asyncio.ensure_future(read()))
+            kept = (now, generation, asyncio.ensure_future(read()))
             self._kept[key] = kept
-        return asyncio.shield(kept[1])
+        return asyncio.shield(kept[2])
 
 
 def shared_of(request: Request) -> SharedReads:
@@ -71,14 +74,18 @@ async def list_events(request: Request) -> Response:
     async def render() -> str:
         return fragment("rows.html", await list_rows(request, filters))
 
+    changes = runtime_of(request).changes
+
     async def events() -> AsyncIterator[dict[str, str]]:
         shown = None
         while True:
-            rows = await shared_of(request).get(key, render)
+            seen = changes.generation
+            rows = await shared_of(request).get(key, render, seen)
             if rows != shown:
                 shown = rows
                 yield {"event": "rows", "data": rows}
-            await asyncio.sleep(LIST_SECONDS)
+            if changes.generation == seen:  # at once for this process's changes; others' within LIST_SECONDS
+                await changes.wait(LIST_SECONDS)
 
     slots = slots_of(request)
     slots.take()
