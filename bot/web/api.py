@@ -344,14 +344,18 @@ async def delete_repository(request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def verify_repository_endpoint(request: Request) -> Response:
+async def verify_again(request: Request) -> Repository:
+    """The configured repository named in the path, checked on GitHub again and stored with what GitHub said."""
     runtime = runtime_of(request)
     repo = await runtime.store.get_repository(path_id(request))
     checked = await verify_repository(repo, runtime.github, runtime.settings.remote_policy,
                                       runtime.settings.github_web_origin)
     fields = ("display_name", "owner", "default_branch", "clone_url", "is_verified", "last_verified_at")
-    updated = await runtime.store.update_repository(repo.id, {f: getattr(checked, f) for f in fields})
-    return JSONResponse(dump(updated))
+    return await runtime.store.update_repository(repo.id, {f: getattr(checked, f) for f in fields})
+
+
+async def verify_repository_endpoint(request: Request) -> Response:
+    return JSONResponse(dump(await verify_again(request)))
 
 
 PREFIX = "/api/agent-work-orders"

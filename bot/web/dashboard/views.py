@@ -8,6 +8,7 @@ Pages are rendered on the server (Jinja2, autoescaped); two small scripts keep t
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -19,7 +20,7 @@ from bot.errors import Conflict, GitHubError, NotFound
 from bot.models import Repository, Status, full_name_of
 from bot.repositories import normalise_url, verify_repository
 from bot.store import Cursor
-from bot.web.api import Refused, get_work_order, path_id
+from bot.web.api import Refused, get_work_order, path_id, verify_again
 from bot.web.context import runtime_of
 from bot.web.control_api import outlet_of
 from bot.web.dashboard.forms import PAGE_ROWS, CostFilters, ListFilters, filters_of, form_of
@@ -189,9 +190,23 @@ async def repositories(request: Request, error: str | None = None, status: int =
                                                "notice": notice_of(request)}, status)
 
 
-async def add_repository(request: Request) -> Response:
-    runtime = runtime_of(request)
+async def repository_form(request: Request, action: Callable[[], Awaitable[object]], notice: str) -> Response:
+    """A repositories form: checked (origin, CSRF), done, and answered with the page again, saying what went wrong
+    with the status the API would give, or a redirect to it with the notice."""
     try:
+        await action()
+    except Refused as exc:
+        return await repositories(request, str(exc.detail), exc.status)
+    except (Conflict, NotFound) as exc:
+        return await repositories(request, str(exc), 409 if isinstance(exc, Conflict) else 404)
+    except GitHubError as exc:
+        return await repositories(request, f"GitHub: {exc}", exc.status if exc.status in (404, 503) else 502)
+    return back("/repositories", notice)
+
+
+async def add_repository(request: Request) -> Response:
+    async def add() -> None:
+        runtime = runtime_of(request)
         fields = await form_of(request)
         text = fields.get("repository_url", "").strip()
         if not text or len(text) > 500 or "@" in text.partition("://")[2].partition("/")[0]:
@@ -205,42 +220,24 @@ async def add_repository(request: Request) -> Response:
             repo = await verify_repository(repo, runtime.github, runtime.settings.remote_policy,
                                            runtime.settings.github_web_origin)
         await runtime.store.add_repository(repo)
-    except Refused as exc:
-        return await repositories(request, str(exc.detail), exc.status)
-    except Conflict as exc:
-        return await repositories(request, str(exc), 409)
-    except GitHubError as exc:
-        return await repositories(request, f"GitHub: {exc}", exc.status if exc.status in (404, 503) else 502)
-    return back("/repositories", "added")
+
+    return await repository_form(request, add, "added")
 
 
 async def verify(request: Request) -> Response:
-    runtime = runtime_of(request)
-    try:
+    async def check() -> None:
         await form_of(request)
-        repo = await runtime.store.get_repository(path_id(request))
-        checked = await verify_repository(repo, runtime.github, runtime.settings.remote_policy,
-                                          runtime.settings.github_web_origin)
-        fields = ("display_name", "owner", "default_branch", "clone_url", "is_verified", "last_verified_at")
-        await runtime.store.update_repository(repo.id, {f: getattr(checked, f) for f in fields})
-    except Refused as exc:
-        return await repositories(request, str(exc.detail), exc.status)
-    except NotFound as exc:
-        return await repositories(request, str(exc), 404)
-    except GitHubError as exc:
-        return await repositories(request, f"GitHub: {exc}", exc.status if exc.status in (404, 503) else 502)
-    return back("/repositories", "verified")
+        await verify_again(request)
+
+    return await repository_form(request, check, "verified")
 
 
 async def remove(request: Request) -> Response:
-    try:
+    async def delete() -> None:
         await form_of(request)
         await runtime_of(request).store.delete_repository(path_id(request))
-    except Refused as exc:
-        return await repositories(request, str(exc.detail), exc.status)
-    except NotFound as exc:
-        return await repositories(request, str(exc), 404)
-    return back("/repositories", "removed")
+
+    return await repository_form(request, delete, "removed")
 
 
 async def repositories_page(request: Request) -> Response:
