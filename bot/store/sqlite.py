@@ -92,6 +92,7 @@ class SqliteStore:
         conn.executescript(Q["report_pending_index"])
         conn.executescript(Q["queue_indexes"])
         conn.executescript(Q["spend_ledger"])
+        _add_spend_rollup(conn)
         conn.executescript(Q["work_order_logs"])
         return conn
 
@@ -280,7 +281,7 @@ class SqliteStore:
         self, since: datetime, until: datetime, repository: str | None = None,
     ) -> list[DailySpend]:
         since, until = spend_range(since, until)
-        params = {"since": iso(since), "until": iso(until), "repo": repository}
+        params = {**rollup_bounds(since, until), "repo": repository}
         query = Q["daily_spend_all"] if repository is None else Q["daily_spend_repo"]
         rows = await self._run(lambda c: c.execute(query, params).fetchall())
         return [DailySpend.of(dict(r)) for r in rows]
@@ -483,6 +484,34 @@ def _add_missing_column(conn: sqlite3.Connection, alter: str) -> None:
     except sqlite3.OperationalError as exc:
         if "duplicate column" not in str(exc):
             raise
+
+
+def _add_spend_rollup(conn: sqlite3.Connection) -> None:
+    """The ledger's rollup per day (migration 016 on Postgres), for files made before it: created and filled from
+    the ledger in one write transaction, once (the trigger is the mark; another process doing the same at once
+    waits for the lock, then recomputes the same sums)."""
+    if conn.execute(Q["spend_rollup_ready"]).fetchone() is not None:
+        return
+    try:
+        conn.executescript(Q["spend_rollup"])
+    except BaseException:
+        if conn.in_transaction:
+            conn.rollback()
+        raise
+
+
+def rollup_bounds(since: datetime, until: datetime) -> dict[str, str]:
+    """daily_spend's parts for a UTC range: its whole days [first_day, last_day) read from the rollup, the partial
+    days at either end, [since, low_until) and [high_since, until), from the ledger (empty at midnight)."""
+    first = since if since == _midnight(since) else _midnight(since) + timedelta(days=1)
+    last = _midnight(until)
+    return {"since": iso(since), "until": iso(until), "low_until": iso(min(until, first)),
+            "high_since": iso(max(first, last)), "first_day": first.date().isoformat(),
+            "last_day": last.date().isoformat()}
+
+
+def _midnight(moment: datetime) -> datetime:
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def delivery_row(delivery: Delivery) -> dict[str, Any]:

@@ -26,7 +26,7 @@ ADMIN_URL = os.environ.get("AWO_TEST_DATABASE_URL", "postgresql://postgres@127.0
 TABLES = (
     "archon_agent_work_order_steps", "archon_agent_work_orders",
     "archon_configured_repositories", "archon_agent_work_order_deliveries", "archon_agent_work_order_notices",
-    "archon_agent_work_order_spend",
+    "archon_agent_work_order_spend", "archon_agent_work_order_spend_daily",
 )
 
 

@@ -14,7 +14,7 @@ from bot.models import Step, WorkOrder, utcnow
 from bot.store import DailySpend, Store
 from bot.store.postgres import PostgresStore
 from bot.store.rows import iso
-from bot.store.sqlite import Q, SqliteStore
+from bot.store.sqlite import Q, SqliteStore, rollup_bounds
 
 from .conftest import empty_tables, open_backend
 
@@ -103,22 +103,37 @@ def test_the_function_itself_refuses_a_range_over_a_year(postgres_url: str) -> N
                      (DEC_1 - timedelta(days=400), DEC_1))
 
 
-def test_the_sqlite_days_read_a_range_of_an_index() -> None:
-    conn = sqlite3.connect(":memory:")
+def test_the_sqlite_days_read_the_rollup_and_ranges_of_an_index_for_partial_days() -> None:
+    conn = sqlite3.connect(":memory:", isolation_level=None)
     conn.executescript(Q["schema"])
     conn.executescript(Q["spend_ledger"])
-    bounds = {"since": "2026-11-01", "until": "2026-12-01", "repo": "octo/a"}
+    conn.executescript(Q["spend_rollup"])
+    bounds = {**rollup_bounds(NOV_29 - timedelta(days=30, hours=3), NOV_29 + timedelta(hours=5)), "repo": "octo/a"}
     for name, index in (("daily_spend_all", "idx_agent_work_order_spend_at"),
                         ("daily_spend_repo", "idx_agent_work_order_spend_repo_at")):
         plan = " ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + Q[name], bounds))
-        assert f"INDEX {index} (" in plan and "<" in plan, plan
+        assert plan.count(f"INDEX {index} (") == 2 and "<" in plan, plan
+        assert "SEARCH archon_agent_work_order_spend_daily USING PRIMARY KEY (day>? AND day<?)" in plan, plan
 
 
-def test_the_postgres_days_read_a_range_of_an_index(postgres_url: str) -> None:
-    """The function's two queries (migration 013), planned on a week of 50,000 rows: each is an index range."""
+def test_the_rollup_bounds_split_a_range_into_whole_and_partial_days() -> None:
+    whole = rollup_bounds(NOV_29, DEC_1)
+    assert (whole["first_day"], whole["last_day"]) == ("2026-11-29", "2026-12-01")
+    assert whole["low_until"] == whole["since"] and whole["high_since"] == whole["until"]  # no partial day
+    inside = rollup_bounds(NOV_29 + timedelta(hours=1), NOV_29 + timedelta(hours=2))
+    assert inside["low_until"] == inside["until"] and inside["high_since"] > inside["until"]  # all from the ledger
+    assert inside["first_day"] >= inside["last_day"]
+    both = rollup_bounds(NOV_29 + timedelta(hours=1), DEC_1 + timedelta(hours=2))
+    assert (both["first_day"], both["last_day"]) == ("2026-11-30", "2026-12-01")
+    assert (both["low_until"], both["high_since"]) == (iso(NOV_30), iso(DEC_1))
+
+
+def test_the_postgres_partial_days_read_a_range_of_an_index(postgres_url: str) -> None:
+    """The function's ledger queries (migration 016: a partial day at either end of the range), planned on a week of
+    50,000 rows: each is an index range (the whole days read the rollup, a row per day and repository)."""
     day = "SELECT (at AT TIME ZONE 'UTC')::date, repo_full_name, sum(cost_usd), count(*), count(DISTINCT " \
           "agent_work_order_id) FROM archon_agent_work_order_spend WHERE {repo} at >= now() - interval '7 days' " \
-          "AND at < now() GROUP BY 1, 2 ORDER BY 1 DESC, 2"
+          "AND at < now() - interval '6 days' GROUP BY 1, 2 ORDER BY 1 DESC, 2"
     empty_tables(postgres_url)
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute("INSERT INTO archon_agent_work_order_spend (repo_full_name, agent_work_order_id, step, "
@@ -128,5 +143,6 @@ def test_the_postgres_days_read_a_range_of_an_index(postgres_url: str) -> None:
         plans = ["\n".join(r[0] for r in conn.execute(f"EXPLAIN {day.format(repo=repo)}".encode()))
                  for repo in ("", "repo_full_name = 'octo/r7' AND")]
     empty_tables(postgres_url)
-    assert "idx_agent_work_order_spend_at" in plans[0], plans[0]
-    assert "idx_agent_work_order_spend_repo_at" in plans[1], plans[1]
+    for plan in plans:
+        assert "Seq Scan" not in plan and "Index Cond: (" in plan and "at <" in plan, plan
+        assert "idx_agent_work_order_spend_at" in plan or "idx_agent_work_order_spend_repo_at" in plan, plan

@@ -42,7 +42,9 @@ EXPECTED_INDEXES = {
     "archon_agent_work_order_logs": {"archon_agent_work_order_logs_pkey", "idx_agent_work_order_logs_order"},
     "archon_agent_work_order_spend": {
         "archon_agent_work_order_spend_pkey", "idx_agent_work_order_spend_repo_at", "idx_agent_work_order_spend_at",
+        "idx_agent_work_order_spend_order_at",
     },
+    "archon_agent_work_order_spend_daily": {"archon_agent_work_order_spend_daily_pkey"},
 }
 SEED_TABLES = ("archon_configured_repositories", "archon_agent_work_orders", "archon_agent_work_order_steps")
 SUPABASE_ROLES = ("anon", "authenticated", "service_role")
@@ -146,7 +148,7 @@ def test_the_seed_verification_queries_list_every_table_and_index(database: str)
     assert [t for (t,) in tables] == ["archon_agent_work_order_deliveries", "archon_agent_work_order_logs",
                                       "archon_agent_work_order_migrations",
                                       "archon_agent_work_order_notices", "archon_agent_work_order_spend",
-                                      "archon_agent_work_order_steps",
+                                      "archon_agent_work_order_spend_daily", "archon_agent_work_order_steps",
                                       "archon_agent_work_orders"]
     for table, expected in EXPECTED_INDEXES.items():
         indexes = query(database, "SELECT indexname FROM pg_indexes WHERE tablename = %(t)s", {"t": table})
@@ -154,7 +156,7 @@ def test_the_seed_verification_queries_list_every_table_and_index(database: str)
     triggers = query(database, "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY tgname")
     assert [t for (t,) in triggers] == [
         "notify_agent_work_order_log", "notify_agent_work_order_pending", "notify_agent_work_order_released",
-        "order_agent_work_order_log", "record_agent_work_order_spend",
+        "order_agent_work_order_log", "record_agent_work_order_spend", "roll_up_agent_work_order_spend",
         "update_agent_work_orders_updated_at", "update_configured_repositories_updated_at"]
     secured = query(database, "SELECT relname FROM pg_class WHERE relname LIKE 'archon_%' AND relkind = 'r' "
                               "AND NOT relrowsecurity")
@@ -221,6 +223,9 @@ ATTACKS = [
     "SELECT * FROM archon_agent_work_order_notices",
     "SELECT * FROM archon_agent_work_order_migrations",
     "SELECT * FROM archon_agent_work_order_spend",
+    "SELECT * FROM archon_agent_work_order_spend_daily",
+    "DELETE FROM archon_agent_work_order_spend_daily",
+    "SELECT * FROM archon_agent_work_order_daily_spend(now() - interval '1 day', now())",
     "SELECT archon_agent_work_order_spent_since(NULL, now())",
     "INSERT INTO archon_agent_work_orders (agent_work_order_id, repository_url, sandbox_identifier, status, "
     "metadata) VALUES ('../../etc', 'https://github.com/octo/repo', 's', 'pending', "

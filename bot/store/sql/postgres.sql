@@ -190,6 +190,6 @@ SELECT
     now() AS clock
 
 -- name: daily_spend
--- migration 013's function: one range of the ledger's `at` index (or, for one repository, its (repository, at)
--- index), summed per UTC day and repository
+-- migration 016's function (013's signature): the whole UTC days from the rollup (a row per day and repository),
+-- the partial days at either end from a range of the ledger's `at` (or (repository, at)) index
 SELECT * FROM archon_agent_work_order_daily_spend(%(since)s, %(until)s, %(repo)s)

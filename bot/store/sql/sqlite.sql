@@ -359,18 +359,82 @@ SELECT
 ALTER TABLE archon_agent_work_order_steps ADD COLUMN prompt TEXT
 
 -- name: daily_spend_all
--- The costs page: a range of idx_agent_work_order_spend_at; `at` is UTC ISO text, so its first 10 characters are
--- the UTC day.
-SELECT substr(at, 1, 10) AS day, repo_full_name, sum(cost_usd) AS cost_usd, count(*) AS steps,
-       count(DISTINCT agent_work_order_id) AS work_orders
-FROM archon_agent_work_order_spend INDEXED BY idx_agent_work_order_spend_at
-WHERE at >= :since AND at < :until
-GROUP BY day, repo_full_name ORDER BY day DESC, repo_full_name
+-- The costs page: the whole UTC days of the range from the rollup (one row per day and repository), the partial
+-- days at either end ([since, low_until) and [high_since, until), each within one day; empty when the range starts
+-- or ends at midnight) from a range of idx_agent_work_order_spend_at. `at` is UTC ISO text, so its first 10
+-- characters are the UTC day. The three parts fall on different days.
+SELECT day, repo_full_name, cost_usd, steps, work_orders FROM (
+    SELECT substr(at, 1, 10) AS day, repo_full_name, sum(cost_usd) AS cost_usd, count(*) AS steps,
+           count(DISTINCT agent_work_order_id) AS work_orders
+    FROM archon_agent_work_order_spend INDEXED BY idx_agent_work_order_spend_at
+    WHERE at >= :high_since AND at < :until
+    GROUP BY day, repo_full_name
+    UNION ALL
+    SELECT day, repo_full_name, cost_usd, steps, work_orders FROM archon_agent_work_order_spend_daily
+    WHERE day >= :first_day AND day < :last_day
+    UNION ALL
+    SELECT substr(at, 1, 10) AS day, repo_full_name, sum(cost_usd) AS cost_usd, count(*) AS steps,
+           count(DISTINCT agent_work_order_id) AS work_orders
+    FROM archon_agent_work_order_spend INDEXED BY idx_agent_work_order_spend_at
+    WHERE at >= :since AND at < :low_until
+    GROUP BY day, repo_full_name
+) ORDER BY day DESC, repo_full_name
 
 -- name: daily_spend_repo
--- One repository's: a range of idx_agent_work_order_spend_repo_at.
-SELECT substr(at, 1, 10) AS day, repo_full_name, sum(cost_usd) AS cost_usd, count(*) AS steps,
-       count(DISTINCT agent_work_order_id) AS work_orders
-FROM archon_agent_work_order_spend INDEXED BY idx_agent_work_order_spend_repo_at
-WHERE at >= :since AND at < :until AND repo_full_name = :repo
-GROUP BY day, repo_full_name ORDER BY day DESC, repo_full_name
+-- One repository's: the same parts, the partial days from a range of idx_agent_work_order_spend_repo_at.
+SELECT day, repo_full_name, cost_usd, steps, work_orders FROM (
+    SELECT substr(at, 1, 10) AS day, repo_full_name, sum(cost_usd) AS cost_usd, count(*) AS steps,
+           count(DISTINCT agent_work_order_id) AS work_orders
+    FROM archon_agent_work_order_spend INDEXED BY idx_agent_work_order_spend_repo_at
+    WHERE at >= :high_since AND at < :until AND repo_full_name = :repo
+    GROUP BY day, repo_full_name
+    UNION ALL
+    SELECT day, repo_full_name, cost_usd, steps, work_orders FROM archon_agent_work_order_spend_daily
+    WHERE day >= :first_day AND day < :last_day AND repo_full_name = :repo
+    UNION ALL
+    SELECT substr(at, 1, 10) AS day, repo_full_name, sum(cost_usd) AS cost_usd, count(*) AS steps,
+           count(DISTINCT agent_work_order_id) AS work_orders
+    FROM archon_agent_work_order_spend INDEXED BY idx_agent_work_order_spend_repo_at
+    WHERE at >= :since AND at < :low_until AND repo_full_name = :repo
+    GROUP BY day, repo_full_name
+) ORDER BY day DESC, repo_full_name
+
+-- name: spend_rollup
+-- The ledger per UTC day and repository (migration 016 on Postgres), kept by a trigger on the ledger's inserts;
+-- run once per file (the store runs it when the trigger is missing), in one write transaction: the backfill
+-- recomputes each day exactly from the ledger while no other writer can add to it, and the trigger follows every
+-- row written after. work_orders: a ledger row adds 1 only when the ledger has no other row of its work order on
+-- its day (one probe of idx_agent_work_order_spend_order_at); a work order's steps are written one at a time.
+BEGIN IMMEDIATE;
+CREATE TABLE IF NOT EXISTS archon_agent_work_order_spend_daily (
+    day TEXT NOT NULL,
+    repo_full_name TEXT NOT NULL,
+    cost_usd REAL NOT NULL,
+    steps INTEGER NOT NULL,
+    work_orders INTEGER NOT NULL,
+    PRIMARY KEY (day, repo_full_name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_agent_work_order_spend_order_at
+    ON archon_agent_work_order_spend (agent_work_order_id, at, repo_full_name);
+INSERT INTO archon_agent_work_order_spend_daily (day, repo_full_name, cost_usd, steps, work_orders)
+SELECT substr(at, 1, 10), repo_full_name, sum(cost_usd), count(*), count(DISTINCT agent_work_order_id)
+FROM archon_agent_work_order_spend WHERE true
+GROUP BY 1, 2
+ON CONFLICT (day, repo_full_name) DO UPDATE
+    SET cost_usd = excluded.cost_usd, steps = excluded.steps, work_orders = excluded.work_orders;
+CREATE TRIGGER IF NOT EXISTS roll_up_agent_work_order_spend
+AFTER INSERT ON archon_agent_work_order_spend
+BEGIN
+    INSERT INTO archon_agent_work_order_spend_daily (day, repo_full_name, cost_usd, steps, work_orders)
+    VALUES (substr(NEW.at, 1, 10), NEW.repo_full_name, NEW.cost_usd, 1, NOT EXISTS (
+        SELECT 1 FROM archon_agent_work_order_spend INDEXED BY idx_agent_work_order_spend_order_at
+        WHERE agent_work_order_id = NEW.agent_work_order_id AND at >= substr(NEW.at, 1, 10)
+          AND at < date(substr(NEW.at, 1, 10), '+1 day') AND repo_full_name = NEW.repo_full_name AND id <> NEW.id))
+    ON CONFLICT (day, repo_full_name) DO UPDATE
+        SET cost_usd = cost_usd + excluded.cost_usd, steps = steps + 1,
+            work_orders = work_orders + excluded.work_orders;
+END;
+COMMIT;
+
+-- name: spend_rollup_ready
+SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'roll_up_agent_work_order_spend'
