@@ -32,7 +32,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.common import percentile
+from benchmarks.common import percentile, summary
 from bot.models import Status, WorkOrder, utcnow
 from bot.store import Store
 from bot.store.postgres import PostgresStore
@@ -42,7 +42,7 @@ from tests.e2e.harness import free_port
 from tests.fleet.harness import migrated_database
 
 QUICK = "--quick" in sys.argv
-CLIENTS, SECONDS, RATE = (10, 5, 5.0) if QUICK else (50, 30, 5.0)
+CLIENTS, SECONDS, QUIET, RATE = (10, 5, 2, 5.0) if QUICK else (50, 30, 10, 5.0)
 COUNT = int(SECONDS * RATE)
 TOKEN = "bench-api-token"
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "Accept": "text/event-stream"}
@@ -94,14 +94,18 @@ async def sse(response: httpx.Response) -> AsyncIterator[tuple[float, str, str]]
             data += line.partition(":")[2].removeprefix(" ")
 
 
-async def steady(action: Callable[[int], Awaitable[None]]) -> list[float]:
-    """COUNT actions, one every 1/RATE s on a fixed schedule; when each started (monotonic)."""
-    began, started = time.monotonic(), []
+Writes = list[tuple[float, float]]  # when each write started and how long it took
+
+
+async def steady(action: Callable[[int], Awaitable[None]]) -> Writes:
+    """COUNT actions, one every 1/RATE s on a fixed schedule."""
+    began, writes = time.monotonic(), []
     for n in range(COUNT):
         await asyncio.sleep(max(0.0, began + n / RATE - time.monotonic()))
-        started.append(time.monotonic())
+        started = time.monotonic()
         await action(n)
-    return started
+        writes.append((started, time.monotonic() - started))
+    return writes
 
 
 @dataclass
@@ -116,10 +120,10 @@ class Window:
         return 100 * of / self.wall
 
 
-async def measured(pid: int, writer: Awaitable[list[float]]) -> tuple[Window, list[float]]:
+async def measured(pid: int, writer: Awaitable[Writes]) -> tuple[Window, Writes]:
     wall, server_cpu, here = time.monotonic(), cpu_seconds(pid), cpu_seconds(os.getpid())
-    started = await writer
-    return Window(time.monotonic() - wall, cpu_seconds(pid) - server_cpu, cpu_seconds(os.getpid()) - here), started
+    writes = await writer
+    return Window(time.monotonic() - wall, cpu_seconds(pid) - server_cpu, cpu_seconds(os.getpid()) - here), writes
 
 
 async def running(store: Store, name: str) -> tuple[WorkOrder, int]:
@@ -187,37 +191,46 @@ Follow = Callable[[httpx.AsyncClient, asyncio.Event], Coroutine[None, None, list
 @dataclass
 class Result:
     stream: str
-    idle: Window
-    busy: Window
+    idle: Window  # the writer, no client
+    quiet: Window  # the clients, no writer
+    busy: Window  # both
     latencies: list[float]
+    writes: list[float]  # the writer's own time, which the latencies include
 
     def row(self, backend: str) -> str:
         ms = [v * 1000 for v in self.latencies]
         per_delivery = (self.busy.server - self.idle.server) / (CLIENTS * COUNT) * 1e6
-        return (f"{backend:9} {self.stream:7} {CLIENTS:7} {COUNT:7} {self.busy.percent(self.busy.server):9.1f} % "
-                f"{self.idle.percent(self.idle.server):6.1f} % {per_delivery:9.0f} µs "
+        return (f"{backend:9} {self.stream:7} {CLIENTS:7} {COUNT:7} {self.idle.percent(self.idle.server):6.1f} % "
+                f"{self.quiet.percent(self.quiet.server):6.1f} % {self.busy.percent(self.busy.server):6.1f} % "
+                f"{per_delivery:9.0f} µs "
                 f"{statistics.median(ms):7.1f} {percentile(ms, 95):7.1f} {max(ms):7.1f} "
                 f"{self.busy.percent(self.busy.here):9.1f} %")
 
 
-HEADER = (f"{'backend':9} {'stream':7} {'clients':>7} {'entries':>7} {'server CPU':>11} {'idle':>8} "
-          f"{'CPU/delivery':>12} {'median':>7} {'p95':>7} {'max':>7} {'client CPU':>11}\n"
-          f"{'':9} {'':7} {'':7} {'':7} {'% of a core':>11} {'':8} {'(- idle)':>12} {'ms':>7} {'ms':>7} {'ms':>7} "
-          f"{'(this side)':>11}")
+HEADER = (f"{'':33} {'server CPU, % of a core':^26} {'server CPU':>12} {'latency, ms':^23} {'client CPU':>11}\n"
+          f"{'backend':9} {'stream':7} {'clients':>7} {'entries':>7} {'idle':>8} {'quiet':>8} {'fed':>8} "
+          f"{'/delivery':>12} {'median':>7} {'p95':>7} {'max':>7} {'(this side)':>11}")
 
 
-async def fan_out(url: str, pid: int, follow: Follow, writer: Callable[[], Awaitable[list[float]]]) -> \
-        tuple[Window, list[float]]:
-    """CLIENTS streams open, then the writer's window measured; each entry's latency at each client."""
+async def fan_out(url: str, pid: int, follow: Follow, writer: Callable[[], Awaitable[Writes]]) -> \
+        tuple[Window, Window, Writes, list[float]]:
+    """CLIENTS streams open, a quiet window and then the writer's measured; each entry's latency at each client."""
     limits = httpx.Limits(max_connections=CLIENTS + 5, max_keepalive_connections=CLIENTS + 5)
     async with httpx.AsyncClient(base_url=url, headers=HEADERS, limits=limits,
                                  timeout=httpx.Timeout(10, read=60)) as client:
         readies = [asyncio.Event() for _ in range(CLIENTS)]
         clients = [asyncio.create_task(follow(client, ready)) for ready in readies]
         await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 30)
-        window, started = await measured(pid, writer())
+        quiet, _ = await measured(pid, nothing())
+        busy, writes = await measured(pid, writer())
         arrivals = await asyncio.wait_for(asyncio.gather(*clients), 30)
-    return window, [at - started[n] for each in arrivals for n, at in enumerate(each)]
+    return quiet, busy, writes, [at - writes[n][0] for each in arrivals for n, at in enumerate(each)]
+
+
+async def nothing() -> Writes:
+    """QUIET seconds with the streams open and nothing written: what watching costs by itself."""
+    await asyncio.sleep(QUIET)
+    return []
 
 
 async def detail(url: str, pid: int, store: Store) -> Result:
@@ -228,8 +241,8 @@ async def detail(url: str, pid: int, store: Store) -> Result:
     def follow(client: httpx.AsyncClient, ready: asyncio.Event) -> Coroutine[None, None, list[float]]:
         return follow_detail(client, order.id, after, ready)
 
-    busy, latencies = await fan_out(url, pid, follow, lambda: steady(tool_uses(store, order.id)))
-    return Result("detail", idle, busy, latencies)
+    quiet, busy, writes, latencies = await fan_out(url, pid, follow, lambda: steady(tool_uses(store, order.id)))
+    return Result("detail", idle, quiet, busy, latencies, [took for _, took in writes])
 
 
 async def listing(url: str, pid: int, store: Store) -> Result:
@@ -238,8 +251,8 @@ async def listing(url: str, pid: int, store: Store) -> Result:
     def follow(client: httpx.AsyncClient, ready: asyncio.Event) -> Coroutine[None, None, list[float]]:
         return follow_list(client, "wo-row-", ready)
 
-    busy, latencies = await fan_out(url, pid, follow, lambda: steady(new_orders(store, "wo-row-")))
-    return Result("list", idle, busy, latencies)
+    quiet, busy, writes, latencies = await fan_out(url, pid, follow, lambda: steady(new_orders(store, "wo-row-")))
+    return Result("list", idle, quiet, busy, latencies, [took for _, took in writes])
 
 
 async def warm(url: str, store: Store) -> None:
@@ -261,6 +274,8 @@ async def run(backend: str, store: Store, env: dict[str, str], root: Path) -> No
             results = [await detail(url, pid, store), await listing(url, pid, store)]
         for result in results:
             print(result.row(backend), flush=True)
+        for result in results:
+            print(summary(f"  {backend} {result.stream}: each write (in the latencies)", result.writes))
     finally:
         await store.close()
 
@@ -276,8 +291,9 @@ def backend() -> Iterator[tuple[str, Callable[[Path], tuple[Store, dict[str, str
 
 
 def main() -> None:
-    print(f"{CLIENTS} clients per stream, {COUNT} entries over {SECONDS} s; latency from each write's start to each "
-          f"client's arrival; CPU over the writer's window, idle = the same writer with no client")
+    print(f"{CLIENTS} clients per stream, {COUNT} entries over {SECONDS} s. Server CPU: idle = the writer with no "
+          f"client, quiet = the clients with no writer ({QUIET} s), fed = both; per delivery = (fed - idle) / "
+          f"(clients x entries). Latency: from each write's start to each client's arrival.")
     print(HEADER)
     with backend() as (name, make), tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
