@@ -5,7 +5,8 @@
   per change or LIST_SECONDS per process however many browsers watch it (a shared, short-lived answer).
 - `/work-orders/{id}/events?after=N`: the work order's new log entries (`log`), its state when it changes
   (`state`: status, step, tool use, cost, turns, links, which buttons apply), and `end` once it has ended.
-  On Postgres a NOTIFY wakes it at once; elsewhere the store is polled (bot/store/log_watch.py).
+  On Postgres a NOTIFY wakes it at once; elsewhere the store is polled (bot/store/log_watch.py). The streams of one
+  work order share their reads while one is under way (the ones a NOTIFY wakes together ask the store once).
 Both count against the log streams' per-process limit (bot/web/logs_api.py: a 503 past it).
 """
 
@@ -15,7 +16,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sse_starlette import EventSourceResponse
 from starlette.requests import Request
@@ -34,6 +35,7 @@ LIST_SECONDS = 0.4  # how fresh a watched list is for changes made by other proc
 WAIT_SECONDS = 1.0  # a watched work order's row is read again at least this often (cost, turns, PR)
 ENDING_SECONDS = 2.0  # an ended work order's final entry (written just after its row) is awaited this long
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+T = TypeVar("T")
 
 
 class SharedReads:
@@ -60,6 +62,36 @@ def shared_of(request: Request) -> SharedReads:
     if not hasattr(state, "dashboard_reads"):
         state.dashboard_reads = SharedReads()
     return state.dashboard_reads  # type: ignore[no-any-return]
+
+
+class InFlight:
+    """Identical reads asked while one is under way share it; nothing is kept once it has ended. A stream that
+    joins a read begun just before an entry landed misses it this turn, and its wait (which asks the store) wakes
+    at once for it."""
+
+    def __init__(self) -> None:
+        self._reads: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+
+    def read(self, call: Callable[..., Awaitable[T]], *args: Any) -> Awaitable[T]:
+        key = (call.__name__, *args)
+        running = self._reads.get(key)
+        if running is None:
+            running = asyncio.ensure_future(call(*args))
+            self._reads[key] = running
+            running.add_done_callback(lambda done: self._ended(key, done))
+        return asyncio.shield(running)
+
+    def _ended(self, key: tuple[Any, ...], done: asyncio.Future[Any]) -> None:
+        self._reads.pop(key, None)
+        if not done.cancelled():
+            done.exception()  # retrieved: every stream that asked has it, or has gone
+
+
+def in_flight_of(request: Request) -> InFlight:
+    state = request.app.state
+    if not hasattr(state, "dashboard_in_flight"):
+        state.dashboard_in_flight = InFlight()
+    return state.dashboard_in_flight  # type: ignore[no-any-return]
 
 
 async def list_events(request: Request) -> Response:
@@ -128,7 +160,7 @@ async def work_order_events(request: Request) -> Response:
         raise Refused(422, "after: the id of a log entry")
     slots = slots_of(request)
     slots.take()
-    events = follow(store, order, int(cursor_text))
+    events = follow(store, order, int(cursor_text), in_flight_of(request))
     return EventSourceResponse(released(events, slots), ping=PING_SECONDS, headers=SSE_HEADERS)
 
 
@@ -148,14 +180,17 @@ async def cost_seen(store: Store, order: WorkOrder, cursor: int) -> float:
     return seen
 
 
-async def follow(store: Store, order: WorkOrder, cursor: int) -> AsyncIterator[dict[str, str]]:
-    """New entries and state changes until the work order has ended and its final entry (or a quiet wait) is in."""
+async def follow(store: Store, order: WorkOrder, cursor: int,
+                 shared: InFlight | None = None) -> AsyncIterator[dict[str, str]]:
+    """New entries and state changes until the work order has ended and its final entry (or a quiet wait) is in;
+    `shared`: the reads of the other streams of this process to join (none: its own)."""
+    shared = shared or InFlight()
     now = await progress(store, order)
     step, tool = now["current_step"], now["current_tool_use"]
     shown: dict[str, Any] | None = None
     cost_so_far = await cost_seen(store, order, cursor)
     while True:
-        entries = await store.list_logs(order.id, cursor, 200)
+        entries = await shared.read(store.list_logs, order.id, cursor, 200)
         final = False
         for entry in entries:
             cursor = entry.id
@@ -168,7 +203,7 @@ async def follow(store: Store, order: WorkOrder, cursor: int) -> AsyncIterator[d
             cost_so_far = max(cost_so_far, cost_of(entry))
             final = final or is_final(entry)
             yield {"id": str(entry.id), "event": "log", "data": json.dumps(entry_view(entry))}
-        order = await store.get_work_order(order.id)
+        order = await shared.read(store.get_work_order, order.id)
         state = state_view(order, step if order.status is Status.RUNNING else None,
                            tool if order.status is Status.RUNNING else None, cost_so_far)
         if state != shown:
