@@ -305,3 +305,25 @@ async def test_a_pulse_wakes_its_waiters_at_once_and_counts_what_nobody_waited_f
     assert asyncio.get_running_loop().time() - started < 0.5 and pulse.generation == 2
     assert await pulse.wait(0.05) is False
 
+
+
+async def test_streams_share_a_read_while_it_is_under_way_and_never_keep_it() -> None:
+    """50 browsers woken by one NOTIFY ask the store once; a read asked after that one ended is a new read."""
+    from bot.web.dashboard.live import InFlight
+
+    calls: list[int] = []
+    gate = asyncio.Event()
+
+    async def read(n: int) -> int:
+        calls.append(n)
+        await gate.wait()
+        return n * 10
+
+    shared = InFlight()
+    together = [asyncio.ensure_future(shared.read(read, 1)) for _ in range(50)]
+    other = asyncio.ensure_future(shared.read(read, 2))
+    await asyncio.sleep(0)
+    gate.set()
+    assert await asyncio.gather(*together) == [10] * 50 and await other == 20
+    assert sorted(calls) == [1, 2]
+    assert await shared.read(read, 1) == 10 and sorted(calls) == [1, 1, 2]
