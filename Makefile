@@ -96,6 +96,8 @@ bench: install
 	$(BIN)/python -m benchmarks.queue
 	$(BIN)/python -m benchmarks.api_scale
 	$(BIN)/python -m benchmarks.action
+	$(BIN)/python -m benchmarks.dashboard_fanout
+	$(BIN)/python -m benchmarks.dashboard_fanout --postgres
 
 # Image size, cold and warm `docker build`, container start to healthy (needs the Docker engine of test-image).
 bench-image: install
