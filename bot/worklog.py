@@ -113,13 +113,19 @@ async def progress(store: Store, work_order: WorkOrder) -> dict[str, Any]:
     while work_order.status is Status.RUNNING and (entries := await store.list_logs(work_order.id, after, 1000)):
         after = entries[-1].id
         for entry in entries:
-            if entry.kind == LogKind.STEP_STARTED:
-                current_step, tool_use = entry.step, None
-            elif entry.kind in (LogKind.STEP_FINISHED, LogKind.STATUS):
-                current_step, tool_use = None, None
-            elif entry.kind == LogKind.TOOL_USE and entry.step == current_step:
-                tool_use = entry.message
+            current_step, tool_use = doing(current_step, tool_use, entry)
     return {"current_step": current_step, "current_tool_use": tool_use}
+
+
+def doing(step: str | None, tool_use: str | None, entry: LogEntry) -> tuple[str | None, str | None]:
+    """The step in progress and its latest tool use, after `entry` (both None between steps)."""
+    if entry.kind == LogKind.STEP_STARTED:
+        return entry.step, None
+    if entry.kind in (LogKind.STEP_FINISHED, LogKind.STATUS):
+        return None, None
+    if entry.kind == LogKind.TOOL_USE and entry.step == step:
+        return step, entry.message
+    return step, tool_use
 
 
 PAGE = 200

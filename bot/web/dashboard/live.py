@@ -29,7 +29,7 @@ from bot.web.context import runtime_of
 from bot.web.dashboard.forms import ListFilters, filters_of
 from bot.web.dashboard.render import clock, fragment, money
 from bot.web.logs_api import PING_SECONDS, released, slots_of
-from bot.worklog import ENDED, LogKind, is_final, progress
+from bot.worklog import ENDED, LogKind, doing, is_final, progress
 
 LIST_SECONDS = 0.4  # how fresh a watched list is for changes made by other processes (this one's: at once)
 WAIT_SECONDS = 1.0  # a watched work order's row is read again at least this often (cost, turns, PR)
@@ -194,12 +194,7 @@ async def follow(store: Store, order: WorkOrder, cursor: int,
         final = False
         for entry in entries:
             cursor = entry.id
-            if entry.kind == LogKind.STEP_STARTED:
-                step, tool = entry.step, None
-            elif entry.kind in (LogKind.STEP_FINISHED, LogKind.STATUS):
-                step, tool = None, None
-            elif entry.kind == LogKind.TOOL_USE and entry.step == step:
-                tool = entry.message
+            step, tool = doing(step, tool, entry)
             cost_so_far = max(cost_so_far, cost_of(entry))
             final = final or is_final(entry)
             yield {"id": str(entry.id), "event": "log", "data": json.dumps(entry_view(entry))}
