@@ -113,6 +113,10 @@ def test_the_detail_timeline_grows_live_and_ends_completed_with_the_pr(page: Pag
     assert 0 < cost_while_running < dollars(text(page, "#wo-cost"))  # the cost so far moved with the agent
     assert dollars(text(page, "#wo-cost")) == pytest.approx(order["total_cost_usd"], abs=0.0001)
     assert "Write one.txt" in text(page, "ol#timeline")
+    # the finished steps' table, with each agent step's prompt, filled in as the steps ended: still no reload
+    page.wait_for_function("() => document.querySelectorAll('table#steps tbody tr').length === 6", timeout=10_000)
+    assert page.locator("table#steps details.prompt").count() >= 2 and unreloaded(page)
+    assert text(page, "#wo-took").endswith(("s", "min")) and " turn" in text(page, "#wo-turns")
     screenshot(page, "detail")
 
     page.goto(f"/work-orders/{work_order_id}")  # the finished steps' table, with the prompts, as a new visit shows it

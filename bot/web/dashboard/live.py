@@ -27,7 +27,7 @@ from bot.store import Store
 from bot.web.api import Refused, path_id
 from bot.web.context import runtime_of
 from bot.web.dashboard.forms import ListFilters, filters_of
-from bot.web.dashboard.render import clock, fragment, money
+from bot.web.dashboard.render import clock, fragment, money, took, turns
 from bot.web.logs_api import PING_SECONDS, released, slots_of
 from bot.worklog import ENDED, LogKind, doing, is_final, progress
 
@@ -132,7 +132,7 @@ def entry_view(entry: LogEntry) -> dict[str, Any]:
         if isinstance(data.get("cost_usd"), int | float):
             extra.append(money(data["cost_usd"]))
         if isinstance(data.get("num_turns"), int):
-            extra.append(f"{data['num_turns']} turns")
+            extra.append(turns(data["num_turns"]))
     return {"id": entry.id, "kind": entry.kind, "level": entry.level, "step": entry.step or "",
             "at": clock(entry.at), "message": entry.message, "extra": " · ".join(extra)}
 
@@ -142,7 +142,8 @@ def state_view(order: WorkOrder, step: str | None, tool: str | None, cost_so_far
     return {
         "status": str(order.status), "step": step or "", "tool": tool or "",
         "cost": money(max(order.total_cost_usd, cost_so_far)),
-        "turns": order.num_turns, "attempt": order.attempt, "pr_url": order.pr_url or "",
+        "turns": turns(order.num_turns), "took": took(order.started_at, order.completed_at),
+        "attempt": order.attempt, "pr_url": order.pr_url or "",
         "branch": order.git_branch_name or "", "error": order.error_message or "",
         "can_cancel": order.status.is_active, "can_retry": order.status in (Status.FAILED, Status.CANCELLED),
         "ended": order.status in ENDED,

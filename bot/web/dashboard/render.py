@@ -47,9 +47,13 @@ def took(start: datetime | None, end: datetime | None) -> str:
     return seconds((end - start).total_seconds()) if start and end else ""
 
 
+def turns(count: int | None) -> str:
+    return f"{count or 0} turn{'' if count == 1 else 's'}"
+
+
 environment = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
                           trim_blocks=True, lstrip_blocks=True)
-environment.filters.update(when=when, clock=clock, money=money, seconds=seconds)
+environment.filters.update(when=when, clock=clock, money=money, seconds=seconds, turns=turns)
 environment.globals.update(took=took, version=__version__)
 
 

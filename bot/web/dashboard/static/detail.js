@@ -32,7 +32,26 @@
     li.append(" ", span("message", entry.message));
     if (entry.extra) { li.append(" ", span("extra", entry.extra)); }
     timeline.appendChild(li);
-    if (entry.kind === "step_finished") { $("steps-stale").hidden = false; }
+    if (entry.kind === "step_finished") { refreshSteps(); }
+  }
+
+  // The steps table (prompts and output) is the page's own rendering: fetched again, once a burst of finished
+  // steps has passed, and its rows taken from the parsed page (nothing in it runs).
+  var pending = null;
+  function refreshSteps() {
+    if (pending) { clearTimeout(pending); }
+    pending = setTimeout(function () {
+      pending = null;
+      fetch(window.location.pathname, {headers: {Accept: "text/html"}, credentials: "same-origin"})
+        .then(function (answer) { return answer.ok ? answer.text() : Promise.reject(answer.status); })
+        .then(function (html) {
+          var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("#steps tbody");
+          if (!fresh) { throw new Error("no steps in the page"); }
+          document.querySelector("#steps tbody").replaceWith(document.importNode(fresh, true));
+          $("steps-stale").hidden = true;
+        })
+        .catch(function () { $("steps-stale").hidden = false; });
+    }, 300);
   }
 
   function showState(s) {
@@ -42,7 +61,8 @@
     text("wo-step", s.step);
     text("wo-tool", s.tool);
     text("wo-cost", s.cost);
-    text("wo-turns", String(s.turns));
+    text("wo-turns", s.turns);
+    text("wo-took", s.took);
     text("wo-attempt", String(s.attempt));
     text("wo-branch", s.branch);
     var error = $("wo-error");
