@@ -104,28 +104,55 @@ class WorkLog:
                          level="error" if error else "info", data=data)
 
 
-async def progress(store: Store, work_order: WorkOrder) -> dict[str, Any]:
-    """What the log says a running work order is doing: its step in progress and its latest tool use (None for
-    both unless it runs: an ended one's log is not read)."""
-    current_step: str | None = None
+@dataclass
+class Doing:
+    """What a running work order's log says it is doing: its step in progress, that step's latest tool use (both
+    None between steps) and the largest running cost a tool use carried. Folded over entries in order."""
+
+    step: str | None = None
     tool_use: str | None = None
-    after = 0
-    while work_order.status is Status.RUNNING and (entries := await store.list_logs(work_order.id, after, 1000)):
-        after = entries[-1].id
+    cost_so_far: float = 0.0
+
+    def after(self, entry: LogEntry) -> Doing:
+        if entry.kind == LogKind.STEP_STARTED:
+            self.step, self.tool_use = entry.step, None
+        elif entry.kind in (LogKind.STEP_FINISHED, LogKind.STATUS):
+            self.step, self.tool_use = None, None
+        elif entry.kind == LogKind.TOOL_USE and entry.step == self.step:
+            self.tool_use = entry.message
+        self.cost_so_far = max(self.cost_so_far, cost_of(entry))
+        return self
+
+    def over(self, entries: list[LogEntry]) -> Doing:
         for entry in entries:
-            current_step, tool_use = doing(current_step, tool_use, entry)
-    return {"current_step": current_step, "current_tool_use": tool_use}
+            self.after(entry)
+        return self
+
+    def shown(self) -> dict[str, Any]:
+        return {"current_step": self.step, "current_tool_use": self.tool_use}
 
 
-def doing(step: str | None, tool_use: str | None, entry: LogEntry) -> tuple[str | None, str | None]:
-    """The step in progress and its latest tool use, after `entry` (both None between steps)."""
-    if entry.kind == LogKind.STEP_STARTED:
-        return entry.step, None
-    if entry.kind in (LogKind.STEP_FINISHED, LogKind.STATUS):
-        return None, None
-    if entry.kind == LogKind.TOOL_USE and entry.step == step:
-        return step, entry.message
-    return step, tool_use
+def cost_of(entry: LogEntry) -> float:
+    """The running cost a tool use's entry carried (0 for any other entry)."""
+    spent = entry.data.get("cost_so_far_usd") if entry.kind == LogKind.TOOL_USE else None
+    return float(spent) if isinstance(spent, int | float) else 0.0
+
+
+async def doing(store: Store, work_order: WorkOrder, until: int | None = None, *, after: int = 0,
+                start: Doing | None = None) -> Doing:
+    """What the log up to entry `until` (None: all of it) says, going on from `start` (what the entries up to
+    `after` said); an ended work order's log is not read."""
+    now = start or Doing()
+    while work_order.status is Status.RUNNING and (until is None or after < until) and (
+            entries := await store.list_logs(work_order.id, after, 1000)):
+        after = entries[-1].id
+        now.over([e for e in entries if until is None or e.id <= until])
+    return now
+
+
+async def progress(store: Store, work_order: WorkOrder) -> dict[str, Any]:
+    """The step in progress and its latest tool use, as the API shows them (None for both unless it runs)."""
+    return (await doing(store, work_order)).shown()
 
 
 PAGE = 200

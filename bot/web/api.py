@@ -321,15 +321,20 @@ async def list_repositories(request: Request) -> Response:
     return JSONResponse([dump(r) for r in repos], headers=page.next_link(request, len(repos)))
 
 
-async def create_repository(request: Request) -> Response:
-    body = await parse(request, CreateRepository)
+async def configure_repository(request: Request, body: CreateRepository) -> Repository:
+    """Add the repository a request names (verified on GitHub first unless it says not to)."""
     runtime = runtime_of(request)
     url = normalise_url(body.repository_url, runtime.settings.github_web_origin)
     repo = Repository(repository_url=url, owner=full_name_of(url).split("/")[0])
     if body.verify:
         repo = await verify_repository(repo, runtime.github, runtime.settings.remote_policy,
                                        runtime.settings.github_web_origin)
-    return JSONResponse(dump(await runtime.store.add_repository(repo)), status_code=201)
+    return await runtime.store.add_repository(repo)
+
+
+async def create_repository(request: Request) -> Response:
+    body = await parse(request, CreateRepository)
+    return JSONResponse(dump(await configure_repository(request, body)), status_code=201)
 
 
 async def update_repository(request: Request) -> Response:

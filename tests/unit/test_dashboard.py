@@ -327,3 +327,22 @@ async def test_streams_share_a_read_while_it_is_under_way_and_never_keep_it() ->
     assert await asyncio.gather(*together) == [10] * 50 and await other == 20
     assert sorted(calls) == [1, 2]
     assert await shared.read(read, 1) == 10 and sorted(calls) == [1, 1, 2]
+
+
+def test_a_long_logs_page_says_what_it_does_now_from_past_its_first_thousand_entries(
+    anonymous: TestClient, runtime: Runtime,
+) -> None:
+    run(runtime, one := order(status=Status.RUNNING))
+    log = WorkLog(runtime.store)
+
+    async def write() -> None:
+        await log.step_started(one.id, "plan", 1)
+        for n in range(1000):
+            await log.tool_use(one.id, "plan", f"Read file-{n}.txt", 0.001 * n)
+        await log.step_started(one.id, "implement", 1)
+        await log.tool_use(one.id, "implement", "Write last.txt", 2.5)
+    anonymous.portal.call(write)  # type: ignore[union-attr]
+    log_in(anonymous)
+    page = anonymous.get(f"/work-orders/{one.id}", headers=HTML).text
+    assert re.search(r'id="wo-step">implement<', page) and "Write last.txt</span>" in page
+    assert '<span id="wo-cost">$2.5000</span>' in page and page.count("<li data-kind=") == 1000

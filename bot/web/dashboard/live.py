@@ -29,7 +29,7 @@ from bot.web.context import runtime_of
 from bot.web.dashboard.forms import ListFilters, filters_of
 from bot.web.dashboard.render import clock, fragment, money, took, turns
 from bot.web.logs_api import PING_SECONDS, released, slots_of
-from bot.worklog import ENDED, LogKind, doing, is_final, progress
+from bot.worklog import ENDED, LogKind, doing, is_final
 
 LIST_SECONDS = 0.4  # how fresh a watched list is for changes made by other processes (this one's: at once)
 WAIT_SECONDS = 1.0  # a watched work order's row is read again at least this often (cost, turns, PR)
@@ -165,43 +165,24 @@ async def work_order_events(request: Request) -> Response:
     return EventSourceResponse(released(events, slots), ping=PING_SECONDS, headers=SSE_HEADERS)
 
 
-def cost_of(entry: LogEntry) -> float:
-    spent = entry.data.get("cost_so_far_usd") if entry.kind == LogKind.TOOL_USE else None
-    return float(spent) if isinstance(spent, int | float) else 0.0
-
-
-async def cost_seen(store: Store, order: WorkOrder, cursor: int) -> float:
-    """The largest running cost the entries up to `cursor` carried (a running work order's only: an ended one's row
-    has its total)."""
-    seen, after = 0.0, 0
-    running = order.status is Status.RUNNING
-    while running and after < cursor and (entries := await store.list_logs(order.id, after, 1000)):
-        after = entries[-1].id
-        seen = max([seen, *(cost_of(e) for e in entries if e.id <= cursor)])
-    return seen
-
-
 async def follow(store: Store, order: WorkOrder, cursor: int,
                  shared: InFlight | None = None) -> AsyncIterator[dict[str, str]]:
     """New entries and state changes until the work order has ended and its final entry (or a quiet wait) is in;
     `shared`: the reads of the other streams of this process to join (none: its own)."""
     shared = shared or InFlight()
-    now = await progress(store, order)
-    step, tool = now["current_step"], now["current_tool_use"]
+    now = await doing(store, order, cursor)
     shown: dict[str, Any] | None = None
-    cost_so_far = await cost_seen(store, order, cursor)
     while True:
         entries = await shared.read(store.list_logs, order.id, cursor, 200)
         final = False
         for entry in entries:
             cursor = entry.id
-            step, tool = doing(step, tool, entry)
-            cost_so_far = max(cost_so_far, cost_of(entry))
+            now.after(entry)
             final = final or is_final(entry)
             yield {"id": str(entry.id), "event": "log", "data": json.dumps(entry_view(entry))}
         order = await shared.read(store.get_work_order, order.id)
-        state = state_view(order, step if order.status is Status.RUNNING else None,
-                           tool if order.status is Status.RUNNING else None, cost_so_far)
+        running = order.status is Status.RUNNING
+        state = state_view(order, now.step if running else None, now.tool_use if running else None, now.cost_so_far)
         if state != shown:
             shown = state
             yield {"event": "state", "data": json.dumps(state)}

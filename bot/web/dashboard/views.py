@@ -9,25 +9,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from bot.errors import Conflict, GitHubError, NotFound
-from bot.models import Repository, Status, full_name_of
-from bot.repositories import normalise_url, verify_repository
-from bot.store import Cursor
-from bot.web.api import Refused, get_work_order, path_id, verify_again
+from bot.models import Status
+from bot.store import Cursor, spend_range
+from bot.web.api import CreateRepository, Refused, configure_repository, get_work_order, path_id, verify_again
 from bot.web.context import runtime_of
 from bot.web.control_api import outlet_of
 from bot.web.dashboard.forms import PAGE_ROWS, CostFilters, ListFilters, filters_of, form_of
-from bot.web.dashboard.live import cost_of
 from bot.web.dashboard.render import page, sessions_of
 from bot.web.session import COOKIE, cookie_header, safe_next
-from bot.worklog import progress
+from bot.worklog import Doing, doing
 
 log = logging.getLogger(__name__)
 STATUSES = [str(s) for s in Status]
@@ -136,12 +135,16 @@ async def work_order(request: Request) -> Response:
         return page(request, "error.html", {"title": "Not found", "message": str(exc)}, 404)
     steps = await store.list_steps(order.id)
     entries = await store.list_logs(order.id, 0, LOG_ROWS)
-    now = await progress(store, order)
-    running = max([0.0, *(cost_of(e) for e in entries)]) if order.status is Status.RUNNING else 0.0
+    after = entries[-1].id if entries else 0
+    now = Doing()
+    if order.status is Status.RUNNING:  # what it is doing: from the entries read for the timeline, then the rest
+        now.over(entries)
+        if len(entries) == LOG_ROWS:
+            now = await doing(store, order, after=after, start=now)
     return page(request, "detail.html", {
-        "cost": max(order.total_cost_usd, running),
+        "cost": max(order.total_cost_usd, now.cost_so_far),
         "title": f"Work order {order.short_id}", "order": order, "steps": steps, "entries": entries,
-        "current": now, "notice": notice_of(request), "after": entries[-1].id if entries else 0,
+        "current": now.shown(), "notice": notice_of(request), "after": after,
         "issue_url": issue_url(order.repository_url, order.issue_number),
     })
 
@@ -206,20 +209,15 @@ async def repository_form(request: Request, action: Callable[[], Awaitable[objec
 
 async def add_repository(request: Request) -> Response:
     async def add() -> None:
-        runtime = runtime_of(request)
         fields = await form_of(request)
         text = fields.get("repository_url", "").strip()
         if not text or len(text) > 500 or "@" in text.partition("://")[2].partition("/")[0]:
             raise Refused(422, "name a repository as owner/name or its https URL (no credentials in it)")
-        try:
-            url = normalise_url(text, runtime.settings.github_web_origin)
-        except ValueError as exc:
-            raise Refused(422, str(exc)) from None
-        repo = Repository(repository_url=url, owner=full_name_of(url).split("/")[0])
-        if fields.get("verify"):
-            repo = await verify_repository(repo, runtime.github, runtime.settings.remote_policy,
-                                           runtime.settings.github_web_origin)
-        await runtime.store.add_repository(repo)
+        try:  # the API's own checks of a repository to add, then what the API does with it
+            body = CreateRepository(repository_url=text, verify=bool(fields.get("verify")))
+            await configure_repository(request, body)
+        except (ValidationError, ValueError) as exc:
+            raise Refused(422, problem_of(exc)) from None
 
     return await repository_form(request, add, "added")
 
@@ -250,11 +248,12 @@ async def costs(request: Request) -> Response:
     filters, wrong = filters_of(request, CostFilters)
     today = datetime.now(UTC).date()
     first, last = filters.bounds(today)
-    if not wrong and (last < first or (last - first).days > 365):
-        wrong = "pick at most a year, the first day before the last"
+    try:  # the store's own bounds on a range (at most a year), checked before it is asked
+        since, until = spend_range(*whole_days(first, last))
+    except ValueError:
+        wrong = wrong or "pick at most a year, the first day before the last"
         first, last = CostFilters.model_validate({}).bounds(today)
-    since = datetime.combine(first, time(), UTC)
-    until = datetime.combine(last + timedelta(days=1), time(), UTC)
+        since, until = whole_days(first, last)
     days = await runtime_of(request).store.daily_spend(since, until, filters.repository)
     totals: dict[str, float] = {}
     for day in days:
@@ -264,3 +263,15 @@ async def costs(request: Request) -> Response:
         "total": sum(totals.values()), "first": first, "last": last, "filters": filters, "wrong": wrong,
     }, 422 if wrong else 200)
 
+
+
+def whole_days(first: date, last: date) -> tuple[datetime, datetime]:
+    """[first 00:00, the day after last 00:00) in UTC: both days included."""
+    return datetime.combine(first, time(), UTC), datetime.combine(last + timedelta(days=1), time(), UTC)
+
+
+def problem_of(exc: ValueError) -> str:
+    """A refused value in a sentence (a model's complaints joined, without pydantic's decoration)."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+    return str(exc)
